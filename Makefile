@@ -1,0 +1,46 @@
+# snnfit: CMake behind a small Makefile.
+#   make demo   install what is missing, build, run the pipeline on a small built-in example
+#   make test   unit, end-to-end and interoperability tests, then again under ASan+UBSan
+#   make bench  the performance workloads of SPEC section 13
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+
+.PHONY: all build build-asan deps demo test test-release test-asan bench clean
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSNNFIT_SANITIZE=ON
+
+build-asan: $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The sanitizer build runs the same tests with SNNFIT_SANITIZED=1 (tests shrink their sizes), then
+# the demo pipeline.
+test-asan: build-asan
+	cd $(ASAN_BUILD) && SNNFIT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
+	SNNFIT=$(ASAN_BUILD)/snnfit SNNFIT_SANITIZED=1 bash tools/demo.sh $(ASAN_BUILD)/demo-output
+
+test: test-release test-asan
+
+demo: deps build
+	@SNNFIT=$(BUILD)/snnfit bash tools/demo.sh demo-output
+
+bench: build
+	@SNNFIT=$(BUILD)/snnfit bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) demo-output bench-output

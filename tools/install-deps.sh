@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages snnfit needs to build and test, if any are missing (idempotent).
+# Torch is only needed to regenerate test fixtures (tools/make_fixtures.py); it is not installed here.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config git
+  libzip-dev zlib1g-dev libblosc-dev libzstd-dev libjansson-dev libcmocka-dev
+  python3 python3-numpy python3-zarr python3-numcodecs python3-zstandard
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "Installing missing packages: ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "error: not root and no sudo; run: apt-get install -y --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
