@@ -42,12 +42,18 @@ void snn_zarr_writer_free(snn_zarr_writer *w);
 typedef struct snn_zarr_group snn_zarr_group;
 typedef struct snn_zarr_array snn_zarr_array;
 
+/* A reader handle (group or array) is used by one thread at a time: an array keeps its last decoded
+ * chunk so that consecutive windows sharing a chunk decode it once. Open one handle per thread to read
+ * in parallel. */
 snn_zarr_group *snn_zarr_open_group(const char *path, snn_error *err);
 void snn_zarr_group_free(snn_zarr_group *g);
 int snn_zarr_format(const snn_zarr_group *g);  /* 2 or 3 */
 
 /* A numeric group attribute (integer or float). SNN_EINPUT if missing or not a number. */
 int snn_zarr_attr_double(const snn_zarr_group *g, const char *key, double *out, snn_error *err);
+
+/* 1 if the group has an array `name` (its metadata file exists), else 0. */
+int snn_zarr_has_array(const snn_zarr_group *g, const char *name);
 
 snn_zarr_array *snn_zarr_open_array(const snn_zarr_group *g, const char *name, snn_error *err);
 void snn_zarr_array_free(snn_zarr_array *a);
@@ -59,5 +65,8 @@ const int64_t *snn_zarr_chunks(const snn_zarr_array *a);
 /* Reads the hyper-rectangle [start, start + count) into out (C order, the array's dtype). */
 int snn_zarr_read_region(snn_zarr_array *a, const int64_t *start, const int64_t *count, void *out,
                          snn_error *err);
+
+/* Reads the whole array into out (allocated here; release with snn_array_free). */
+int snn_zarr_read_array(snn_zarr_array *a, snn_array *out, snn_error *err);
 
 #endif
