@@ -46,7 +46,7 @@ for prefix, (shape, chunks, dtype, pattern, fill) in specs.items():
         assert a.shape == shape, (name, a.shape)
         assert a.chunks == chunks, (name, a.chunks)
         assert a.dtype == np.dtype(dtype), (name, a.dtype)
-        assert a.fill_value == fill and type(a.fill_value) is type(np.dtype(dtype).type(fill)) or a.fill_value == fill
+        assert a.fill_value == fill, (name, a.fill_value)
         meta = json.load(open(os.path.join(root, name, ".zarray"), encoding="ascii"))
         assert meta["compressor"] == comp, (name, meta["compressor"])
         assert meta["filters"] is None and meta["order"] == "C" and meta["zarr_format"] == 2
