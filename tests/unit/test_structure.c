@@ -1,0 +1,257 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "io/npz.h"
+#include "model/structure.h"
+#include "testutil.h"
+
+/* The pattern of tests/py/npz_structure.py (keep in sync). */
+enum { N = 6, N_IN = 4 };
+
+static float pat_w(int i, int j) {
+    if (i == j || (7 * i + 3 * j) % 5 == 0) return 0.0f;
+    return (float)(0.1 * (1 + (i + 2 * j) % 4));
+}
+static int pat_conn(int i, int j) { return pat_w(i, j) != 0 || (i == 0 && j == 5); }
+static float pat_wff(int k, int j) { return (k + j) % 3 == 0 ? 0.0f : (float)(0.05 * (1 + (k * j) % 3)); }
+static const int32_t k_asm[N] = {0, 0, 1, 1, -1, -1};
+static const double k_sf[4] = {1.5, 0.5, 2.0, 0.25};
+static const double k_sf_ff[6] = {0.125, 0.25, 0.375, 0.5, 0.625, 0.75};
+
+static void fill(snn_structure *s) {
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            s->w[i * N + j] = pat_w(i, j);
+            s->conn[i * N + j] = (uint8_t)pat_conn(i, j);
+        }
+        s->cell_types[i] = i % 2;
+        s->assembly_ids[i] = k_asm[i];
+    }
+    for (int k = 0; k < N_IN; k++) {
+        for (int j = 0; j < N; j++) {
+            s->w_ff[k * N + j] = pat_wff(k, j);
+            s->conn_ff[k * N + j] = pat_wff(k, j) != 0;
+        }
+        s->ff_cell_types[k] = k % 3;
+    }
+}
+
+/* derived_conn: the file had no connectivity, so conn[0][5] (a zero-weight synapse) is absent. */
+static void assert_pattern(const snn_structure *s, int derived_conn, int with_asm) {
+    assert_int_equal(s->n, N);
+    assert_int_equal(s->n_in, N_IN);
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < N; j++) {
+            assert_true(s->w[i * N + j] == pat_w(i, j));
+            assert_int_equal(s->conn[i * N + j], derived_conn ? pat_w(i, j) != 0 : pat_conn(i, j));
+        }
+        assert_int_equal(s->cell_types[i], i % 2);
+        assert_int_equal(s->assembly_ids[i], with_asm ? k_asm[i] : -1);
+    }
+    for (int k = 0; k < N_IN; k++) {
+        for (int j = 0; j < N; j++) {
+            assert_true(s->w_ff[k * N + j] == pat_wff(k, j));
+            assert_int_equal(s->conn_ff[k * N + j], pat_wff(k, j) != 0);
+        }
+        assert_int_equal(s->ff_cell_types[k], k % 3);
+    }
+}
+
+static void test_alloc(void **state) {
+    (void)state;
+    snn_structure s;
+    snn_error err = {0};
+    assert_int_equal(snn_structure_alloc(&s, 3, 2, &err), SNN_OK);
+    for (int i = 0; i < 3; i++) assert_int_equal(s.assembly_ids[i], -1);
+    for (int i = 0; i < 9; i++) assert_true(s.w[i] == 0.0f && s.conn[i] == 0);
+    assert_int_equal(s.has_scaling_factors, 0);
+    snn_structure_free(&s);
+    assert_null(s.w);
+    assert_int_equal(snn_structure_alloc(&s, -1, 2, &err), SNN_EINPUT);
+    assert_int_equal(snn_structure_alloc(&s, INT64_C(1) << 40, 2, &err), SNN_EINPUT);
+}
+
+static void test_save_load_roundtrip(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/network_structure.npz", dir);
+    snn_structure s;
+    snn_error err = {0};
+    assert_int_equal(snn_structure_alloc(&s, N, N_IN, &err), SNN_OK);
+    fill(&s);
+    s.has_scaling_factors = 1;
+    s.n_types = 2;
+    s.n_ff_types = 3;
+    s.sf = malloc(sizeof k_sf);
+    s.sf_ff = malloc(sizeof k_sf_ff);
+    memcpy(s.sf, k_sf, sizeof k_sf);
+    memcpy(s.sf_ff, k_sf_ff, sizeof k_sf_ff);
+    assert_int_equal(snn_structure_save(path, &s, &err), SNN_OK);
+    snn_structure_free(&s);
+
+    /* numpy sees exactly the reference's keys and dtypes */
+    assert_int_equal(tu_python("npz_structure.py", "check %s", path), 0);
+    /* stored, like np.savez: the weights' bytes appear verbatim in the file */
+    char *buf;
+    size_t len;
+    assert_int_equal(snn_read_file(path, &buf, &len, &err), SNN_OK);
+    float row1[N];
+    for (int j = 0; j < N; j++) row1[j] = pat_w(1, j);
+    int found = 0;
+    for (size_t off = 0; off + sizeof row1 <= len && !found; off++) found = memcmp(buf + off, row1, sizeof row1) == 0;
+    assert_true(found);
+    free(buf);
+
+    assert_int_equal(snn_structure_load(path, 0, 0, &s, &err), SNN_OK);
+    assert_pattern(&s, 0, 1);
+    assert_int_equal(s.has_scaling_factors, 1);
+    assert_int_equal(s.n_types, 2);
+    assert_int_equal(s.n_ff_types, 3);
+    assert_memory_equal(s.sf, k_sf, sizeof k_sf);
+    assert_memory_equal(s.sf_ff, k_sf_ff, sizeof k_sf_ff);
+    snn_structure_free(&s);
+    /* explicit type counts are used as given (sf shapes then follow them) */
+    assert_int_equal(snn_structure_load(path, 2, 3, &s, &err), SNN_OK);
+    assert_int_equal(s.n_types, 2);
+    snn_structure_free(&s);
+    assert_int_equal(snn_structure_load(path, 3, 3, &s, &err), SNN_EINPUT);
+    assert_non_null(strstr(err.msg, "array 'recurrent_scaling_factors': expected shape (3, 3), got (2, 2)"));
+    assert_null(s.w);
+
+    /* without scaling factors, and with no connectivity/assembly arrays to copy from */
+    snn_error_clear(&err);
+    assert_int_equal(snn_structure_alloc(&s, N, N_IN, &err), SNN_OK);
+    fill(&s);
+    free(s.conn);
+    free(s.assembly_ids);
+    s.conn = NULL;
+    s.assembly_ids = NULL;
+    assert_int_equal(snn_structure_save(path, &s, &err), SNN_OK);
+    snn_structure_free(&s);
+    assert_int_equal(snn_structure_load(path, 2, 3, &s, &err), SNN_OK);
+    assert_pattern(&s, 1, 0);
+    assert_int_equal(s.has_scaling_factors, 0);
+    assert_null(s.sf);
+    snn_npz *z = snn_npz_open(path, &err);
+    assert_int_equal(snn_npz_count(z), 7);
+    assert_false(snn_npz_has(z, "recurrent_scaling_factors"));
+    snn_npz_free(z);
+    snn_structure_free(&s);
+    tu_rmtree(dir);
+}
+
+static void test_load_python_files(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    assert_int_equal(tu_python("npz_structure.py", "write %s", dir), 0);
+    char path[600];
+    snn_structure s;
+    snn_error err = {0};
+
+    snprintf(path, sizeof path, "%s/ok_full.npz", dir);
+    assert_int_equal(snn_structure_load(path, 2, 3, &s, &err), SNN_OK);
+    assert_pattern(&s, 0, 1);
+    assert_int_equal(s.has_scaling_factors, 1);
+    assert_memory_equal(s.sf_ff, k_sf_ff, sizeof k_sf_ff);
+    snn_structure_free(&s);
+    /* float64 'weights' (old name), int32/uint8 indices, no connectivity, no assembly ids, deflated */
+    snprintf(path, sizeof path, "%s/ok_old_name.npz", dir);
+    assert_int_equal(snn_structure_load(path, 0, 0, &s, &err), SNN_OK);
+    assert_pattern(&s, 1, 0);
+    assert_int_equal(s.n_types, 2);
+    assert_int_equal(s.n_ff_types, 3);
+    snn_structure_free(&s);
+    snprintf(path, sizeof path, "%s/ok_int_conn.npz", dir);
+    assert_int_equal(snn_structure_load(path, 2, 3, &s, &err), SNN_OK);
+    assert_pattern(&s, 0, 1);
+    snn_structure_free(&s);
+    assert_int_equal(err.code, SNN_OK);
+
+    static const struct {
+        const char *file;
+        int n_types, n_ff_types;
+        const char *msg[3];
+    } bad[] = {
+        {"no_recurrent", 0, 0, {"missing array 'recurrent_weights' (or its old name 'weights')"}},
+        {"no_ff", 0, 0, {"missing array 'feedforward_weights'"}},
+        {"no_types", 0, 0, {"missing array 'cell_type_indices'"}},
+        {"no_ff_types", 0, 0, {"missing array 'feedforward_cell_type_indices'"}},
+        {"int_weights", 0, 0, {"array 'recurrent_weights': has dtype int64, expected float32 or float64"}},
+        {"float_types", 0, 0, {"array 'cell_type_indices': has dtype float64, expected an integer"}},
+        {"float_conn", 0, 0, {"array 'recurrent_connectivity': has dtype float32, expected a bool array (or integers 0/1)"}},
+        {"conn_not_01", 0, 0, {"array 'feedforward_connectivity': value 2 at [0, 1] is not 0 or 1"}},
+        {"nonsquare", 0, 0, {"array 'recurrent_weights': expected a square N x N matrix, got shape (6, 5)"}},
+        {"ff_n", 0, 0, {"array 'feedforward_weights' has shape (4, 5), i.e. N = 5, but 'recurrent_weights' has N = 6"}},
+        {"types_len", 0, 0, {"array 'cell_type_indices' has 5 entries but 'recurrent_weights' has N = 6"}},
+        {"ff_types_len",
+         0,
+         0,
+         {"array 'feedforward_cell_type_indices' has 3 entries but 'feedforward_weights' has N_in = 4"}},
+        {"asm_len", 0, 0, {"array 'assembly_ids' has 4 entries but 'recurrent_weights' has N = 6"}},
+        {"conn_shape",
+         0,
+         0,
+         {"array 'recurrent_connectivity' has shape (6, 5) but 'recurrent_weights' has shape (6, 6)"}},
+        {"nan_weight", 0, 0, {"array 'recurrent_weights': entry [2, 3] = nan; weights must be finite and >= 0"}},
+        {"inf_ff_weight", 0, 0, {"array 'feedforward_weights': entry [1, 0] = inf"}},
+        {"neg_weight", 0, 0, {"array 'recurrent_weights': entry [4, 1] = -0.5; weights must be finite and >= 0"}},
+        {"weight_no_conn",
+         0,
+         0,
+         {"array 'recurrent_weights': entry [1, 1] = 0.25 but 'recurrent_connectivity'[1, 1] is false"}},
+        {"ff_weight_no_conn",
+         0,
+         0,
+         {"array 'feedforward_weights': entry [3, 2] = 0.05", "'feedforward_connectivity'[3, 2] is false"}},
+        {"type_range",
+         2,
+         3,
+         {"array 'cell_type_indices': entry [3] = 2 is out of range: there are 2 recurrent cell types (indices 0..1)"}},
+        {"neg_type", 0, 0, {"array 'feedforward_cell_type_indices': entry [2] = -1; type indices must be >= 0"}},
+        {"asm_bad", 0, 0, {"array 'assembly_ids': entry [5] = -2; ids must be >= 0, or -1 for none"}},
+        {"sf_shape", 0, 0, {"array 'recurrent_scaling_factors': expected shape (2, 2), got (2, 3)"}},
+        {"sf_alone", 0, 0, {"has 'recurrent_scaling_factors' but not 'feedforward_scaling_factors'"}},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s.npz", dir, bad[k].file);
+        snn_error_clear(&err);
+        int rc = snn_structure_load(path, bad[k].n_types, bad[k].n_ff_types, &s, &err);
+        if (rc != SNN_EINPUT) fail_msg("%s: rc %d (%s)", bad[k].file, rc, err.msg);
+        assert_null(s.w);
+        assert_null(s.cell_types);
+        if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("%s: message lacks the path: %s", bad[k].file, err.msg);
+        for (int m = 0; m < 3 && bad[k].msg[m]; m++)
+            if (strstr(err.msg, bad[k].msg[m]) == NULL)
+                fail_msg("%s: message \"%s\" lacks \"%s\"", bad[k].file, err.msg, bad[k].msg[m]);
+    }
+    /* the type bound is only checked when given */
+    snprintf(path, sizeof path, "%s/type_range.npz", dir);
+    snn_error_clear(&err);
+    assert_int_equal(snn_structure_load(path, 0, 0, &s, &err), SNN_OK);
+    assert_int_equal(s.n_types, 3);
+    snn_structure_free(&s);
+
+    snn_error_clear(&err);
+    snprintf(path, sizeof path, "%s/absent.npz", dir);
+    assert_int_equal(snn_structure_load(path, 0, 0, &s, &err), SNN_EINPUT);
+    assert_non_null(strstr(err.msg, path));
+    tu_rmtree(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alloc),
+        cmocka_unit_test(test_save_load_roundtrip),
+        cmocka_unit_test(test_load_python_files),
+    };
+    return cmocka_run_group_tests_name("structure", tests, NULL, NULL);
+}
