@@ -47,7 +47,9 @@ int snn_npz_read(snn_npz *z, const char *key, snn_array *out, snn_error *err);
 /* Reads an array converted to `want` and checks its shape: ndim must match and every expected[d] >= 0
  * must equal shape[d] (-1 accepts any size). Conversion rules: any integer or bool type is accepted
  * for an integer or bool `want`; float32/float64 (and integers) for a float `want`; a float array
- * is refused for an integer/bool `want`. Message examples:
+ * is refused for an integer/bool `want`. Narrowing integer conversions are range-checked (a value that
+ * does not fit in `want` is an error, never wrapped), and an integer array read as bool must hold only
+ * 0/1. Message examples:
  *   "net.npz: array 'recurrent_weights': expected shape (200, 200), got (200, 199)". */
 int snn_npz_read_as(snn_npz *z, const char *key, snn_dtype want, int ndim, const int64_t *expected,
                     snn_array *out, snn_error *err);
