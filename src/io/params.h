@@ -13,7 +13,23 @@
  *
  * Conventions: type-pair matrices are [source type][target type]; synapses are numbered walking the
  * [<layer>.synapses.<type>] tables in file order and, inside each, its `names` in order; each synapse
- * records the index of the cell type that owns it (its presynaptic type). */
+ * records the index of the cell type that owns it (its presynaptic type). A cell type may own no
+ * synapses (its spikes then act on nothing).
+ *
+ * Which keys each command takes:
+ *  - connectome: [simulation] dt, duration, seed, chunk_size (optimisable accepted, ignored);
+ *    [recurrent] cell_types (names, proportion), topology, weights, physiology.<type>, synapses.<type>;
+ *    [feedforward] cell_types (names, proportion), topology (num_neurons, conn_inputs), weights,
+ *    activity.<type> (firing_rate), synapses.<type>. All required.
+ *  - teacher: [simulation] also batch_size and plot_size (all required); the layers need only
+ *    cell_types (proportion optional), physiology and synapses; [odours] with tau, temperature, sigma
+ *    (or these three at the top level, not both) and one [odours.<feedforward type>] per type.
+ *  - simulate: everything either of the above takes, so both files work; topology, weights,
+ *    activity and odours are optional, batch_size defaults to 1 (has_batch_size then 0), plus
+ *    [tracking] trials (default [0]) and neurons (default all, n_neurons = 0).
+ * [recurrent.topology]: num_assemblies absent or 0 means no assemblies; conn_between is then
+ * optional and conn_within applies to every pair of neurons. neurons_per_assembly is accepted and
+ * ignored (the reference never read it). `w_sigma` is a linear-space VARIANCE, not a deviation. */
 #ifndef SNNFIT_IO_PARAMS_H
 #define SNNFIT_IO_PARAMS_H
 
@@ -122,6 +138,16 @@ typedef struct snn_params {
     int has_tracking;
     snn_tracking_params tracking;
 } snn_params;
+
+/* "connectome", "teacher", "simulate". */
+const char *snn_stage_name(snn_stage stage);
+
+/* Index of a cell type in a layer's type_names, or -1. */
+int snn_params_type_index(const snn_layer_params *layer, const char *name);
+
+/* Number of whole chunks in the run, int(duration / (chunk_size * dt)) as the reference computes it
+ * (truncated); 0 when duration is absent. */
+int64_t snn_params_num_chunks(const snn_sim_params *sim);
 
 /* Loads and validates a parameter file for a command. Returns SNN_OK or SNN_EINPUT. */
 int snn_params_load(const char *path, snn_stage stage, snn_params *out, snn_error *err);
