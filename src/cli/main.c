@@ -1,11 +1,108 @@
+/* The snnfit command line: parses arguments into stage options and runs the stage. Prints an error
+ * message once and exits with the stage's status (0 ok, 1 failed run, 2 bad usage or input). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
+#include "stages/stage.h"
+
+typedef struct command {
+    const char *name;
+    const char *usage;
+    const char *summary;
+    int needs_input;
+    int (*run)(const snn_stage_opts *o, snn_error *err);
+} command;
+
+static const command k_commands[] = {
+    {"connectome", "snnfit connectome P.toml -o OUT [--overwrite] [--quiet]",
+     "stage 1: generate a connectome (network_structure.npz, network_statistics.csv)", 0, snn_stage_connectome},
+    {"teacher", "snnfit teacher P.toml -i IN -o OUT [--overwrite] [--quiet]",
+     "stage 3: teacher activity from IN/network_structure.npz into OUT/results/spike_data.zarr", 1,
+     snn_stage_teacher},
+    {"simulate", "snnfit simulate P.toml -i IN -o OUT [--inputs FILE] [--overwrite] [--quiet]",
+     "a plain forward run: spikes and tracked traces into OUT/simulation.npz; inputs from --inputs (an npz\n"
+     "      with input_spikes, or a teacher spike_data.zarr), IN/spike_data.zarr, or Poisson at the\n"
+     "      [feedforward.activity] rates",
+     1, snn_stage_simulate},
+};
+static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
+
+static void print_main_help(FILE *f) {
+    fprintf(f, "snnfit %s - train connectome-constrained conductance-based spiking networks\n\n", SNNFIT_VERSION);
+    fprintf(f, "usage: snnfit <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < k_n_commands; i++) fprintf(f, "  %-11s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(f, "\nRun 'snnfit <command> --help' for the options of a command; 'snnfit --version'.\n");
+}
+
+static void print_command_help(const command *c, FILE *f) {
+    fprintf(f, "usage: %s\n\n  %s\n\noptions:\n", c->usage, c->summary);
+    fprintf(f, "  -i, --input IN     input folder (or file) with network_structure.npz\n");
+    fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");
+    fprintf(f, "  --overwrite        replace an existing output folder\n");
+    fprintf(f, "  --quiet            no progress bar\n");
+    fprintf(f, "  -h, --help         this help\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("snnfit %s (%s)\n", SNNFIT_VERSION, SNNFIT_GIT_COMMIT);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_main_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("snnfit %s (commit %s)\n", SNNFIT_VERSION, SNNFIT_GIT_COMMIT);
         return 0;
     }
-    fprintf(stderr, "usage: snnfit <command> [options]\n");
-    return 2;
+    const command *cmd = NULL;
+    for (int i = 0; i < k_n_commands; i++)
+        if (!strcmp(argv[1], k_commands[i].name)) cmd = &k_commands[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+        print_main_help(stderr);
+        return 2;
+    }
+    snn_stage_opts o = {0};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            print_command_help(cmd, stdout);
+            return 0;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            o.quiet = 1;
+        } else if (!strcmp(a, "--overwrite")) {
+            o.overwrite = 1;
+        } else if (!strcmp(a, "-i") || !strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+                   !strcmp(a, "--inputs")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "error: %s needs a value\nusage: %s\n", a, cmd->usage);
+                return 2;
+            }
+            const char *val = argv[++i];
+            if (a[1] == 'i' || !strcmp(a, "--input")) o.input = val;
+            else if (!strcmp(a, "--inputs")) o.inputs_file = val;
+            else o.output = val;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "error: unknown option '%s'\nusage: %s\n", a, cmd->usage);
+            return 2;
+        } else if (o.params_path == NULL) {
+            o.params_path = a;
+        } else {
+            fprintf(stderr, "error: unexpected argument '%s'\nusage: %s\n", a, cmd->usage);
+            return 2;
+        }
+    }
+    if (o.params_path == NULL || o.output == NULL || (cmd->needs_input && o.input == NULL)) {
+        fprintf(stderr, "error: missing %s\nusage: %s\n",
+                o.params_path == NULL ? "parameter file" : o.output == NULL ? "-o OUT" : "-i IN", cmd->usage);
+        return 2;
+    }
+    snn_error err = {0};
+    int rc = cmd->run(&o, &err);
+    if (rc != SNN_OK) {
+        fflush(stdout);
+        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
+        return rc == SNN_EINPUT ? 2 : 1;
+    }
+    return 0;
 }

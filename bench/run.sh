@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Benchmarks of SPEC section 13 (Dp scale). Prints seconds, trial-steps per second and peak memory,
+# for 1 and 2 threads. Results go to bench-output/ (not committed).
+#   stage 3: 50 trials x 10 s of teacher activity on the Dp-scale network
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SNNFIT=${SNNFIT:-build/snnfit}
+OUT=${BENCH_OUT:-bench-output}
+REPEATS=${BENCH_REPEATS:-3}
+mkdir -p "$OUT"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "snnfit: $($SNNFIT --version)"
+
+if [ ! -f "$OUT/dp-network/network_structure.npz" ]; then
+  echo "generating the Dp-scale network (bench/dp-network.toml) ..."
+  $SNNFIT connectome bench/dp-network.toml -o "$OUT/dp-network" --overwrite --quiet > "$OUT/connectome.log"
+fi
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+echo
+echo "== stage 3: teacher activity, 50 trials x 10 s (parameters/generate-teacher-activity.toml) =="
+for threads in 1 2; do
+  : > "$OUT/teacher-$threads.times"
+  for r in $(seq "$REPEATS"); do
+    OMP_NUM_THREADS=$threads $SNNFIT teacher parameters/generate-teacher-activity.toml \
+      -i "$OUT/dp-network" -o "$OUT/teacher-$threads" --overwrite --quiet > "$OUT/teacher-$threads.log"
+    grep '^Benchmark:' "$OUT/teacher-$threads.log" | tee -a "$OUT/teacher-$threads.times"
+  done
+  wall=$(awk '{for(i=1;i<=NF;i++) if($i=="wall_s") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
+  rss=$(awk '{for(i=1;i<=NF;i++) if($i=="peak_rss_mib") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
+  tps=$(awk '{for(i=1;i<=NF;i++) if($i=="trial_steps_per_s") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
+  echo "threads=$threads median of $REPEATS: wall ${wall} s, ${tps} trial-steps/s, peak ${rss} MiB"
+  eval "wall_$threads=$wall"
+done
+awk -v a="$wall_1" -v b="$wall_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'

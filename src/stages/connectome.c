@@ -1,0 +1,235 @@
+/* snnfit connectome P.toml -o OUT (stage 1, SPEC section 3): generates the connectome, writes
+ * network_structure.npz and network_statistics.csv, then runs the network for [simulation] duration
+ * on homogeneous Poisson input at the [feedforward.activity] rates (one trial) and writes
+ * activity_statistics.csv and the traces the activity dashboard draws (results/dashboard_traces.npz). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/mem.h"
+#include "core/progress.h"
+#include "inputs/poisson.h"
+#include "model/connectome.h"
+#include "model/spike_stats.h"
+#include "stages/stage.h"
+#include "stages/traces.h"
+
+/* Per (source type, target type) pair of each layer: edges, density, degrees and weights. Degrees
+ * count only the pair's edges; std over neurons with ddof 0; weights over the pair's synapses. */
+static int write_network_statistics(const char *path, const snn_params *p, const snn_structure *s,
+                                    snn_error *err) {
+    snn_atomic_file af;
+    int rc = snn_atomic_open(&af, path, err);
+    if (rc) return rc;
+    fprintf(af.fp, "layer,source_type,target_type,n_source,n_target,edges,density,in_degree_mean,"
+                   "in_degree_std,out_degree_mean,out_degree_std,weight_mean,weight_std\n");
+    int64_t n = s->n;
+    int64_t *deg = calloc((size_t)(n > s->n_in ? n : s->n_in) + 1, sizeof *deg);
+    int64_t *indeg = calloc((size_t)n + 1, sizeof *indeg);
+    if (!deg || !indeg) {
+        free(deg);
+        free(indeg);
+        snn_atomic_abort(&af);
+        return snn_fail(err, SNN_ERUN, "out of memory computing network statistics");
+    }
+    for (int layer = 0; layer < 2; layer++) {
+        const snn_layer_params *src = layer == 0 ? &p->rec : &p->ff;
+        int64_t n_src = layer == 0 ? n : s->n_in;
+        const int64_t *src_type = layer == 0 ? s->cell_types : s->ff_cell_types;
+        const uint8_t *conn = layer == 0 ? s->conn : s->conn_ff;
+        const float *w = layer == 0 ? s->w : s->w_ff;
+        for (int a = 0; a < src->n_types; a++)
+            for (int b = 0; b < p->rec.n_types; b++) {
+                int64_t ns = 0, nt = 0, edges = 0, self_pairs = 0;
+                double ws = 0, ws2 = 0;
+                memset(indeg, 0, (size_t)n * sizeof *indeg);
+                for (int64_t j = 0; j < n; j++) nt += s->cell_types[j] == b;
+                for (int64_t i = 0; i < n_src; i++) {
+                    if (src_type[i] != a) continue;
+                    ns++;
+                    if (layer == 0 && s->cell_types[i] == b) self_pairs++;
+                    int64_t d = 0;
+                    for (int64_t j = 0; j < n; j++) {
+                        if (s->cell_types[j] != b || !conn[i * n + j]) continue;
+                        d++;
+                        indeg[j]++;
+                        double x = w[i * n + j];
+                        ws += x;
+                        ws2 += x * x;
+                    }
+                    deg[i] = d;
+                    edges += d;
+                }
+                double om = 0, os = 0, im = 0, is = 0;
+                if (ns) {
+                    for (int64_t i = 0; i < n_src; i++)
+                        if (src_type[i] == a) om += (double)deg[i];
+                    om /= (double)ns;
+                    for (int64_t i = 0; i < n_src; i++)
+                        if (src_type[i] == a) os += ((double)deg[i] - om) * ((double)deg[i] - om);
+                    os = sqrt(os / (double)ns);
+                }
+                if (nt) {
+                    for (int64_t j = 0; j < n; j++)
+                        if (s->cell_types[j] == b) im += (double)indeg[j];
+                    im /= (double)nt;
+                    for (int64_t j = 0; j < n; j++)
+                        if (s->cell_types[j] == b) is += ((double)indeg[j] - im) * ((double)indeg[j] - im);
+                    is = sqrt(is / (double)nt);
+                }
+                double pairs = (double)ns * (double)nt - (double)self_pairs;
+                double wm = edges ? ws / (double)edges : 0;
+                double wsd = edges ? sqrt(fmax(0, ws2 / (double)edges - wm * wm)) : 0;
+                fprintf(af.fp, "%s,%s,%s,%lld,%lld,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                        layer == 0 ? "recurrent" : "feedforward", src->type_names[a], p->rec.type_names[b],
+                        (long long)ns, (long long)nt, (long long)edges, pairs > 0 ? (double)edges / pairs : 0.0,
+                        im, is, om, os, wm, wsd);
+            }
+    }
+    free(deg);
+    free(indeg);
+    return snn_atomic_commit(&af, err);
+}
+
+/* The reference's per-type activity statistics (figures.md section 2.10) of the short run. */
+static int write_activity_statistics(const char *path, const snn_params *p, const snn_network *net,
+                                     const double *rates, const double *cv, const double *v_mean,
+                                     const double *v_std, snn_error *err) {
+    snn_atomic_file af;
+    int rc = snn_atomic_open(&af, path, err);
+    if (rc) return rc;
+    fprintf(af.fp, "cell_type,cell_type_name,n_neurons,mean_firing_rate_hz,std_firing_rate_hz,n_silent_cells,"
+                   "mean_cv,std_cv,mean_of_mean_voltages,std_of_mean_voltages,mean_of_std_voltages,"
+                   "std_of_std_voltages\n");
+    for (int t = 0; t < p->rec.n_types; t++) {
+        snn_type_summary ts;
+        snn_type_summarise(net->type, net->n, t, rates, cv, &ts);
+        snn_type_summary vm, vs;
+        snn_type_summarise(net->type, net->n, t, v_mean, NULL, &vm);
+        snn_type_summarise(net->type, net->n, t, v_std, NULL, &vs);
+        fprintf(af.fp, "%d,%s,%lld,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", t, p->rec.type_names[t],
+                (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, ts.cv_mean,
+                ts.cv_std, vm.rate_mean, vm.rate_std, vs.rate_mean, vs.rate_std);
+        printf("  %-12s %5lld neurons: %.2f +- %.2f Hz, %lld silent, CV %.2f\n", p->rec.type_names[t],
+               (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, ts.cv_mean);
+    }
+    return snn_atomic_commit(&af, err);
+}
+
+static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_structure *s, snn_error *err) {
+    int64_t T = snn_params_num_chunks(&p->sim) * p->sim.chunk_size;
+    if (T <= 0) {
+        printf("No activity run: [simulation] duration is shorter than one chunk.\n");
+        return SNN_OK;
+    }
+    if (!p->ff.has_activity) {
+        printf("No activity run: no [feedforward.activity] rates given.\n");
+        return SNN_OK;
+    }
+    snn_network net;
+    int rc = snn_network_build(&net, &p->rec, &p->ff, s, p->sim.dt, err);
+    if (rc) return rc;
+    snn_stage_print_refractory(p);
+    printf("\nRunning %.1f s of activity on Poisson input...\n", (double)T * p->sim.dt / 1000.0);
+    int64_t n = s->n, n_in = s->n_in;
+    double *rates_in = snn_calloc((size_t)(n_in ? n_in : 1), sizeof(double), "input rates", err);
+    uint8_t *in = snn_calloc((size_t)(T * n_in), 1, "input spikes", err);
+    uint8_t *out = snn_calloc((size_t)(T * n), 1, "output spikes", err);
+    double *v_sum = snn_calloc((size_t)n, sizeof(double), "voltage sums", err);
+    double *v_sumsq = snn_calloc((size_t)n, sizeof(double), "voltage sums", err);
+    int64_t *counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
+    double *rates = snn_calloc((size_t)n, sizeof(double), "rates", err);
+    double *cv = snn_calloc((size_t)n, sizeof(double), "CVs", err);
+    snn_state st = {0}, start = {0};
+    snn_poisson ps = {0};
+    if (!rates_in || !in || !out || !v_sum || !v_sumsq || !counts || !rates || !cv) {
+        rc = SNN_ERUN;
+        goto done;
+    }
+    for (int64_t m = 0; m < n_in; m++) rates_in[m] = p->ff.firing_rate[s->ff_cell_types[m]];
+    rc = snn_poisson_init_rates(&ps, n_in, rates_in, p->sim.dt, p->sim.seed, SNN_RNG_POISSON, err);
+    if (!rc) rc = snn_poisson_draw_rates(&ps, 0, 0, T, in, err);
+    if (!rc) rc = snn_state_alloc(&st, &net, 1, err);
+    if (!rc) rc = snn_state_alloc(&start, &net, 1, err);
+    if (rc) goto done;
+    snn_progress bar;
+    snn_progress_start(&bar, "Simulating", T, o->quiet);
+    snn_track tr = {.trial = 0, .v_sum = v_sum, .v_sumsq = v_sumsq};
+    for (int64_t t0 = 0; t0 < T; t0 += p->sim.chunk_size) {
+        int64_t L = T - t0 < p->sim.chunk_size ? T - t0 : p->sim.chunk_size;
+        snn_forward_chunk(&net, &st, L, in + t0 * n_in, out + t0 * n, &tr, 1);
+        snn_progress_update(&bar, t0 + L, NULL);
+    }
+    snn_progress_finish(&bar);
+    snn_spike_counts(out, 1, T, n, counts);
+    double secs = (double)T * p->sim.dt / 1000.0;
+    for (int64_t j = 0; j < n; j++) {
+        rates[j] = (double)counts[j] / secs;
+        double m = v_sum[j] / (double)T;
+        v_sum[j] = m;
+        v_sumsq[j] = T > 1 ? sqrt(fmax(0, (v_sumsq[j] - (double)T * m * m) / (double)(T - 1))) : 0;
+    }
+    snn_spike_cv(out, 1, T, n, cv);
+    char path[SNN_PATH_MAX];
+    snn_path_join(path, sizeof path, o->output, "activity_statistics.csv", NULL);
+    rc = write_activity_statistics(path, p, &net, rates, cv, v_sum, v_sumsq, err);
+    if (rc) goto done;
+    char dir[SNN_PATH_MAX];
+    snn_path_join(dir, sizeof dir, o->output, "results", NULL);
+    rc = snn_mkdirs(dir, err);
+    if (rc) goto done;
+    snn_path_join(path, sizeof path, dir, "dashboard_traces.npz", NULL);
+    rc = snn_traces_write(path, &net, &start, 0, in, T, p->rec.type_names, s->assembly_ids, NULL, 0, err);
+    if (!rc) printf("✓ Activity statistics and dashboard traces saved to %s\n", o->output);
+done:
+    snn_poisson_free(&ps);
+    snn_state_free(&st);
+    snn_state_free(&start);
+    free(rates_in);
+    free(in);
+    free(out);
+    free(v_sum);
+    free(v_sumsq);
+    free(counts);
+    free(rates);
+    free(cv);
+    snn_network_free(&net);
+    return rc;
+}
+
+int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
+    snn_params *p = calloc(1, sizeof *p);
+    if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
+    snn_structure s = {0};
+    int rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
+    if (!rc) rc = snn_stage_prepare_output(o, err);
+    if (rc) goto done;
+    printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
+    printf("Generating connectome: %lld neurons", (long long)p->rec.num_neurons);
+    if (p->rec.num_assemblies > 0) printf(" in %d assemblies", p->rec.num_assemblies);
+    printf(", %lld inputs...\n", (long long)p->ff.num_neurons);
+    rc = snn_connectome_generate(p, 0, &s, err);
+    if (rc) goto done;
+    int64_t e_rec = 0, e_ff = 0;
+    for (int64_t k = 0; k < s.n * s.n; k++) e_rec += s.conn[k];
+    for (int64_t k = 0; k < s.n_in * s.n; k++) e_ff += s.conn_ff[k];
+    printf("✓ Generated %lld recurrent and %lld feedforward synapses\n", (long long)e_rec, (long long)e_ff);
+
+    char path[SNN_PATH_MAX];
+    snn_path_join(path, sizeof path, o->output, "network_structure.npz", NULL);
+    rc = snn_structure_save(path, &s, err);
+    if (rc) goto done;
+    printf("✓ Network structure saved to %s\n", path);
+    snn_path_join(path, sizeof path, o->output, "network_statistics.csv", NULL);
+    rc = write_network_statistics(path, p, &s, err);
+    if (rc) goto done;
+    printf("✓ Network statistics saved to %s\n", path);
+    rc = activity_run(o, p, &s, err);
+    if (!rc) rc = snn_stage_copy_params(o, err);
+done:
+    snn_structure_free(&s);
+    free(p);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* What every command shares: its options, the output-folder rules, and loading a network.
+ *
+ * Output folders: a command refuses an output folder that exists and is not empty (exit 2) unless
+ * --overwrite is given, in which case the old folder is removed first; all of this happens after the
+ * inputs were validated, so bad input never touches an existing folder. Every run copies its
+ * parameter file into the output folder as parameters.toml. */
+#ifndef SNNFIT_STAGES_STAGE_H
+#define SNNFIT_STAGES_STAGE_H
+
+#include "core/error.h"
+#include "io/params.h"
+#include "model/lif.h"
+#include "model/network.h"
+#include "model/structure.h"
+
+typedef struct snn_stage_opts {
+    const char *params_path;
+    const char *input;     /* -i: a folder (holding network_structure.npz, ...) or a file; may be NULL */
+    const char *output;    /* -o */
+    const char *inputs_file; /* simulate --inputs: an npz with input_spikes or a teacher zarr store */
+    int quiet;
+    int overwrite;
+} snn_stage_opts;
+
+/* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it. */
+int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err);
+
+/* Copies the parameter file to <output>/parameters.toml. */
+int snn_stage_copy_params(const snn_stage_opts *o, snn_error *err);
+
+/* Resolves -i to the path of a network structure file: the path itself if it is a file, else
+ * <dir>/network_structure.npz. */
+int snn_stage_structure_path(const char *input, char *out, size_t n, snn_error *err);
+
+/* Loads a structure and builds the network for the layers of p (types checked against p). */
+int snn_stage_load_network(const snn_params *p, const char *structure_path, snn_structure *s,
+                           snn_network *net, snn_error *err);
+
+/* Prints which refractory model is in force (SPEC section 4). */
+void snn_stage_print_refractory(const snn_params *p);
+
+int snn_stage_connectome(const snn_stage_opts *o, snn_error *err);
+int snn_stage_teacher(const snn_stage_opts *o, snn_error *err);
+int snn_stage_simulate(const snn_stage_opts *o, snn_error *err);
+
+#endif

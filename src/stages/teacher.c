@@ -1,0 +1,239 @@
+/* snnfit teacher P.toml -i IN -o OUT (stage 3, SPEC section 5): odour patterns from the network's
+ * feedforward weights, an independent OU mixing trajectory per trial, inhomogeneous Poisson inputs,
+ * the network simulated chunk by chunk for all trials, everything streamed into
+ * OUT/results/spike_data.zarr (written under a temporary name and renamed when complete). The last
+ * plot_size chunks of trial 0 are replayed for the dashboard traces (results/dashboard_traces.npz). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/mem.h"
+#include "core/progress.h"
+#include "inputs/odours.h"
+#include "inputs/ou.h"
+#include "inputs/poisson.h"
+#include "io/zarr.h"
+#include "model/spike_stats.h"
+#include "stages/stage.h"
+#include "stages/traces.h"
+
+typedef struct teacher_run {
+    snn_params *p;
+    snn_structure s;
+    snn_network net;
+    snn_state st, window_start;
+    snn_ou ou;
+    snn_poisson ps;
+    double *patterns;
+    int32_t *pattern_ids;
+    int n_patterns;
+    uint8_t *in, *out;         /* one chunk: [B][L][N_in], [B][L][N] */
+    float *ouw;                /* [B][L][P] */
+    uint8_t *win_in;           /* trial 0 over the plot window: [T_w][N_in] */
+    float *win_ouw;            /* [T_w][P] */
+    int64_t *counts;           /* spike counts per neuron, all trials */
+    snn_zarr_writer *z_out, *z_in, *z_ou, *z_pat;
+} teacher_run;
+
+static void teacher_free(teacher_run *r) {
+    snn_zarr_writer_free(r->z_out);
+    snn_zarr_writer_free(r->z_in);
+    snn_zarr_writer_free(r->z_ou);
+    snn_zarr_writer_free(r->z_pat);
+    snn_free(r->patterns);
+    snn_free(r->pattern_ids);
+    snn_ou_free(&r->ou);
+    snn_poisson_free(&r->ps);
+    snn_state_free(&r->st);
+    snn_state_free(&r->window_start);
+    snn_network_free(&r->net);
+    snn_structure_free(&r->s);
+    free(r->in);
+    free(r->out);
+    free(r->ouw);
+    free(r->win_in);
+    free(r->win_ouw);
+    free(r->counts);
+    free(r->p);
+}
+
+int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
+    teacher_run r = {0};
+    r.p = calloc(1, sizeof *r.p);
+    if (!r.p) return snn_fail(err, SNN_ERUN, "out of memory");
+    snn_params *p = r.p;
+    char spath[SNN_PATH_MAX], results[SNN_PATH_MAX], store[SNN_PATH_MAX], tmp_store[SNN_PATH_MAX];
+    int rc = snn_params_load(o->params_path, SNN_STAGE_TEACHER, p, err);
+    if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
+    if (!rc) rc = snn_stage_load_network(p, spath, &r.s, &r.net, err);
+    if (rc) goto done;
+    const int64_t n = r.s.n, n_in = r.s.n_in, L = p->sim.chunk_size, B = p->sim.batch_size;
+    const int64_t n_chunks = snn_params_num_chunks(&p->sim), T = n_chunks * L;
+    if (n_chunks < 1) {
+        rc = snn_fail(err, SNN_EINPUT, "%s: [simulation] duration %g ms is shorter than one chunk (%lld steps of %g ms)",
+                      o->params_path, p->sim.duration, (long long)L, p->sim.dt);
+        goto done;
+    }
+    const snn_odour_params *odp[SNN_MAX_TYPES];
+    const char *ffn[SNN_MAX_TYPES];
+    for (int t = 0; t < p->ff.n_types; t++) {
+        odp[t] = &p->odours[t];
+        ffn[t] = p->ff.type_names[t];
+    }
+    snn_odour_network on = {.n_inputs = n_in, .n_neurons = n, .w_ff = r.s.w_ff, .ff_type = r.s.ff_cell_types,
+                            .cell_type = r.s.cell_types, .assembly = r.s.assembly_ids, .target_type = 0,
+                            .n_ff_types = p->ff.n_types, .odours = odp, .ff_type_names = ffn};
+    rc = snn_odour_patterns(&on, &r.patterns, &r.pattern_ids, &r.n_patterns, err);
+    if (rc) {
+        if (err && rc == SNN_EINPUT) {
+            char m[sizeof err->msg];
+            snprintf(m, sizeof m, "%s", err->msg);
+            snprintf(err->msg, sizeof err->msg, "%.1000s: %.1000s", spath, m);
+        }
+        goto done;
+    }
+    const int P = r.n_patterns;
+    rc = snn_stage_prepare_output(o, err);
+    if (rc) goto done;
+
+    printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
+    printf("✓ Loaded network with %lld neurons and %lld inputs from %s\n", (long long)n, (long long)n_in, spath);
+    printf("✓ Generated %d odour patterns (one per assembly)\n", P);
+    snn_stage_print_refractory(p);
+
+    rc = snn_ou_init(&r.ou, P, (int)B, p->sim.dt, p->ou_tau, p->ou_temperature, p->ou_sigma, p->sim.seed, err);
+    if (!rc) rc = snn_poisson_init_mixture(&r.ps, n_in, P, r.patterns, p->sim.dt, p->sim.seed, SNN_RNG_POISSON, err);
+    if (!rc) rc = snn_state_alloc(&r.st, &r.net, (int)B, err);
+    if (!rc) rc = snn_state_alloc(&r.window_start, &r.net, 1, err);
+    if (rc) goto done;
+    int64_t plot_chunks = p->sim.plot_size < n_chunks ? p->sim.plot_size : n_chunks;
+    int64_t first_plot_chunk = n_chunks - plot_chunks, T_w = plot_chunks * L;
+    r.in = snn_calloc((size_t)(B * L * n_in), 1, "input spikes of a chunk", err);
+    r.out = snn_calloc((size_t)(B * L * n), 1, "output spikes of a chunk", err);
+    r.ouw = snn_calloc((size_t)(B * L * P), sizeof(float), "OU weights of a chunk", err);
+    r.win_in = snn_calloc((size_t)(T_w * n_in + 1), 1, "plotted input spikes", err);
+    r.win_ouw = snn_calloc((size_t)(T_w * P + 1), sizeof(float), "plotted OU weights", err);
+    r.counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
+    if (!r.in || !r.out || !r.ouw || !r.win_in || !r.win_ouw || !r.counts) {
+        rc = SNN_ERUN;
+        goto done;
+    }
+
+    snn_path_join(results, sizeof results, o->output, "results", NULL);
+    snn_path_join(store, sizeof store, results, "spike_data.zarr", NULL);
+    snn_path_join(tmp_store, sizeof tmp_store, results, ".spike_data.zarr.tmp", NULL);
+    rc = snn_mkdirs(results, err);
+    if (rc) goto done;
+    char attrs[128];
+    snprintf(attrs, sizeof attrs, "{\"dt\": %.17g}", p->sim.dt);
+    rc = snn_zarr_create_group(tmp_store, attrs, err);
+    if (rc) goto done;
+    int64_t sh_out[3] = {B, T, n}, ch_out[3] = {B, L, n}, sh_in[3] = {B, T, n_in}, ch_in[3] = {B, L, n_in};
+    int64_t sh_ou[3] = {B, T, P}, ch_ou[3] = {B, L, P}, sh_pat[2] = {P, n_in};
+    r.z_out = snn_zarr_create_array(tmp_store, "output_spikes", SNN_BOOL, 3, sh_out, ch_out, SNN_ZARR_BLOSC_LZ4, err);
+    if (r.z_out) r.z_in = snn_zarr_create_array(tmp_store, "input_spikes", SNN_BOOL, 3, sh_in, ch_in, SNN_ZARR_BLOSC_LZ4, err);
+    if (r.z_in) r.z_ou = snn_zarr_create_array(tmp_store, "ou_process_weights", SNN_F32, 3, sh_ou, ch_ou, SNN_ZARR_BLOSC_LZ4, err);
+    if (r.z_ou) r.z_pat = snn_zarr_create_array(tmp_store, "odourant_patterns", SNN_F64, 2, sh_pat, sh_pat, SNN_ZARR_BLOSC_LZ4, err);
+    if (!r.z_pat) {
+        rc = err && err->code ? err->code : SNN_ERUN;
+        goto done;
+    }
+    int64_t zero2[2] = {0, 0};
+    rc = snn_zarr_write_chunk(r.z_pat, zero2, r.patterns, err);
+    if (rc) goto done;
+
+    printf("\nRunning %lld trials x %.2f s (%lld chunks of %lld steps, dt %g ms), each trial with its own OU "
+           "trajectory...\n", (long long)B, (double)T * p->sim.dt / 1000.0, (long long)n_chunks, (long long)L, p->sim.dt);
+    fflush(stdout);
+    snn_progress bar;
+    snn_progress_start(&bar, "Teacher", n_chunks, o->quiet);
+    double t_start = snn_now(), t_sim = 0, t_io = 0;
+    for (int64_t c = 0; c < n_chunks && !rc; c++) {
+        double t0 = snn_now();
+        int fail = 0;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : fail)
+        for (int64_t b = 0; b < B; b++) {
+            snn_error e2 = {0};
+            float *w = r.ouw + b * L * P;
+            fail |= snn_ou_advance(&r.ou, (int)b, c * L, L, w, &e2) != 0;
+            fail |= snn_poisson_draw_mixture(&r.ps, (uint32_t)b, c * L, L, w, r.in + b * L * n_in, &e2) != 0;
+        }
+        if (fail) {
+            rc = snn_fail(err, SNN_ERUN, "input generation failed at chunk %lld", (long long)c);
+            break;
+        }
+        if (c == first_plot_chunk) snn_state_copy_trial(&r.st, 0, &r.window_start, 0);
+        snn_forward_chunk(&r.net, &r.st, L, r.in, r.out, NULL, 0);
+        double t1 = snn_now();
+        int64_t idx[3] = {0, c, 0};
+        rc = snn_zarr_write_chunk(r.z_out, idx, r.out, err);
+        if (!rc) rc = snn_zarr_write_chunk(r.z_in, idx, r.in, err);
+        if (!rc) rc = snn_zarr_write_chunk(r.z_ou, idx, r.ouw, err);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t t = 0; t < L; t++) {
+                const uint8_t *row = r.out + (b * L + t) * n;
+                for (int64_t j = 0; j < n; j++) r.counts[j] += row[j];
+            }
+        if (c >= first_plot_chunk) {
+            int64_t off = (c - first_plot_chunk) * L;
+            memcpy(r.win_in + off * n_in, r.in, (size_t)(L * n_in));
+            memcpy(r.win_ouw + off * P, r.ouw, (size_t)(L * P) * sizeof(float));
+        }
+        t_sim += t1 - t0;
+        t_io += snn_now() - t1;
+        snn_progress_update(&bar, c + 1, NULL);
+    }
+    snn_progress_finish(&bar);
+    if (rc) goto done;
+    double wall_sim = snn_now() - t_start;
+    snn_zarr_writer_free(r.z_out);
+    snn_zarr_writer_free(r.z_in);
+    snn_zarr_writer_free(r.z_ou);
+    snn_zarr_writer_free(r.z_pat);
+    r.z_out = r.z_in = r.z_ou = r.z_pat = NULL;
+    rc = snn_replace_dir(tmp_store, store, err);
+    if (rc) goto done;
+
+    printf("✓ Network simulation completed\n");
+    printf("✓ All data saved to %s\n", store);
+    printf("  - output_spikes: (%lld, %lld, %lld) bool\n", (long long)B, (long long)T, (long long)n);
+    printf("  - input_spikes: (%lld, %lld, %lld) bool\n", (long long)B, (long long)T, (long long)n_in);
+    printf("  - ou_process_weights: (%lld, %lld, %d) float32\n", (long long)B, (long long)T, P);
+    printf("  - odourant_patterns: (%d, %lld) float64\n", P, (long long)n_in);
+    double secs = (double)B * (double)T * p->sim.dt / 1000.0;
+    double *rates = malloc((size_t)n * sizeof *rates);
+    if (!rates) {
+        rc = snn_fail(err, SNN_ERUN, "out of memory");
+        goto done;
+    }
+    for (int64_t j = 0; j < n; j++) rates[j] = (double)r.counts[j] / secs;
+    printf("Teacher firing rates (all trials):\n");
+    for (int t = 0; t < p->rec.n_types; t++) {
+        snn_type_summary ts;
+        snn_type_summarise(r.net.type, n, t, rates, NULL, &ts);
+        printf("  %-12s %.2f +- %.2f Hz, %lld of %lld silent\n", p->rec.type_names[t], ts.rate_mean, ts.rate_std,
+               (long long)ts.n_silent, (long long)ts.n_neurons);
+    }
+    free(rates);
+
+    char tpath[SNN_PATH_MAX];
+    snn_path_join(tpath, sizeof tpath, results, "dashboard_traces.npz", NULL);
+    snn_trace_extra extra[2] = {
+        {"ou_process_weights", SNN_F32, 2, {T_w, P}, r.win_ouw},
+        {"odourant_patterns", SNN_F64, 2, {P, n_in}, r.patterns},
+    };
+    rc = snn_traces_write(tpath, &r.net, &r.window_start, 0, r.win_in, T_w, p->rec.type_names, r.s.assembly_ids,
+                          extra, 2, err);
+    if (rc) goto done;
+    printf("✓ Dashboard traces (trial 0, last %lld chunks) saved to %s\n", (long long)plot_chunks, tpath);
+    rc = snn_stage_copy_params(o, err);
+    if (rc) goto done;
+    printf("Benchmark: wall_s %.3f sim_s %.3f io_s %.3f trial_steps_per_s %.0f peak_rss_mib %.1f\n", wall_sim,
+           t_sim, t_io, (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
+done:
+    if (rc && tmp_store[0] && snn_path_exists(tmp_store)) snn_remove_tree(tmp_store);
+    teacher_free(&r);
+    return rc;
+}

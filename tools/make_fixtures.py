@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Writes the model fixtures the C tests compare against (run with Debian's /usr/bin/python3, which
+has python3-torch; CI does not run this, the fixtures are committed).
+
+    /usr/bin/python3 tools/make_fixtures.py            # writes tests/fixtures/model/*.npz
+
+forward_ref0.npz / forward_ref8.npz: a small active network (240 neurons, 80 inputs, 4 trials,
+400 steps) simulated by tools/reference_model.py in float64 with tau_ref = 0 (the reference's model)
+and tau_ref = 8 ms; the C simulator must give identical spike trains and voltages within 1e-3 mV.
+Voltages are stored every v_stride-th step (steps v_stride-1, 2 v_stride-1, ...) to keep the files small;
+the final state (v, G) is stored in full.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_model import Model  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "model")
+
+
+def small_network(seed, n=240, n_in=80, frac_e=0.8):
+    rng = np.random.RandomState(seed)
+    ct = (rng.random_sample(n) >= frac_e).astype(np.int64)          # 0 = E, 1 = I
+    fft = np.zeros(n_in, dtype=np.int64)
+    p = np.array([[0.10, 0.20], [0.30, 0.20]])
+    conn = rng.random_sample((n, n)) < p[ct][:, ct]
+    np.fill_diagonal(conn, False)
+    mean = np.array([[0.1, 0.05], [0.1, 0.4]])[ct][:, ct]
+    W = np.where(conn, mean * rng.lognormal(-0.125, 0.5, (n, n)), 0.0).astype(np.float32)
+    conn_ff = rng.random_sample((n_in, n)) < 0.2
+    ff_mean = np.where(ct == 0, 0.5, 0.04)[None, :]
+    W_ff = np.where(conn_ff, ff_mean * rng.lognormal(-0.125, 0.5, (n_in, n)), 0.0).astype(np.float32)
+    return ct, fft, W, conn, W_ff, conn_ff
+
+
+PHYS = [dict(tau_mem=85.0, theta=-38.0, U_reset=-60.0, E_L=-60.0, g_L=1.35, tau_ref=8.0),
+        dict(tau_mem=50.0, theta=-45.0, U_reset=-60.0, E_L=-60.0, g_L=0.9, tau_ref=8.0)]
+SYN_REC = [dict(owner=0, tau_rise=0.1, tau_decay=5.0, E_syn=0.0, g_bar=4.177),
+           dict(owner=0, tau_rise=10.0, tau_decay=70.0, E_syn=0.0, g_bar=0.448),
+           dict(owner=1, tau_rise=1.0, tau_decay=6.0, E_syn=-70.0, g_bar=8.139)]
+SYN_FF = [dict(owner=0, tau_rise=0.1, tau_decay=5.0, E_syn=0.0, g_bar=4.177),
+          dict(owner=0, tau_rise=10.0, tau_decay=70.0, E_syn=0.0, g_bar=0.448)]
+
+
+def forward_fixture(name, tau_ref, seed=7, B=4, T=320, dt=1.0, rate=12.0, v_stride=5, min_margin=5e-5):
+    """Searches input realisations until no voltage comes closer than min_margin mV to its threshold:
+    the C code runs in float32 (rounding ~1e-5 mV), and a spike decided by a smaller margin would make
+    the comparison test rounding rather than the model."""
+    ct, fft, W, conn, W_ff, conn_ff = small_network(seed)
+    phys = [dict(p, tau_ref=tau_ref) for p in PHYS]
+    m = Model(phys, SYN_REC, SYN_FF, ct, fft, dt)
+    theta = np.array([p["theta"] for p in phys])[ct]
+    n_types, n_ff = 2, 1
+    sf = np.ones((n_types, n_types))
+    sf_ff = np.ones((n_ff, n_types))
+    for input_seed in range(seed + 1, seed + 1000):
+        rng = np.random.RandomState(input_seed)
+        x = (rng.random_sample((B, T, W_ff.shape[0])) < rate * dt / 1000.0)
+        with torch.no_grad():
+            spikes, volts, state = m.run(torch.tensor(W, dtype=torch.float64),
+                                         torch.tensor(W_ff, dtype=torch.float64), torch.tensor(sf),
+                                         torch.tensor(sf_ff), torch.tensor(x), m.initial_state(B))
+        margin = np.abs(volts.numpy() - theta).min()
+        if margin > min_margin:
+            break
+    print(f"{name}: input seed {input_seed}, closest approach to threshold {margin:.2e} mV")
+    spikes = spikes.numpy().astype(bool)
+    rates = spikes.mean(axis=(0, 1)) * 1000.0 / dt
+    print(f"{name}: mean rate E {rates[ct == 0].mean():.2f} Hz, I {rates[ct == 1].mean():.2f} Hz, "
+          f"silent {np.mean(rates == 0):.2f}, spikes {spikes.sum()}")
+    phys_arr = np.array([[p[k] for k in ("tau_mem", "theta", "U_reset", "E_L", "g_L", "tau_ref")] for p in phys])
+    syn_arr = lambda L: np.array([[s["owner"], s["tau_rise"], s["tau_decay"], s["E_syn"], s["g_bar"]] for s in L])
+    np.savez_compressed(os.path.join(OUT, name), dt=np.float64(dt), cell_types=ct, ff_types=fft,
+                        W=W, conn=conn, W_ff=W_ff, conn_ff=conn_ff, physiology=phys_arr,
+                        syn_rec=syn_arr(SYN_REC), syn_ff=syn_arr(SYN_FF), inputs=x,
+                        spikes=spikes, v_stride=np.int64(v_stride),
+                        voltages=volts.numpy()[:, v_stride - 1::v_stride, :].astype(np.float32),
+                        final_v=state[0].numpy(), final_g=state[1].numpy().astype(np.float32))
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    forward_fixture("forward_ref0.npz", tau_ref=0.0)
+    forward_fixture("forward_ref8.npz", tau_ref=8.0)
