@@ -7,6 +7,7 @@
 #ifndef SNNFIT_CORE_RNG_H
 #define SNNFIT_CORE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Purposes keep the streams of different uses apart even when they share a seed. */
@@ -29,6 +30,21 @@ void snn_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 
 /* Four 32-bit words for counter (trial, step, index). */
 void snn_rng_block(snn_rng r, uint32_t trial, uint64_t step, uint32_t index, uint32_t out[4]);
+
+/* Many words at once: out[4*i + j] = word j of snn_rng_block(r, trial, step, first_index + i), for
+ * n_words words (the last block may be cut short). Runs several counters side by side (AVX-512 or
+ * AVX2 when the CPU has them, chosen at run time); every path gives snn_rng_block's words exactly.
+ * first_index + ceil(n_words / 4) must not exceed 2^32. */
+void snn_rng_fill_u32(snn_rng r, uint32_t trial, uint64_t step, uint32_t first_index, size_t n_words,
+                      uint32_t *out);
+
+/* The code paths of snn_rng_fill_u32, exposed so that tests and benchmarks can run each one. */
+enum { SNN_RNG_PATH_PORTABLE = 0, SNN_RNG_PATH_AVX2 = 1, SNN_RNG_PATH_AVX512 = 2 };
+int snn_rng_fill_path_supported(int path);
+int snn_rng_fill_best_path(void);
+/* snn_rng_fill_u32 through one path (the portable one when the CPU lacks it). */
+void snn_rng_fill_u32_path(int path, snn_rng r, uint32_t trial, uint64_t step, uint32_t first_index,
+                           size_t n_words, uint32_t *out);
 
 /* Uniform in [0, 1) with 32-bit resolution. */
 static inline double snn_u32_to_unit(uint32_t x) { return (double)x * (1.0 / 4294967296.0); }
