@@ -64,10 +64,10 @@ int snn_atomic_open(snn_atomic_file *af, const char *final_path, snn_error *err)
     return SNN_OK;
 }
 
-int snn_atomic_commit(snn_atomic_file *af, snn_error *err) {
+static int commit(snn_atomic_file *af, int durable, snn_error *err) {
     int bad = ferror(af->fp);
     if (fflush(af->fp) != 0) bad = 1;
-    if (!bad && fsync(fileno(af->fp)) != 0) bad = 1;
+    if (!bad && durable && fsync(fileno(af->fp)) != 0) bad = 1;
     int saved = errno;
     if (fclose(af->fp) != 0) bad = 1;
     af->fp = NULL;
@@ -84,13 +84,15 @@ int snn_atomic_commit(snn_atomic_file *af, snn_error *err) {
     return SNN_OK;
 }
 
+int snn_atomic_commit(snn_atomic_file *af, snn_error *err) { return commit(af, 1, err); }
+
 void snn_atomic_abort(snn_atomic_file *af) {
     if (af->fp) fclose(af->fp);
     af->fp = NULL;
     if (af->tmp[0]) unlink(af->tmp);
 }
 
-int snn_write_file_atomic(const char *path, const void *data, size_t len, snn_error *err) {
+static int write_whole(const char *path, const void *data, size_t len, int durable, snn_error *err) {
     snn_atomic_file af;
     int rc = snn_atomic_open(&af, path, err);
     if (rc) return rc;
@@ -98,7 +100,23 @@ int snn_write_file_atomic(const char *path, const void *data, size_t len, snn_er
         snn_atomic_abort(&af);
         return snn_fail(err, SNN_ERUN, "%s: write failed (disk full?)", path);
     }
-    return snn_atomic_commit(&af, err);
+    return commit(&af, durable, err);
+}
+
+int snn_write_file_atomic(const char *path, const void *data, size_t len, snn_error *err) {
+    return write_whole(path, data, len, 1, err);
+}
+
+int snn_write_file_direct(const char *path, const void *data, size_t len, snn_error *err) {
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) return snn_fail(err, SNN_ERUN, "%s: cannot open for writing: %s", path, strerror(errno));
+    int bad = len && fwrite(data, 1, len, f) != len;
+    if (fclose(f) != 0) bad = 1;
+    if (bad) {
+        unlink(path);
+        return snn_fail(err, SNN_ERUN, "%s: write failed (disk full?)", path);
+    }
+    return SNN_OK;
 }
 
 int snn_read_file(const char *path, char **data, size_t *len, snn_error *err) {

@@ -37,6 +37,12 @@ void snn_atomic_abort(snn_atomic_file *af);
 /* Writes a whole buffer atomically. */
 int snn_write_file_atomic(const char *path, const void *data, size_t len, snn_error *err);
 
+/* Writes a whole buffer straight to path (no temporary name, no fsync; the file is removed if the
+ * write fails). Only for files inside a folder that is itself written under a temporary name and
+ * renamed into place when complete (the chunk files of a zarr store): renames within one folder
+ * serialise on its lock, which made thousands of chunk renames the bottleneck of stage 3. */
+int snn_write_file_direct(const char *path, const void *data, size_t len, snn_error *err);
+
 /* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees); *len gets its size. */
 int snn_read_file(const char *path, char **data, size_t *len, snn_error *err);
 

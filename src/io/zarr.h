@@ -1,5 +1,7 @@
 /* Zarr stores: a format-2 writer and a reader for formats 2 and 3.
  *
+ * Chunk files are written in place (no temporary name): write a store under a temporary folder
+ * name and rename it when complete (core/fsutil.h snn_replace_dir), as stage 3 does.
  * Writer (format 2, what python3-zarr 2.13 and zarr-python 3 both open): a group (.zgroup, .zattrs)
  * with arrays (.zarray, chunk files "i.j.k"), compressed with Blosc (lz4, clevel 5, byte shuffle:
  * zarr's default), zlib, or none. Metadata is written as ASCII JSON. Edge chunks are stored at full
@@ -34,6 +36,10 @@ snn_zarr_writer *snn_zarr_create_array(const char *group_path, const char *name,
  * (for edge chunks, the clipped extent); the writer pads to full chunk shape. Thread-safe for
  * different chunks of the same array. */
 int snn_zarr_write_chunk(snn_zarr_writer *w, const int64_t *idx, const void *data, snn_error *err);
+
+/* Blosc's own threads for each chunk (default 1). Compressed bytes do not depend on it. Use it when
+ * the caller writes one chunk at a time; do not combine it with concurrent writes. */
+void snn_zarr_writer_set_threads(snn_zarr_writer *w, int threads);
 
 void snn_zarr_writer_free(snn_zarr_writer *w);
 

@@ -101,8 +101,8 @@ static void track_after(const snn_network *net, const snn_track *tr, int64_t row
         }
 }
 
-static void run_trial(const snn_network *net, snn_state *st, int b, int64_t T, const uint8_t *in,
-                      uint8_t *out, snn_track *tr) {
+void snn_forward_trial(const snn_network *net, snn_state *st, int b, int64_t T, const uint8_t *in,
+                       uint8_t *out, snn_track *tr) {
     const int64_t n = net->n, n_in = net->n_in;
     const int S = net->n_cols, K = net->n_groups, n_types = net->n_types;
     snn_real *restrict v = st->v + (size_t)b * n;
@@ -183,20 +183,30 @@ static void run_trial(const snn_network *net, snn_state *st, int b, int64_t T, c
         for (int k = 0; k < K; k++) {
             if (!active[k]) continue;
             snn_real *restrict d = drive + (size_t)k * n;
-            for (int q = 0; q < net->group_ncols[k]; q++) {
+            const int nc = net->group_ncols[k];
+            for (int q = 0; q < nc; q++) {
                 int s = net->group_cols[k][q];
                 for (int c = 0; c < 2; c++) {
                     snn_real *restrict gg = g + (size_t)(c * S + s) * n;
                     const snn_real sc = net->g_scale[c][s];
                     const snn_real lo = c == 0 ? sc : 0, hi = c == 0 ? 0 : sc;
-                    for (int64_t j = 0; j < n; j++) {
-                        snn_real y = gg[j] + d[j] * sc;
-                        y = y < lo ? lo : y;
-                        gg[j] = y > hi ? hi : y;
+                    if (q == nc - 1 && c == 1) {
+                        /* the last use of the drive also clears it for the next step */
+                        for (int64_t j = 0; j < n; j++) {
+                            snn_real y = gg[j] + d[j] * sc;
+                            y = y < lo ? lo : y;
+                            gg[j] = y > hi ? hi : y;
+                            d[j] = 0;
+                        }
+                    } else {
+                        for (int64_t j = 0; j < n; j++) {
+                            snn_real y = gg[j] + d[j] * sc;
+                            y = y < lo ? lo : y;
+                            gg[j] = y > hi ? hi : y;
+                        }
                     }
                 }
             }
-            memset(d, 0, (size_t)n * sizeof(snn_real));
         }
         if (tr) track_after(net, tr, tr->row0 + t, v, g);
     }
@@ -210,7 +220,7 @@ void snn_forward_chunk(const snn_network *net, snn_state *st, int64_t T, const u
         snn_track *tr = NULL;
         for (int q = 0; q < n_tracks; q++)
             if (tracks[q].trial == b) tr = &tracks[q];
-        run_trial(net, st, b, T, in_spikes ? in_spikes + (size_t)b * T * n_in : NULL,
+        snn_forward_trial(net, st, b, T, in_spikes ? in_spikes + (size_t)b * T * n_in : NULL,
                   out_spikes + (size_t)b * T * n, tr);
     }
 }

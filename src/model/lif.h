@@ -61,4 +61,9 @@ typedef struct snn_track {
 void snn_forward_chunk(const snn_network *net, snn_state *st, int64_t T, const uint8_t *in_spikes,
                        uint8_t *out_spikes, snn_track *tracks, int n_tracks);
 
+/* Advances one trial b by T steps (what snn_forward_chunk does for each trial; for callers that
+ * schedule trials themselves). in: [T][n_in] (may be NULL), out: [T][n], track may be NULL. */
+void snn_forward_trial(const snn_network *net, snn_state *st, int b, int64_t T, const uint8_t *in,
+                       uint8_t *out, snn_track *track);
+
 #endif

@@ -204,13 +204,13 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
     snn_structure s = {0};
     int rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
-    if (!rc) rc = snn_stage_prepare_output(o, err);
     if (rc) goto done;
     printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
     printf("Generating connectome: %lld neurons", (long long)p->rec.num_neurons);
     if (p->rec.num_assemblies > 0) printf(" in %d assemblies", p->rec.num_assemblies);
     printf(", %lld inputs...\n", (long long)p->ff.num_neurons);
     rc = snn_connectome_generate(p, 0, &s, err);
+    if (!rc) rc = snn_stage_prepare_output(o, err);  /* impossible parameters leave no output behind */
     if (rc) goto done;
     int64_t e_rec = 0, e_ff = 0;
     for (int64_t k = 0; k < s.n * s.n; k++) e_rec += s.conn[k];

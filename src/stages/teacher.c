@@ -19,6 +19,8 @@
 #include "stages/stage.h"
 #include "stages/traces.h"
 
+#define TRIALS_PER_CHUNK 5
+
 typedef struct teacher_run {
     snn_params *p;
     snn_structure s;
@@ -29,13 +31,20 @@ typedef struct teacher_run {
     double *patterns;
     int32_t *pattern_ids;
     int n_patterns;
-    uint8_t *in, *out;         /* one chunk: [B][L][N_in], [B][L][N] */
-    float *ouw;                /* [B][L][P] */
+    uint8_t *in[2], *out[2];   /* two chunks (one simulated, one written): [B][L][N_in], [B][L][N] */
+    float *ouw[2];             /* [B][L][P] */
+    int32_t *trial_counts;     /* [B][N] spike counts */
     uint8_t *win_in;           /* trial 0 over the plot window: [T_w][N_in] */
     float *win_ouw;            /* [T_w][P] */
     int64_t *counts;           /* spike counts per neuron, all trials */
     snn_zarr_writer *z_out, *z_in, *z_ou, *z_pat;
 } teacher_run;
+
+/* restrict: a uint8_t pointer may alias anything, which would keep this loop scalar */
+static void add_counts(int32_t *restrict counts, const uint8_t *restrict spikes, int64_t T, int64_t n) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < n; j++) counts[j] += spikes[t * n + j];
+}
 
 static void teacher_free(teacher_run *r) {
     snn_zarr_writer_free(r->z_out);
@@ -50,9 +59,12 @@ static void teacher_free(teacher_run *r) {
     snn_state_free(&r->window_start);
     snn_network_free(&r->net);
     snn_structure_free(&r->s);
-    free(r->in);
-    free(r->out);
-    free(r->ouw);
+    for (int i = 0; i < 2; i++) {
+        free(r->in[i]);
+        free(r->out[i]);
+        free(r->ouw[i]);
+    }
+    free(r->trial_counts);
     free(r->win_in);
     free(r->win_ouw);
     free(r->counts);
@@ -110,13 +122,17 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     if (rc) goto done;
     int64_t plot_chunks = p->sim.plot_size < n_chunks ? p->sim.plot_size : n_chunks;
     int64_t first_plot_chunk = n_chunks - plot_chunks, T_w = plot_chunks * L;
-    r.in = snn_calloc((size_t)(B * L * n_in), 1, "input spikes of a chunk", err);
-    r.out = snn_calloc((size_t)(B * L * n), 1, "output spikes of a chunk", err);
-    r.ouw = snn_calloc((size_t)(B * L * P), sizeof(float), "OU weights of a chunk", err);
+    for (int i = 0; i < 2; i++) {
+        r.in[i] = snn_calloc((size_t)(B * L * n_in + 1), 1, "input spikes of a chunk", err);
+        r.out[i] = snn_calloc((size_t)(B * L * n), 1, "output spikes of a chunk", err);
+        r.ouw[i] = snn_calloc((size_t)(B * L * P), sizeof(float), "OU weights of a chunk", err);
+    }
+    r.trial_counts = snn_calloc((size_t)(B * n), sizeof(int32_t), "spike counts", err);
     r.win_in = snn_calloc((size_t)(T_w * n_in + 1), 1, "plotted input spikes", err);
     r.win_ouw = snn_calloc((size_t)(T_w * P + 1), sizeof(float), "plotted OU weights", err);
     r.counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
-    if (!r.in || !r.out || !r.ouw || !r.win_in || !r.win_ouw || !r.counts) {
+    if (!r.in[0] || !r.out[0] || !r.ouw[0] || !r.in[1] || !r.out[1] || !r.ouw[1] || !r.trial_counts ||
+        !r.win_in || !r.win_ouw || !r.counts) {
         rc = SNN_ERUN;
         goto done;
     }
@@ -130,7 +146,10 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     snprintf(attrs, sizeof attrs, "{\"dt\": %.17g}", p->sim.dt);
     rc = snn_zarr_create_group(tmp_store, attrs, err);
     if (rc) goto done;
-    int64_t sh_out[3] = {B, T, n}, ch_out[3] = {B, L, n}, sh_in[3] = {B, T, n_in}, ch_in[3] = {B, L, n_in};
+    /* Spike chunks hold TRIALS_PER_CHUNK trials so that a time window is compressed by several threads
+     * at once (one Blosc thread per chunk: Blosc's own threads make the bytes depend on timing). */
+    const int64_t tc = B < TRIALS_PER_CHUNK ? B : TRIALS_PER_CHUNK, n_tc = (B + tc - 1) / tc;
+    int64_t sh_out[3] = {B, T, n}, ch_out[3] = {tc, L, n}, sh_in[3] = {B, T, n_in}, ch_in[3] = {tc, L, n_in};
     int64_t sh_ou[3] = {B, T, P}, ch_ou[3] = {B, L, P}, sh_pat[2] = {P, n_in};
     r.z_out = snn_zarr_create_array(tmp_store, "output_spikes", SNN_BOOL, 3, sh_out, ch_out, SNN_ZARR_BLOSC_LZ4, err);
     if (r.z_out) r.z_in = snn_zarr_create_array(tmp_store, "input_spikes", SNN_BOOL, 3, sh_in, ch_in, SNN_ZARR_BLOSC_LZ4, err);
@@ -149,42 +168,71 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     fflush(stdout);
     snn_progress bar;
     snn_progress_start(&bar, "Teacher", n_chunks, o->quiet);
-    double t_start = snn_now(), t_sim = 0, t_io = 0;
-    for (int64_t c = 0; c < n_chunks && !rc; c++) {
-        double t0 = snn_now();
-        int fail = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : fail)
-        for (int64_t b = 0; b < B; b++) {
-            snn_error e2 = {0};
-            float *w = r.ouw + b * L * P;
-            fail |= snn_ou_advance(&r.ou, (int)b, c * L, L, w, &e2) != 0;
-            fail |= snn_poisson_draw_mixture(&r.ps, (uint32_t)b, c * L, L, w, r.in + b * L * n_in, &e2) != 0;
-        }
-        if (fail) {
-            rc = snn_fail(err, SNN_ERUN, "input generation failed at chunk %lld", (long long)c);
-            break;
-        }
+    double t_start = snn_now();
+    /* Chunk c is simulated while chunk c-1 is compressed and written: both are OpenMP tasks of one
+     * parallel region, each trial and each zarr chunk a task, so neither leaves a core idle. Every
+     * task computes the same bytes whatever thread runs it. */
+    int fail = 0;
+    snn_error ferr = {0};
+    for (int64_t c = 0; c <= n_chunks && !fail; c++) {
+        const int cur = (int)(c & 1), prev = cur ^ 1;
         if (c == first_plot_chunk) snn_state_copy_trial(&r.st, 0, &r.window_start, 0);
-        snn_forward_chunk(&r.net, &r.st, L, r.in, r.out, NULL, 0);
-        double t1 = snn_now();
-        int64_t idx[3] = {0, c, 0};
-        rc = snn_zarr_write_chunk(r.z_out, idx, r.out, err);
-        if (!rc) rc = snn_zarr_write_chunk(r.z_in, idx, r.in, err);
-        if (!rc) rc = snn_zarr_write_chunk(r.z_ou, idx, r.ouw, err);
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t t = 0; t < L; t++) {
-                const uint8_t *row = r.out + (b * L + t) * n;
-                for (int64_t j = 0; j < n; j++) r.counts[j] += row[j];
-            }
-        if (c >= first_plot_chunk) {
-            int64_t off = (c - first_plot_chunk) * L;
-            memcpy(r.win_in + off * n_in, r.in, (size_t)(L * n_in));
-            memcpy(r.win_ouw + off * P, r.ouw, (size_t)(L * P) * sizeof(float));
+#pragma omp parallel
+#pragma omp single
+        {
+            if (c > 0)
+                for (int64_t q = 0; q < 2 * n_tc + 1; q++) {
+#pragma omp task firstprivate(q)
+                    {
+                        snn_error e2 = {0};
+                        int64_t k = q % n_tc, idx[3] = {q < 2 * n_tc ? k : 0, c - 1, 0};
+                        int r2;
+                        if (q < n_tc) r2 = snn_zarr_write_chunk(r.z_out, idx, r.out[prev] + k * tc * L * n, &e2);
+                        else if (q < 2 * n_tc)
+                            r2 = snn_zarr_write_chunk(r.z_in, idx, r.in[prev] + k * tc * L * n_in, &e2);
+                        else r2 = snn_zarr_write_chunk(r.z_ou, idx, r.ouw[prev], &e2);
+                        if (r2) {
+#pragma omp critical
+                            if (!ferr.code) ferr = e2;
+#pragma omp atomic write
+                            fail = 1;
+                        }
+                    }
+                }
+            if (c < n_chunks)
+                for (int64_t b = 0; b < B; b++) {
+#pragma omp task firstprivate(b)
+                    {
+                        snn_error e2 = {0};
+                        float *w = r.ouw[cur] + b * L * P;
+                        uint8_t *x = r.in[cur] + b * L * n_in, *y = r.out[cur] + b * L * n;
+                        int r2 = snn_ou_advance(&r.ou, (int)b, c * L, L, w, &e2);
+                        if (!r2) r2 = snn_poisson_draw_mixture(&r.ps, (uint32_t)b, c * L, L, w, x, &e2);
+                        if (!r2) {
+                            snn_forward_trial(&r.net, &r.st, (int)b, L, x, y, NULL);
+                            add_counts(r.trial_counts + b * n, y, L, n);
+                        } else {
+#pragma omp critical
+                            if (!ferr.code) ferr = e2;
+#pragma omp atomic write
+                            fail = 1;
+                        }
+                    }
+                }
         }
-        t_sim += t1 - t0;
-        t_io += snn_now() - t1;
-        snn_progress_update(&bar, c + 1, NULL);
+        if (c < n_chunks && c >= first_plot_chunk) {
+            int64_t off = (c - first_plot_chunk) * L;
+            memcpy(r.win_in + off * n_in, r.in[cur], (size_t)(L * n_in));
+            memcpy(r.win_ouw + off * P, r.ouw[cur], (size_t)(L * P) * sizeof(float));
+        }
+        snn_progress_update(&bar, c < n_chunks ? c + 1 : n_chunks, NULL);
     }
+    if (fail) {
+        if (err) *err = ferr;
+        rc = ferr.code ? ferr.code : SNN_ERUN;
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < n; j++) r.counts[j] += r.trial_counts[b * n + j];
     snn_progress_finish(&bar);
     if (rc) goto done;
     double wall_sim = snn_now() - t_start;
@@ -230,8 +278,8 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     printf("✓ Dashboard traces (trial 0, last %lld chunks) saved to %s\n", (long long)plot_chunks, tpath);
     rc = snn_stage_copy_params(o, err);
     if (rc) goto done;
-    printf("Benchmark: wall_s %.3f sim_s %.3f io_s %.3f trial_steps_per_s %.0f peak_rss_mib %.1f\n", wall_sim,
-           t_sim, t_io, (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
+    printf("Benchmark: wall_s %.3f trial_steps_per_s %.0f peak_rss_mib %.1f\n", wall_sim,
+           (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
 done:
     if (rc && tmp_store[0] && snn_path_exists(tmp_store)) snn_remove_tree(tmp_store);
     teacher_free(&r);
