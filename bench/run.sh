@@ -25,11 +25,12 @@ for threads in 1 2; do
   for r in $(seq "$REPEATS"); do
     OMP_NUM_THREADS=$threads $SNNFIT teacher parameters/generate-teacher-activity.toml \
       -i "$OUT/dp-network" -o "$OUT/teacher-$threads" --overwrite --quiet > "$OUT/teacher-$threads.log"
-    grep '^Benchmark:' "$OUT/teacher-$threads.log" | tee -a "$OUT/teacher-$threads.times"
+    grep '^Timing:' "$OUT/teacher-$threads.log" | tee -a "$OUT/teacher-$threads.times"
   done
-  wall=$(awk '{for(i=1;i<=NF;i++) if($i=="wall_s") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
-  rss=$(awk '{for(i=1;i<=NF;i++) if($i=="peak_rss_mib") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
-  tps=$(awk '{for(i=1;i<=NF;i++) if($i=="trial_steps_per_s") print $(i+1)}' "$OUT/teacher-$threads.times" | median)
+  # "Timing: W s for N trial-steps (R trial-steps/s), peak memory M MiB"
+  wall=$(awk '{print $2}' "$OUT/teacher-$threads.times" | median)
+  tps=$(awk '{gsub(/\(/, "", $7); print $7}' "$OUT/teacher-$threads.times" | median)
+  rss=$(awk '{print $(NF-1)}' "$OUT/teacher-$threads.times" | median)
   echo "threads=$threads median of $REPEATS: wall ${wall} s, ${tps} trial-steps/s, peak ${rss} MiB"
   eval "wall_$threads=$wall"
 done

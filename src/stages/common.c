@@ -52,7 +52,9 @@ int snn_stage_structure_path(const char *input, char *out, size_t n, snn_error *
         if (!snn_path_exists(out)) return snn_fail(err, SNN_EINPUT, "%s: no such file (input folder %s)", out, input);
         return SNN_OK;
     }
-    if (!snn_path_exists(input)) return snn_fail(err, SNN_EINPUT, "%s: no such file or folder", input);
+    if (!snn_path_exists(input))
+        return snn_fail(err, SNN_EINPUT, "%s: no such file or folder (expected network_structure.npz or a folder holding it)",
+                        input);
     if ((size_t)snprintf(out, n, "%s", input) >= n) return snn_fail(err, SNN_EINPUT, "%s: path too long", input);
     return SNN_OK;
 }

@@ -9,6 +9,7 @@
  * the [tracking] trials and neurons: voltages (k, T, m), synaptic_currents (k, T, m, S),
  * leak_currents (k, T, m), conductances (k, T, m, 2, S) (float32; pA and nS), tracked_trials,
  * tracked_neurons, synapse_names. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,17 @@
 #include "stages/stage.h"
 
 /* Loads recorded input spikes (trials, T, N_in) from an npz or a zarr store into *in. */
-static int load_recorded_inputs(const char *path, int64_t n_in, snn_array *in, snn_error *err) {
+static int load_recorded_inputs(const char *path, int64_t n_in, double dt, snn_array *in, snn_error *err) {
     if (snn_is_dir(path)) {
         snn_zarr_group *g = snn_zarr_open_group(path, err);
         if (!g) return SNN_EINPUT;
-        snn_zarr_array *a = snn_zarr_open_array(g, "input_spikes", err);
-        int rc = a ? SNN_OK : SNN_EINPUT;
+        double store_dt = 0;
+        int rc = snn_zarr_attr_double(g, "dt", &store_dt, err);
+        if (!rc && fabs(store_dt - dt) > 1e-9 * fabs(dt))
+            rc = snn_fail(err, SNN_EINPUT, "%s: attribute 'dt' is %g ms but the parameters say dt = %g ms", path,
+                          store_dt, dt);
+        snn_zarr_array *a = rc ? NULL : snn_zarr_open_array(g, "input_spikes", err);
+        if (!rc && !a) rc = SNN_EINPUT;
         if (!rc && (snn_zarr_ndim(a) != 3 || snn_zarr_shape(a)[2] != n_in))
             rc = snn_fail(err, SNN_EINPUT, "%s: array 'input_spikes' must have shape (trials, T, %lld)", path,
                           (long long)n_in);
@@ -75,7 +81,7 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
         if (snn_is_dir(cand)) snprintf(source, sizeof source, "%s", cand);
     }
     if (source[0]) {
-        rc = load_recorded_inputs(source, n_in, &rec_in, err);
+        rc = load_recorded_inputs(source, n_in, p->sim.dt, &rec_in, err);
         if (rc) goto done;
         if (!p->sim.has_batch_size || B > rec_in.shape[0]) B = rec_in.shape[0];
         if (T > rec_in.shape[1]) T = rec_in.shape[1];

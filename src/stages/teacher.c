@@ -278,8 +278,8 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     printf("✓ Dashboard traces (trial 0, last %lld chunks) saved to %s\n", (long long)plot_chunks, tpath);
     rc = snn_stage_copy_params(o, err);
     if (rc) goto done;
-    printf("Benchmark: wall_s %.3f trial_steps_per_s %.0f peak_rss_mib %.1f\n", wall_sim,
-           (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
+    printf("Timing: %.3f s for %lld trial-steps (%.0f trial-steps/s), peak memory %.1f MiB\n", wall_sim,
+           (long long)(B * T), (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
 done:
     if (rc && tmp_store[0] && snn_path_exists(tmp_store)) snn_remove_tree(tmp_store);
     teacher_free(&r);
