@@ -120,8 +120,62 @@ typedef struct snn_tracking_params {
 typedef enum snn_stage {
     SNN_STAGE_CONNECTOME,  /* stage 1 */
     SNN_STAGE_TEACHER,     /* stage 3 */
-    SNN_STAGE_SIMULATE     /* plain forward run */
+    SNN_STAGE_SIMULATE,    /* plain forward run */
+    SNN_STAGE_TRAIN        /* stage 4: student training */
 } snn_stage;
+
+/* Optimisable quantities ([training] optimisable) */
+typedef enum snn_optimisable {
+    SNN_OPT_SCALING_FACTORS = 0,        /* SF and SF_FF (default) */
+    SNN_OPT_SCALING_FACTORS_RECURRENT,  /* SF only */
+    SNN_OPT_SCALING_FACTORS_FEEDFORWARD,/* SF_FF only */
+    SNN_OPT_WEIGHTS                     /* every existing synapse, as a log-weight */
+} snn_optimisable;
+
+/* Losses, in the order they are reported */
+enum { SNN_LOSS_VAN_ROSSUM, SNN_LOSS_FIRING_RATE, SNN_LOSS_SILENT_PENALTY, SNN_LOSS_CV,
+       SNN_LOSS_MEMBRANE_VARIANCE, SNN_LOSS_WEIGHT_RATIO, SNN_N_LOSSES };
+
+/* Stage 4 (student training). Both spellings of the keys map here:
+ *   seed (fitting-activity.toml)       reference (train-student.toml)
+ *   [simulation] epochs (iterations)   [training] epochs (passes over the teacher data)
+ *   [simulation] accumulation_interval [training] chunks_per_update
+ *   [simulation] checkpoint_interval   [training] checkpoint_interval */
+typedef struct snn_train_params {
+    /* how long: exactly one of these is given */
+    int has_iterations;
+    int64_t iterations;            /* [simulation] epochs: total iterations (one chunk each) */
+    int has_passes;
+    int64_t passes;                /* [training] epochs: passes over the teacher data */
+    int64_t accumulation_interval; /* iterations per optimiser step (default 1) */
+    int64_t log_interval;          /* default: accumulation_interval */
+    int64_t plot_interval;         /* default: accumulation_interval */
+    int64_t checkpoint_interval;   /* default: 50 */
+    int64_t plot_size;             /* chunks of trial 0 kept for statistics and figures (default 1) */
+    double weight_perturbation_variance;  /* log-space variance of the perturbation (default 0) */
+    int has_grad_norm_clip;
+    double grad_norm_clip;
+    snn_optimisable optimisable;
+    int mixed_precision_given;     /* accepted and ignored (GPU only) with a notice */
+    /* [hyperparameters] */
+    double surrgrad_scale;         /* default 500 */
+    double learning_rate;          /* required */
+    double van_rossum_tau;         /* ms, exponential kernel (default 10 if no rise/decay pair) */
+    int has_van_rossum_rise_decay;
+    double van_rossum_tau_rise, van_rossum_tau_decay;  /* ms, difference-of-exponentials kernel */
+    double loss_weight[SNN_N_LOSSES];                  /* 0 = off */
+    /* [targets]: per recurrent cell type (one number for all, or a table keyed by type name) */
+    int has_target_rates;
+    double target_rate[SNN_MAX_TYPES];      /* Hz (firing_rates); absent: the teacher's rates */
+    int has_target_cvs;
+    double target_cv[SNN_MAX_TYPES];        /* (cvs); absent: the teacher's CVs */
+    double alpha[SNN_MAX_TYPES];            /* silent penalty strength (default 0.01) */
+    double threshold_ratio[SNN_MAX_TYPES];  /* membrane variance target (default 0.8) */
+    double target_weight_ratio;             /* [targets] weight_ratio (default 2) */
+    /* [scaling_factors]: the student's initial factors (default all ones) */
+    double sf_init[SNN_MAX_TYPES][SNN_MAX_TYPES];     /* [pre type][post type] */
+    double sf_ff_init[SNN_MAX_TYPES][SNN_MAX_TYPES];  /* [ff type][post type] */
+} snn_train_params;
 
 typedef struct snn_params {
     char path[4096];          /* the file it was loaded from */
@@ -137,6 +191,8 @@ typedef struct snn_params {
     double ou_sigma;
     int has_tracking;
     snn_tracking_params tracking;
+    /* stage 4 */
+    snn_train_params train;
 } snn_params;
 
 /* "connectome", "teacher", "simulate". */

@@ -1,0 +1,83 @@
+/* The training losses of SPEC section 7.3 as forward/backward pairs over flat arrays.
+ *
+ * Shapes: spikes are 0/1 bytes [B][T][N] (B trials, T steps of one chunk, N neurons); gradients with
+ * respect to spikes are ADDED into ds, a float [B][T][N] buffer, multiplied by `scale` (the caller
+ * passes the loss weight times its normalisation). "mean" is over trials, neurons and time as each
+ * loss says. dt is in ms, rates in Hz; T_s = T * dt / 1000 is the chunk duration in seconds.
+ *
+ *  van Rossum: y[t] = k y[t-1] + o[t] per (trial, neuron), k = exp(-dt / tau), for the student and the
+ *    teacher; with a rise/decay pair, y = (y_decay - y_rise) / norm_peak(tau_rise, tau_decay) (kernel of
+ *    peak 1). The filter state carries across chunks (snn_vr_reset at the data wrap).
+ *    L = mean_{b,t,j} (y_s - y_t)^2. Gradient: the anti-causal filter of 2 (y_s - y_t) / (B T N),
+ *    truncated at the chunk end (the state entering the next chunk is a constant).
+ *  firing rate: r_j = sum_{b,t} o / (B T_s); L = mean_j (r_j - r*_j)^2 / (r*_j + 1 Hz).
+ *  silent penalty: r_bj = sum_t o / T_s; L = mean_{b,j} exp(-alpha_j r_bj).
+ *  CV (logged only, no gradient): per (trial, neuron) with >= 3 spikes, CV = std(ISI, n-1) / mean(ISI);
+ *    L = mean over valid (b, j) of (CV - target)^2, target per neuron, or (when NULL) the teacher's CV
+ *    of the same (trial, neuron), pairs where either is undefined left out; 0 if no pair is valid.
+ *  membrane variance: per (b, j) over the chunk's voltages after each step, m = mean, sd = std (n-1),
+ *    ratio = sd / (theta_j - m + 1e-8); L = mean_{b,j} (ratio - target_j)^2. Its gradient with respect to
+ *    v[b][t][j] is a[b,j] v + c[b,j]; the forward computes the coefficients from running sums so that
+ *    the voltages need not be stored.
+ *  weight ratio: R = mean_l SF[exc][l] / (mean(SF_FF) + 1e-8); L = (R - target)^2; gradient to SF, SF_FF.
+ * All loss values are returned in double. */
+#ifndef SNNFIT_TRAIN_LOSS_H
+#define SNNFIT_TRAIN_LOSS_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* ---- van Rossum ---- */
+typedef struct snn_vr {
+    int two_exp;                 /* difference of exponentials */
+    double k_decay, k_rise;      /* per-step decays (k_rise unused for one exponential) */
+    double norm;                 /* 1, or 1 / norm_peak for the difference of exponentials */
+    int64_t n_states;            /* B * N */
+    double *ys_d, *ys_r;         /* student filter states (rise unused for one exponential) */
+    double *yt_d, *yt_r;         /* teacher filter states */
+} snn_vr;
+
+/* tau (ms) for one exponential; with two_exp, tau_rise < tau_decay (ms) instead. */
+int snn_vr_init(snn_vr *vr, double dt, double tau, int two_exp, double tau_rise, double tau_decay, int64_t B,
+                int64_t N, snn_error *err);
+void snn_vr_free(snn_vr *vr);
+void snn_vr_reset(snn_vr *vr);
+/* Filters the chunk, advances the states, writes e = y_s - y_t into e [B][T][N] (for the backward),
+ * returns the loss. */
+double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
+                      float *e);
+/* Turns e (from the forward) in place into scale * dL/ds. */
+void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N, double scale);
+
+/* ---- firing rate ---- */
+/* rates_out (N): the student's pooled rates; target (N). */
+double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
+                             double *rates_out);
+void snn_rate_loss_backward(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
+                            double scale, float *ds);
+/* The pooled rates of a spike array (e.g. the teacher's, as targets). */
+void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out);
+
+/* ---- silent-neuron penalty ---- */
+/* r_out (B * N): per-trial rates. alpha (N). */
+double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
+                               double *r_out);
+void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
+                              double scale, float *ds);
+
+/* ---- CV (logged only) ---- */
+double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T,
+                   int64_t N);
+
+/* ---- membrane variance ---- */
+/* vsum, vsumsq (B * N): sums over the chunk's T voltages; theta, target (N). coef (2 * B * N): a then c. */
+double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t B, int64_t T, int64_t N,
+                               const double *theta, const double *target, double scale, double *coef);
+
+/* ---- weight ratio ---- */
+/* sf (n_types x n_types), sf_ff (n_ff x n_types); adds scale * gradient into g_sf / g_sf_ff (may be NULL). */
+double snn_weight_ratio_loss(const double *sf, const double *sf_ff, int n_types, int n_ff, int exc_type,
+                             double target, double scale, double *g_sf, double *g_sf_ff);
+
+#endif
