@@ -8,17 +8,20 @@
  *  van Rossum: y[t] = k y[t-1] + o[t] per (trial, neuron), k = exp(-dt / tau), for the student and the
  *    teacher; with a rise/decay pair, y = (y_decay - y_rise) / norm_peak(tau_rise, tau_decay) (kernel of
  *    peak 1). The filter state carries across chunks (snn_vr_reset at the data wrap).
- *    L = mean_{b,t,j} (y_s - y_t)^2. Gradient: the anti-causal filter of 2 (y_s - y_t) / (B T N),
- *    truncated at the chunk end (the state entering the next chunk is a constant).
+ *    L = mean_{b,t,j} (y_s - y_t)^2. Gradient: the anti-causal filter (same kernel) of 2 (y_s - y_t) / (B T N),
+ *    truncated at the chunk end (the state entering the next chunk is a constant). The state entering a
+ *    chunk decays one step before the chunk's first spike is added (chunk 2's y[0] = k y_prev + o[0]).
  *  firing rate: r_j = sum_{b,t} o / (B T_s); L = mean_j (r_j - r*_j)^2 / (r*_j + 1 Hz).
  *  silent penalty: r_bj = sum_t o / T_s; L = mean_{b,j} exp(-alpha_j r_bj).
  *  CV (logged only, no gradient): per (trial, neuron) with >= 3 spikes, CV = std(ISI, n-1) / mean(ISI);
  *    L = mean over valid (b, j) of (CV - target)^2, target per neuron, or (when NULL) the teacher's CV
- *    of the same (trial, neuron), pairs where either is undefined left out; 0 if no pair is valid.
+ *    of the same (trial, neuron), pairs where either is undefined (or the target is NaN) left out; 0 if
+ *    no pair is valid (also when both target and teacher are NULL).
  *  membrane variance: per (b, j) over the chunk's voltages after each step, m = mean, sd = std (n-1),
  *    ratio = sd / (theta_j - m + 1e-8); L = mean_{b,j} (ratio - target_j)^2. Its gradient with respect to
- *    v[b][t][j] is a[b,j] v + c[b,j]; the forward computes the coefficients from running sums so that
- *    the voltages need not be stored.
+ *    v[b][t][j], times scale, is a[b,j] v + c[b,j] (scale is folded into a and c); the forward computes
+ *    the coefficients from running sums so that the voltages need not be stored. Where sd == 0 (or
+ *    T < 2, taken as sd = 0) the sd term has no derivative and the gradient is 0.
  *  weight ratio: R = mean_l SF[exc][l] / (mean(SF_FF) + 1e-8); L = (R - target)^2; gradient to SF, SF_FF.
  * All loss values are returned in double. */
 #ifndef SNNFIT_TRAIN_LOSS_H
@@ -44,14 +47,14 @@ int snn_vr_init(snn_vr *vr, double dt, double tau, int two_exp, double tau_rise,
 void snn_vr_free(snn_vr *vr);
 void snn_vr_reset(snn_vr *vr);
 /* Filters the chunk, advances the states, writes e = y_s - y_t into e [B][T][N] (for the backward),
- * returns the loss. */
+ * returns the loss (NaN if B * N does not match the states or T < 1). */
 double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
                       float *e);
-/* Turns e (from the forward) in place into scale * dL/ds. */
+/* Turns e (from the forward) in place into scale * dL/ds (it overwrites e; it does not add). */
 void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N, double scale);
 
 /* ---- firing rate ---- */
-/* rates_out (N): the student's pooled rates; target (N). */
+/* rates_out (N, required): the student's pooled rates; target (N). */
 double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
                              double *rates_out);
 void snn_rate_loss_backward(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
@@ -60,7 +63,7 @@ void snn_rate_loss_backward(const double *rates, const double *target, int64_t B
 void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out);
 
 /* ---- silent-neuron penalty ---- */
-/* r_out (B * N): per-trial rates. alpha (N). */
+/* r_out (B * N, required): per-trial rates. alpha (N). */
 double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
                                double *r_out);
 void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
@@ -69,14 +72,18 @@ void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, i
 /* ---- CV (logged only) ---- */
 double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T,
                    int64_t N);
+/* The CV of every (trial, neuron) of one chunk, NaN below 3 spikes. cv (B * N). */
+void snn_cv_values(const uint8_t *s, int64_t B, int64_t T, int64_t N, double *cv);
 
 /* ---- membrane variance ---- */
-/* vsum, vsumsq (B * N): sums over the chunk's T voltages; theta, target (N). coef (2 * B * N): a then c. */
+/* vsum, vsumsq (B * N): sums of v and v^2 over the chunk's T voltages; theta, target (N). coef (2 * B * N,
+ * may be NULL for the value only): a then c, scale included. Returns the unscaled loss. */
 double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t B, int64_t T, int64_t N,
                                const double *theta, const double *target, double scale, double *coef);
 
 /* ---- weight ratio ---- */
-/* sf (n_types x n_types), sf_ff (n_ff x n_types); adds scale * gradient into g_sf / g_sf_ff (may be NULL). */
+/* sf (n_types x n_types), sf_ff (n_ff x n_types); adds scale * gradient into g_sf (row exc_type only) /
+ * g_sf_ff (every entry); either may be NULL. Returns the unscaled loss; NaN if exc_type is out of range. */
 double snn_weight_ratio_loss(const double *sf, const double *sf_ff, int n_types, int n_ff, int exc_type,
                              double target, double scale, double *g_sf, double *g_sf_ff);
 

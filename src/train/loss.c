@@ -1,0 +1,387 @@
+#include "train/loss.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "model/network.h"
+
+/* Neurons are processed in blocks of JB so that per-neuron scratch (accumulators, backward filter
+ * states, spike statistics) lives on the stack: no allocation per call, and the inner loop over j stays
+ * a plain contiguous loop the compiler vectorises. */
+#define JB 512
+/* Trials whose partial sums are kept at once (the loss is their sum in trial order, whatever the number
+ * of threads). */
+#define BGROUP 64
+/* Below this many elements a parallel region costs more than it saves. */
+#define PAR_MIN 65536
+
+static double chunk_seconds(int64_t T, double dt) { return (double)T * dt / 1000.0; }
+
+/* ------------------------------------------------------------------------------------------------ */
+/* van Rossum                                                                                       */
+
+int snn_vr_init(snn_vr *vr, double dt, double tau, int two_exp, double tau_rise, double tau_decay, int64_t B,
+                int64_t N, snn_error *err) {
+    memset(vr, 0, sizeof *vr);
+    if (!(dt > 0.0) || !isfinite(dt)) return snn_fail(err, SNN_EINPUT, "van Rossum loss: dt must be > 0 (got %g)", dt);
+    if (B < 1 || N < 1)
+        return snn_fail(err, SNN_EINPUT, "van Rossum loss: need at least one trial and one neuron (got %lld x %lld)",
+                        (long long)B, (long long)N);
+    if (two_exp) {
+        if (!(tau_rise > 0.0) || !(tau_decay > tau_rise) || !isfinite(tau_decay))
+            return snn_fail(err, SNN_EINPUT,
+                            "van Rossum loss: need 0 < van_rossum_tau_rise < van_rossum_tau_decay (got %g, %g)",
+                            tau_rise, tau_decay);
+        vr->k_decay = exp(-dt / tau_decay);
+        vr->k_rise = exp(-dt / tau_rise);
+        vr->norm = 1.0 / snn_norm_peak(tau_rise, tau_decay);
+    } else {
+        if (!(tau > 0.0) || !isfinite(tau))
+            return snn_fail(err, SNN_EINPUT, "van Rossum loss: van_rossum_tau must be > 0 (got %g)", tau);
+        vr->k_decay = exp(-dt / tau);
+        vr->k_rise = 0.0;
+        vr->norm = 1.0;
+    }
+    vr->two_exp = two_exp ? 1 : 0;
+    vr->n_states = B * N;
+    size_t n = (size_t)vr->n_states;
+    vr->ys_d = snn_calloc_aligned(n, sizeof(double), "van Rossum filter states", err);
+    vr->yt_d = vr->ys_d ? snn_calloc_aligned(n, sizeof(double), "van Rossum filter states", err) : NULL;
+    if (vr->yt_d && vr->two_exp) {
+        vr->ys_r = snn_calloc_aligned(n, sizeof(double), "van Rossum filter states", err);
+        vr->yt_r = vr->ys_r ? snn_calloc_aligned(n, sizeof(double), "van Rossum filter states", err) : NULL;
+    }
+    if (!vr->yt_d || (vr->two_exp && !vr->yt_r)) {
+        snn_vr_free(vr);
+        return SNN_ERUN;
+    }
+    return SNN_OK;
+}
+
+void snn_vr_free(snn_vr *vr) {
+    snn_free(vr->ys_d);
+    snn_free(vr->ys_r);
+    snn_free(vr->yt_d);
+    snn_free(vr->yt_r);
+    vr->ys_d = vr->ys_r = vr->yt_d = vr->yt_r = NULL;
+    vr->n_states = 0;
+}
+
+void snn_vr_reset(snn_vr *vr) {
+    size_t bytes = (size_t)vr->n_states * sizeof(double);
+    if (vr->ys_d) memset(vr->ys_d, 0, bytes);
+    if (vr->yt_d) memset(vr->yt_d, 0, bytes);
+    if (vr->ys_r) memset(vr->ys_r, 0, bytes);
+    if (vr->yt_r) memset(vr->yt_r, 0, bytes);
+}
+
+/* One step of one block of neurons. The row kernels take every array as a restrict parameter so that
+ * the compiler vectorises them without run-time alias checks. */
+static inline void vr_row1(int64_t n, double k, double *restrict ys, double *restrict yt,
+                           const uint8_t *restrict os, const uint8_t *restrict ot, float *restrict e,
+                           double *restrict acc) {
+    for (int64_t i = 0; i < n; i++) {
+        const double a = k * ys[i] + (double)os[i];
+        const double c = k * yt[i] + (double)ot[i];
+        ys[i] = a;
+        yt[i] = c;
+        const double d = a - c;
+        e[i] = (float)d;
+        acc[i] += d * d;
+    }
+}
+
+static inline void vr_row2(int64_t n, double kd, double kr, double norm, double *restrict ysd,
+                           double *restrict ysr, double *restrict ytd, double *restrict ytr,
+                           const uint8_t *restrict os, const uint8_t *restrict ot, float *restrict e,
+                           double *restrict acc) {
+    for (int64_t i = 0; i < n; i++) {
+        const double o = (double)os[i], p = (double)ot[i];
+        const double a = kd * ysd[i] + o, ar = kr * ysr[i] + o;
+        const double c = kd * ytd[i] + p, cr = kr * ytr[i] + p;
+        ysd[i] = a;
+        ysr[i] = ar;
+        ytd[i] = c;
+        ytr[i] = cr;
+        const double d = norm * ((a - ar) - (c - cr));
+        e[i] = (float)d;
+        acc[i] += d * d;
+    }
+}
+
+/* One trial of the forward; returns its sum of squared differences (in j-block, then j order). */
+static double vr_forward_trial(snn_vr *vr, const uint8_t *s, const uint8_t *tg, int64_t b, int64_t T, int64_t N,
+                               float *e) {
+    double total = 0.0;
+    for (int64_t j0 = 0; j0 < N; j0 += JB) {
+        const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+        const int64_t off = b * N + j0;
+        double acc[JB];
+        for (int64_t i = 0; i < nj; i++) acc[i] = 0.0;
+        for (int64_t t = 0; t < T; t++) {
+            const int64_t row = (b * T + t) * N + j0;
+            if (!vr->two_exp)
+                vr_row1(nj, vr->k_decay, vr->ys_d + off, vr->yt_d + off, s + row, tg + row, e + row, acc);
+            else
+                vr_row2(nj, vr->k_decay, vr->k_rise, vr->norm, vr->ys_d + off, vr->ys_r + off, vr->yt_d + off,
+                        vr->yt_r + off, s + row, tg + row, e + row, acc);
+        }
+        for (int64_t i = 0; i < nj; i++) total += acc[i];
+    }
+    return total;
+}
+
+double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
+                      float *e) {
+    if (B * N != vr->n_states || T < 1) return NAN;
+    double total = 0.0;
+    const int par = B * T * N >= PAR_MIN;
+    for (int64_t b0 = 0; b0 < B; b0 += BGROUP) {
+        const int64_t nb = (B - b0 < BGROUP) ? B - b0 : BGROUP;
+        double part[BGROUP];
+#pragma omp parallel for schedule(static) if (par)
+        for (int64_t i = 0; i < nb; i++) part[i] = vr_forward_trial(vr, s, target, b0 + i, T, N, e);
+        for (int64_t i = 0; i < nb; i++) total += part[i];
+    }
+    return total / ((double)B * (double)T * (double)N);
+}
+
+/* dL/ds[t'] = c sum_{t >= t'} e[t] kernel(t - t'): run backwards in time, g[t] = k g[t+1] + e[t]. The sum
+ * stops at the chunk end because later chunks see this chunk only through a detached state. */
+static inline void vr_back_row1(int64_t n, double k, double c, double *restrict g, float *restrict e) {
+    for (int64_t i = 0; i < n; i++) {
+        g[i] = k * g[i] + (double)e[i];
+        e[i] = (float)(c * g[i]);
+    }
+}
+
+static inline void vr_back_row2(int64_t n, double kd, double kr, double c, double *restrict gd,
+                                double *restrict gr, float *restrict e) {
+    for (int64_t i = 0; i < n; i++) {
+        const double x = (double)e[i];
+        gd[i] = kd * gd[i] + x;
+        gr[i] = kr * gr[i] + x;
+        e[i] = (float)(c * (gd[i] - gr[i]));
+    }
+}
+
+static void vr_backward_trial(const snn_vr *vr, float *e, int64_t b, int64_t T, int64_t N, double c) {
+    for (int64_t j0 = 0; j0 < N; j0 += JB) {
+        const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+        double gd[JB], gr[JB];
+        for (int64_t i = 0; i < nj; i++) gd[i] = gr[i] = 0.0;
+        for (int64_t t = T - 1; t >= 0; t--) {
+            float *et = e + (b * T + t) * N + j0;
+            if (!vr->two_exp)
+                vr_back_row1(nj, vr->k_decay, c, gd, et);
+            else
+                vr_back_row2(nj, vr->k_decay, vr->k_rise, c, gd, gr, et);
+        }
+    }
+}
+
+void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N, double scale) {
+    /* y = norm (y_decay - y_rise): the kernel's taps carry the factor norm. */
+    const double c = 2.0 * scale * vr->norm / ((double)B * (double)T * (double)N);
+    const int par = B * T * N >= PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t b = 0; b < B; b++) vr_backward_trial(vr, e, b, T, N, c);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* firing rate                                                                                      */
+
+void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out) {
+    for (int64_t j = 0; j < N; j++) rates_out[j] = 0.0;
+    for (int64_t bt = 0; bt < B * T; bt++) {
+        const uint8_t *restrict row = s + bt * N;
+        for (int64_t j = 0; j < N; j++) rates_out[j] += (double)row[j];
+    }
+    const double inv = 1.0 / ((double)B * chunk_seconds(T, dt));
+    for (int64_t j = 0; j < N; j++) rates_out[j] *= inv;
+}
+
+double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
+                             double *rates_out) {
+    snn_pooled_rates(s, B, T, N, dt, rates_out);
+    double sum = 0.0;
+    for (int64_t j = 0; j < N; j++) {
+        double d = rates_out[j] - target[j];
+        sum += d * d / (target[j] + 1.0);
+    }
+    return sum / (double)N;
+}
+
+void snn_rate_loss_backward(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
+                            double scale, float *ds) {
+    const double c = 2.0 * scale / ((double)N * (double)B * chunk_seconds(T, dt));
+    for (int64_t j0 = 0; j0 < N; j0 += JB) {
+        const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+        float g[JB];
+        for (int64_t i = 0; i < nj; i++)
+            g[i] = (float)(c * (rates[j0 + i] - target[j0 + i]) / (target[j0 + i] + 1.0));
+        for (int64_t bt = 0; bt < B * T; bt++) {
+            float *restrict row = ds + bt * N + j0;
+            for (int64_t i = 0; i < nj; i++) row[i] += g[i];
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* silent-neuron penalty                                                                            */
+
+double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
+                               double *r_out) {
+    const double inv = 1.0 / chunk_seconds(T, dt);
+    double sum = 0.0;
+    for (int64_t b = 0; b < B; b++) {
+        double *restrict r = r_out + b * N;
+        for (int64_t j = 0; j < N; j++) r[j] = 0.0;
+        for (int64_t t = 0; t < T; t++) {
+            const uint8_t *restrict row = s + (b * T + t) * N;
+            for (int64_t j = 0; j < N; j++) r[j] += (double)row[j];
+        }
+        for (int64_t j = 0; j < N; j++) {
+            r[j] *= inv;
+            sum += exp(-alpha[j] * r[j]);
+        }
+    }
+    return sum / ((double)B * (double)N);
+}
+
+void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
+                              double scale, float *ds) {
+    const double c = -scale / ((double)B * (double)N * chunk_seconds(T, dt));
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t j0 = 0; j0 < N; j0 += JB) {
+            const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+            float g[JB];
+            for (int64_t i = 0; i < nj; i++) {
+                const double a = alpha[j0 + i];
+                g[i] = (float)(c * a * exp(-a * r[b * N + j0 + i]));
+            }
+            for (int64_t t = 0; t < T; t++) {
+                float *restrict row = ds + (b * T + t) * N + j0;
+                for (int64_t i = 0; i < nj; i++) row[i] += g[i];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* CV                                                                                               */
+
+/* CVs of trial b, neurons j0 .. j0+nj-1, into cv[0 .. nj-1] (NaN below 3 spikes). ISIs are integers
+ * (in steps), so their sums are exact and var = (m Q - S^2) / (m (m - 1)) has no cancellation; the unit
+ * cancels in std / mean. */
+static void cv_block(const uint8_t *s, int64_t b, int64_t T, int64_t N, int64_t j0, int64_t nj, double *cv) {
+    int64_t last[JB], count[JB], sum[JB], sumsq[JB];
+    for (int64_t i = 0; i < nj; i++) last[i] = count[i] = sum[i] = sumsq[i] = 0;
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *row = s + (b * T + t) * N + j0;
+        for (int64_t i = 0; i < nj; i++) {
+            if (!row[i]) continue;
+            if (count[i] > 0) {
+                int64_t isi = t - last[i];
+                sum[i] += isi;
+                sumsq[i] += isi * isi;
+            }
+            last[i] = t;
+            count[i]++;
+        }
+    }
+    for (int64_t i = 0; i < nj; i++) {
+        if (count[i] < 3) {
+            cv[i] = NAN;
+            continue;
+        }
+        const double m = (double)(count[i] - 1);
+        const double num = (double)((count[i] - 1) * sumsq[i] - sum[i] * sum[i]);
+        cv[i] = sqrt(num / (m * (m - 1.0))) * m / (double)sum[i];
+    }
+}
+
+void snn_cv_values(const uint8_t *s, int64_t B, int64_t T, int64_t N, double *cv) {
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j0 = 0; j0 < N; j0 += JB) cv_block(s, b, T, N, j0, (N - j0 < JB) ? N - j0 : JB, cv + b * N + j0);
+}
+
+double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T,
+                   int64_t N) {
+    if (target == NULL && teacher == NULL) return 0.0;
+    double sum = 0.0;
+    int64_t n_valid = 0;
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t j0 = 0; j0 < N; j0 += JB) {
+            const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+            double cs[JB], ct[JB];
+            cv_block(s, b, T, N, j0, nj, cs);
+            if (target == NULL) cv_block(teacher, b, T, N, j0, nj, ct);
+            for (int64_t i = 0; i < nj; i++) {
+                const double d = cs[i] - (target ? target[j0 + i] : ct[i]);
+                if (!isfinite(d)) continue;
+                sum += d * d;
+                n_valid++;
+            }
+        }
+    }
+    return n_valid ? sum / (double)n_valid : 0.0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* membrane variance                                                                                */
+
+/* With D = theta - m + 1e-8, ratio = sd / D and g = scale dL/dratio = scale 2 (ratio - target) / (B N):
+ *   d ratio / d v_t = (v_t - m) / ((T - 1) sd D) + sd / (T D^2)
+ * (the sd term's dependence on m drops out because sum_t (v_t - m) = 0), so the scaled gradient is
+ * a v_t + c with a = g / ((T - 1) sd D) and c = -a m + g sd / (T D^2). At sd = 0 the sd term has no
+ * derivative; it gets none (a = 0), and the m term is then 0 as well. */
+double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t B, int64_t T, int64_t N,
+                               const double *theta, const double *target, double scale, double *coef) {
+    const int64_t BN = B * N;
+    const double Td = (double)T;
+    double sum = 0.0;
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t j = 0; j < N; j++) {
+            const int64_t k = b * N + j;
+            const double m = vsum[k] / Td;
+            double var = T > 1 ? (vsumsq[k] - vsum[k] * m) / (Td - 1.0) : 0.0;
+            const double sd = var > 0.0 ? sqrt(var) : 0.0;
+            const double D = theta[j] - m + 1e-8;
+            const double ratio = sd / D;
+            const double d = ratio - target[j];
+            sum += d * d;
+            if (coef) {
+                const double g = scale * 2.0 * d / (double)BN;
+                const double a = sd > 0.0 ? g / ((Td - 1.0) * sd * D) : 0.0;
+                coef[k] = a;
+                coef[BN + k] = -a * m + g * sd / (Td * D * D);
+            }
+        }
+    }
+    return sum / (double)BN;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* weight ratio                                                                                     */
+
+double snn_weight_ratio_loss(const double *sf, const double *sf_ff, int n_types, int n_ff, int exc_type,
+                             double target, double scale, double *g_sf, double *g_sf_ff) {
+    if (n_types < 1 || n_ff < 1 || exc_type < 0 || exc_type >= n_types) return NAN;
+    const double *row = sf + (int64_t)exc_type * n_types;
+    double rec = 0.0, ff = 0.0;
+    for (int l = 0; l < n_types; l++) rec += row[l];
+    rec /= (double)n_types;
+    const int64_t n_all = (int64_t)n_ff * n_types;
+    for (int64_t i = 0; i < n_all; i++) ff += sf_ff[i];
+    ff /= (double)n_all;
+    const double den = ff + 1e-8;
+    const double R = rec / den;
+    const double g = scale * 2.0 * (R - target);
+    if (g_sf)
+        for (int l = 0; l < n_types; l++) g_sf[(int64_t)exc_type * n_types + l] += g / ((double)n_types * den);
+    if (g_sf_ff)
+        for (int64_t i = 0; i < n_all; i++) g_sf_ff[i] += -g * rec / (den * den * (double)n_all);
+    return (R - target) * (R - target);
+}
