@@ -1,5 +1,6 @@
-/* The schemas of the connectome (stage 1), teacher (stage 3) and simulate commands. Every check
- * happens here, before a command does any work, so that later code can trust the struct. */
+/* The schemas of the connectome (stage 1), teacher (stage 3), simulate and train (stage 4, whose own
+ * sections are in io/params_train.c) commands. Every check happens here, before a command does any
+ * work, so that later code can trust the struct. */
 #include "io/params.h"
 
 #include <math.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "io/params_read.h"
+#include "io/params_train.h"
 #include "io/toml.h"
 
 #define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))
@@ -25,6 +27,7 @@ const char *snn_stage_name(snn_stage s) {
     case SNN_STAGE_CONNECTOME: return "connectome";
     case SNN_STAGE_TEACHER: return "teacher";
     case SNN_STAGE_SIMULATE: return "simulate";
+    case SNN_STAGE_TRAIN: return "train";
     }
     return "?";
 }
@@ -62,7 +65,7 @@ static int load_simulation(loader *L, const toml_value *root) {
         rc = snn_pr_check_keys(r, t, "simulation", all_keys, ARRLEN(all_keys));
     if (rc) return rc;
 
-    if ((rc = snn_pr_num(r, t, "simulation", "dt", 1, SNN_DOM_POS, &s->dt, NULL))) return rc;
+    if ((rc = snn_pr_num(r, t, "simulation", "dt", 1, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
     if ((rc = snn_pr_num(r, t, "simulation", "duration", 1, SNN_DOM_POS, &s->duration, &s->has_duration))) return rc;
     int64_t seed = 0;
     if ((rc = snn_pr_int(r, t, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
@@ -318,6 +321,7 @@ static layer_schema schema_for(snn_stage stage, int recurrent) {
         s.physiology = recurrent ? 2 : 0;
         break;
     case SNN_STAGE_TEACHER:
+    case SNN_STAGE_TRAIN:
         s.physiology = recurrent ? 2 : 0;
         break;
     case SNN_STAGE_SIMULATE:
@@ -480,12 +484,23 @@ static int load_tree(loader *L, const toml_value *root) {
                                                "tau", "temperature", "sigma"};
     static const char *const sim_keys[] = {"simulation", "recurrent", "feedforward", "odours",
                                            "tau", "temperature", "sigma", "tracking"};
+    static const char *const train_keys[] = {"simulation",      "training",        "targets",
+                                             "hyperparameters", "scaling_factors", "recurrent",
+                                             "feedforward",     "wandb"};
     switch (L->stage) {
     case SNN_STAGE_CONNECTOME: rc = snn_pr_check_keys(r, root, "", conn_keys, ARRLEN(conn_keys)); break;
     case SNN_STAGE_TEACHER: rc = snn_pr_check_keys(r, root, "", teacher_keys, ARRLEN(teacher_keys)); break;
+    case SNN_STAGE_TRAIN: rc = snn_pr_check_keys(r, root, "", train_keys, ARRLEN(train_keys)); break;
     default: rc = snn_pr_check_keys(r, root, "", sim_keys, ARRLEN(sim_keys)); break;
     }
     if (rc) return rc;
+    if (L->stage == SNN_STAGE_TRAIN) {
+        /* the objective's per-type keys need the cell-type names, hence the layers in between */
+        if ((rc = snn_params_train_schedule(r, root, L->p))) return rc;
+        if ((rc = load_layer(L, root, 1))) return rc;
+        if ((rc = load_layer(L, root, 0))) return rc;
+        return snn_params_train_objective(r, root, L->p);
+    }
     if ((rc = load_simulation(L, root))) return rc;
     if ((rc = load_layer(L, root, 1))) return rc;
     if ((rc = load_layer(L, root, 0))) return rc;

@@ -27,6 +27,17 @@
  *  - simulate: everything either of the above takes, so both files work; topology, weights,
  *    activity and odours are optional, batch_size defaults to 1 (has_batch_size then 0), plus
  *    [tracking] trials (default [0]) and neurons (default all, n_neurons = 0).
+ *  - train (stage 4): [simulation] seed, chunk_size, dt (optional: it must then equal the teacher
+ *    data's, has_dt), and the seed's spellings epochs, accumulation_interval, checkpoint_interval,
+ *    log_interval, plot_interval, plot_size; [training] (the reference's spellings, optional) epochs,
+ *    chunks_per_update, log_interval, checkpoint_interval, plot_interval, plot_size, mixed_precision,
+ *    weight_perturbation_variance, grad_norm_clip, optimisable; [targets] firing_rates (or
+ *    firing_rate), cvs (or cv), alpha, threshold_ratio (each one number or a table keyed by every
+ *    recurrent type), weight_ratio; [hyperparameters] learning_rate (required), surrgrad_scale,
+ *    van_rossum_tau or van_rossum_tau_rise + van_rossum_tau_decay, loss_weight.<loss>;
+ *    [scaling_factors] recurrent, feedforward; [wandb]; the layers as for teacher. A setting written
+ *    in both spellings is an error naming both keys; exactly one of the two `epochs` is required;
+ *    all loss weights 0 (or only cv, which has no gradient) is an error.
  * [recurrent.topology]: num_assemblies absent or 0 means no assemblies; conn_between is then
  * optional and conn_within applies to every pair of neurons. neurons_per_assembly is accepted and
  * ignored (the reference never read it). `w_sigma` is a linear-space VARIANCE, not a deviation. */
@@ -97,6 +108,7 @@ typedef struct snn_odour_params {
 
 /* [simulation] */
 typedef struct snn_sim_params {
+    int has_dt;           /* always 1 except in stage 4, where dt comes from the teacher data */
     double dt;            /* ms, > 0 */
     int has_duration;
     double duration;      /* ms */
@@ -177,6 +189,16 @@ typedef struct snn_train_params {
     double sf_ff_init[SNN_MAX_TYPES][SNN_MAX_TYPES];  /* [ff type][post type] */
 } snn_train_params;
 
+/* [wandb] (stage 4): experiment-tracking settings, stored for the logger */
+#define SNN_MAX_WANDB_TAGS 16
+typedef struct snn_wandb_params {
+    int enabled;                   /* default 0 */
+    char project[128], entity[128];
+    char notes[1024];
+    int n_tags;
+    char tags[SNN_MAX_WANDB_TAGS][SNN_NAME_MAX];
+} snn_wandb_params;
+
 typedef struct snn_params {
     char path[4096];          /* the file it was loaded from */
     snn_stage stage;
@@ -193,9 +215,11 @@ typedef struct snn_params {
     snn_tracking_params tracking;
     /* stage 4 */
     snn_train_params train;
+    int has_wandb;
+    snn_wandb_params wandb;
 } snn_params;
 
-/* "connectome", "teacher", "simulate". */
+/* "connectome", "teacher", "simulate", "train". */
 const char *snn_stage_name(snn_stage stage);
 
 /* Index of a cell type in a layer's type_names, or -1. */

@@ -318,6 +318,28 @@ int snn_pr_str_list(const snn_pr *r, const toml_value *t, const char *tpath, con
     return SNN_OK;
 }
 
+int snn_pr_per_type(const snn_pr *r, const toml_value *t, const char *tpath, const char *key, int required,
+                    snn_dom dom, const char *const *names, int n, const char *what, double *out, int *has) {
+    int rc;
+    toml_value *v = lookup(r, t, tpath, key, required, has, &rc);
+    if (!v) return rc;
+    if (v->type == TOML_INT || v->type == TOML_FLOAT) {
+        double x;
+        if ((rc = num_of(r, v, tpath, key, dom, &x))) return rc;
+        for (int i = 0; i < n; i++) out[i] = x;
+        return SNN_OK;
+    }
+    if (v->type != TOML_TABLE)
+        return snn_pr_fail(r, v->line, tpath, key, "expected a number (for every cell type) or a table keyed by cell type, got %s",
+                           a_type(v->type));
+    char path[512];
+    snn_pr_join(path, sizeof path, tpath, key);
+    if ((rc = snn_pr_check_names(r, v, path, names, n, what))) return rc;
+    for (int i = 0; i < n; i++)
+        if ((rc = snn_pr_num(r, v, path, names[i], 1, dom, &out[i], NULL))) return rc;
+    return SNN_OK;
+}
+
 int snn_pr_matrix(const snn_pr *r, const toml_value *t, const char *tpath, const char *key, int required,
                   snn_dom dom, int rows, const char *const *row_names, int cols, const char *const *col_names,
                   double *out, int stride, int *has) {

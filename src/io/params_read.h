@@ -67,6 +67,12 @@ int snn_pr_int_list(const snn_pr *r, const toml_value *t, const char *tpath, con
 int snn_pr_str_list(const snn_pr *r, const toml_value *t, const char *tpath, const char *key, int required,
                     char *out, size_t cap, int max, int *n, int *has);
 
+/* A per-cell-type quantity: one number for every type, or a table keyed by type name that names
+ * every type of names[0..n) exactly once (what: e.g. "a recurrent cell type", for the unknown-key
+ * message). out gets n values; absent optional keys leave it. */
+int snn_pr_per_type(const snn_pr *r, const toml_value *t, const char *tpath, const char *key, int required,
+                    snn_dom dom, const char *const *names, int n, const char *what, double *out, int *has);
+
 /* A rows x cols matrix (list of rows) stored into out with row stride `stride` doubles. The
  * message for a wrong shape names the row and column labels (e.g. the cell type names). */
 int snn_pr_matrix(const snn_pr *r, const toml_value *t, const char *tpath, const char *key, int required,

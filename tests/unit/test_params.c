@@ -149,6 +149,71 @@ static const char *BASE_TEACHER =
     "E_syn = [ -70.0,]\n"
     "g_bar = [ 8.139,]\n";
 
+/* A small valid stage-4 file in the seed's spelling, with a [training] table to add the reference's
+ * keys to. */
+static const char *BASE_TRAIN =
+    "[simulation]\n"
+    "seed = 44\n"
+    "chunk_size = 50\n"
+    "epochs = 120\n"
+    "accumulation_interval = 4\n"
+    "\n"
+    "[training]\n"
+    "weight_perturbation_variance = 0.2\n"
+    "optimisable = \"scaling_factors_recurrent\"\n"
+    "\n"
+    "[targets]\n"
+    "alpha = 0.05\n"
+    "\n"
+    "[hyperparameters]\n"
+    "learning_rate = 0.01\n"
+    "van_rossum_tau = 150.0\n"
+    "loss_weight.van_rossum = 2.0\n"
+    "loss_weight.firing_rate = 0.5\n"
+    "\n"
+    "[feedforward.cell_types]\n"
+    "names = [ \"mitral\",]\n"
+    "\n"
+    "[feedforward.synapses.mitral]\n"
+    "names = [ \"AMPA\", \"NMDA\",]\n"
+    "tau_rise = [ 0.1, 10.0,]\n"
+    "tau_decay = [ 5.0, 70.0,]\n"
+    "E_syn = [ 0.0, 0.0,]\n"
+    "g_bar = [ 4.177, 0.448,]\n"
+    "\n"
+    "[recurrent.cell_types]\n"
+    "names = [ \"excitatory\", \"inhibitory\",]\n"
+    "\n"
+    "[recurrent.physiology.excitatory]\n"
+    "tau_mem = 85.0\n"
+    "theta = -38.0\n"
+    "U_reset = -60.0\n"
+    "E_L = -60.0\n"
+    "g_L = 1.35\n"
+    "tau_ref = 8.0\n"
+    "\n"
+    "[recurrent.synapses.excitatory]\n"
+    "names = [ \"AMPA\", \"NMDA\",]\n"
+    "tau_rise = [ 0.1, 10.0,]\n"
+    "tau_decay = [ 5.0, 70.0,]\n"
+    "E_syn = [ 0.0, 0.0,]\n"
+    "g_bar = [ 4.177, 0.448,]\n"
+    "\n"
+    "[recurrent.physiology.inhibitory]\n"
+    "tau_mem = 50.0\n"
+    "theta = -45.0\n"
+    "U_reset = -60.0\n"
+    "E_L = -60.0\n"
+    "g_L = 0.9\n"
+    "tau_ref = 8.0\n"
+    "\n"
+    "[recurrent.synapses.inhibitory]\n"
+    "names = [ \"GABA_A\",]\n"
+    "tau_rise = [ 1.0,]\n"
+    "tau_decay = [ 6.0,]\n"
+    "E_syn = [ -70.0,]\n"
+    "g_bar = [ 8.139,]\n";
+
 /* base with the first occurrence of old replaced by new (malloc'd). */
 static char *mutate(const char *base, const char *old, const char *new_text) {
     const char *at = strstr(base, old);
@@ -275,8 +340,9 @@ static void test_reference_teacher_file(void **state) {
     assert_int_equal(snn_params_load(path, SNN_STAGE_CONNECTOME, &P, &err), SNN_EINPUT);
 }
 
-/* The stage-2 and stage-4 reference files are for later loaders; here they must parse as TOML with
- * the layout the reference uses (dotted keys, a scaling_factors table of matrices). */
+/* The stage-2 reference file is for a later loader; here it must parse as TOML with the layout the
+ * reference uses (dotted keys). The stage-4 file's raw layout is checked too, since the loader test
+ * below relies on it (no dt, a scaling_factors table of matrices). */
 static void test_reference_later_stage_files_parse(void **state) {
     (void)state;
     snn_error err = {0};
@@ -297,6 +363,79 @@ static void test_reference_later_stage_files_parse(void **state) {
     assert_int_equal(sf->items[1]->n, 2);
     assert_null(toml_get(toml_get(ts, "simulation"), "dt"));
     toml_free(ts);
+}
+
+/* A student must have the teacher's neurons and synapses, or it cannot recover the teacher's weights. */
+static void check_same_neurons(const snn_params *a, const snn_params *b) {
+    const snn_layer_params *la[2] = {&a->rec, &a->ff}, *lb[2] = {&b->rec, &b->ff};
+    for (int l = 0; l < 2; l++) {
+        assert_int_equal(la[l]->n_types, lb[l]->n_types);
+        for (int i = 0; i < la[l]->n_types; i++) {
+            assert_string_equal(la[l]->type_names[i], lb[l]->type_names[i]);
+            const snn_physiology *x = &la[l]->physiology[i], *y = &lb[l]->physiology[i];
+            assert_true(x->tau_mem == y->tau_mem && x->theta == y->theta && x->U_reset == y->U_reset &&
+                        x->E_L == y->E_L && x->g_L == y->g_L && x->tau_ref == y->tau_ref);
+        }
+        assert_int_equal(la[l]->n_synapses, lb[l]->n_synapses);
+        for (int i = 0; i < la[l]->n_synapses; i++) {
+            const snn_synapse_param *x = &la[l]->synapses[i], *y = &lb[l]->synapses[i];
+            assert_string_equal(x->name, y->name);
+            assert_true(x->owner == y->owner && x->tau_rise == y->tau_rise && x->tau_decay == y->tau_decay &&
+                        x->E_syn == y->E_syn && x->g_bar == y->g_bar);
+        }
+    }
+}
+
+/* train-student.toml as the reference wrote it: the [training] spelling, epochs counting passes. */
+static void test_reference_train_file(void **state) {
+    (void)state;
+    snn_error err = {0};
+    const char *path = tu_src("tests/fixtures/reference-params/train-student.toml");
+    if (snn_params_load(path, SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(P.stage, SNN_STAGE_TRAIN);
+    assert_int_equal(P.sim.seed, 44);
+    assert_int_equal(P.sim.chunk_size, 200);
+    assert_false(P.sim.has_dt);
+    assert_false(P.sim.has_duration);
+    const snn_train_params *t = &P.train;
+    assert_true(t->has_passes);
+    assert_int_equal(t->passes, 20);
+    assert_false(t->has_iterations);
+    assert_int_equal(t->accumulation_interval, 5);
+    assert_int_equal(t->log_interval, 10);
+    assert_int_equal(t->plot_interval, 5); /* absent: the accumulation interval */
+    assert_int_equal(t->checkpoint_interval, 500);
+    assert_int_equal(t->plot_size, 50);
+    assert_true(t->mixed_precision_given);
+    assert_true(t->weight_perturbation_variance == 0.1);
+    assert_true(t->has_grad_norm_clip);
+    assert_true(t->grad_norm_clip == 1.0);
+    assert_int_equal(t->optimisable, SNN_OPT_SCALING_FACTORS);
+    assert_true(t->surrgrad_scale == 500.0);
+    assert_true(t->learning_rate == 1e-3);
+    assert_true(t->van_rossum_tau == 10.0);
+    assert_false(t->has_van_rossum_rise_decay);
+    assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] == 100.0);
+    for (int i = 0; i < SNN_N_LOSSES; i++)
+        if (i != SNN_LOSS_VAN_ROSSUM) assert_true(t->loss_weight[i] == 0.0);
+    /* no [targets]: the teacher's rates and CVs, default penalties */
+    assert_false(t->has_target_rates);
+    assert_false(t->has_target_cvs);
+    assert_true(t->alpha[0] == 0.01 && t->alpha[1] == 0.01);
+    assert_true(t->threshold_ratio[0] == 0.8 && t->threshold_ratio[1] == 0.8);
+    assert_true(t->target_weight_ratio == 2.0);
+    for (int i = 0; i < 2; i++) {
+        assert_true(t->sf_ff_init[0][i] == 1.0);
+        for (int j = 0; j < 2; j++) assert_true(t->sf_init[i][j] == 1.0);
+    }
+    assert_false(P.has_wandb);
+    check_reference_physiology(&P);
+    assert_true(P.rec.synapses[2].g_bar == 8.139);
+    assert_true(P.ff.synapses[1].g_bar == 0.448);
+    /* the other stages do not take a stage-4 file */
+    assert_int_equal(snn_params_load(path, SNN_STAGE_TEACHER, &P, &err), SNN_EINPUT);
+    assert_non_null(strstr(err.msg, "unknown key 'training'"));
+    assert_int_equal(snn_params_load(path, SNN_STAGE_SIMULATE, &P, &err), SNN_EINPUT);
 }
 
 static void test_shipped_files(void **state) {
@@ -340,6 +479,49 @@ static void test_shipped_files(void **state) {
                            "parameters/demo-connectome.toml", "parameters/demo-teacher.toml"};
     for (int i = 0; i < 4; i++)
         if (snn_params_load(tu_src(files[i]), SNN_STAGE_SIMULATE, &P, &err)) fail_msg("%s", err.msg);
+
+    /* stage 4 */
+    static snn_params teacher;
+    if (snn_params_load(tu_src("parameters/generate-teacher-activity.toml"), SNN_STAGE_TEACHER, &teacher, &err))
+        fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/fitting-activity.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    const snn_train_params *t = &P.train;
+    assert_true(t->has_iterations);
+    assert_false(t->has_passes);
+    assert_int_equal(t->iterations, 1000);
+    assert_int_equal(t->accumulation_interval, 5);
+    assert_int_equal(t->checkpoint_interval, 50);
+    assert_int_equal(t->log_interval, 5);
+    assert_false(P.sim.has_dt);
+    assert_false(t->has_target_rates); /* rate matching: the teacher's rates */
+    assert_false(t->has_target_cvs);
+    assert_true(t->learning_rate == 1e-2);
+    assert_true(t->surrgrad_scale == 500.0);
+    /* SPEC 7.3: a short kernel drives the student silent */
+    assert_true(t->van_rossum_tau >= 200.0);
+    assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] > 0);
+    assert_true(t->loss_weight[SNN_LOSS_FIRING_RATE] > 0);
+    assert_true(t->weight_perturbation_variance == 0.1);
+    assert_false(P.wandb.enabled);
+    assert_true(P.has_wandb);
+    check_same_neurons(&P, &teacher);
+
+    if (snn_params_load(tu_src("parameters/demo-teacher.toml"), SNN_STAGE_TEACHER, &teacher, &err))
+        fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/demo-train.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(P.sim.chunk_size, 100);
+    assert_true(t->has_iterations);
+    assert_true(t->iterations >= 50 && t->iterations <= 400); /* a demo: a minute or two on two cores */
+    assert_int_equal(t->accumulation_interval, 5);
+    assert_int_equal(t->checkpoint_interval, 50);
+    assert_true(t->weight_perturbation_variance == 0.1);
+    assert_true(t->van_rossum_tau >= 200.0);
+    assert_false(t->has_target_rates);
+    /* the teacher data holds whole training chunks, and the statistics window fits in one pass */
+    int64_t steps = (int64_t)(teacher.sim.duration / teacher.sim.dt);
+    assert_int_equal(steps % P.sim.chunk_size, 0);
+    assert_true(t->plot_size <= steps / P.sim.chunk_size);
+    check_same_neurons(&P, &teacher);
 }
 
 /* Things the loader must accept: ints for floats, integral floats for ints, optional parts absent,
@@ -432,6 +614,184 @@ static void test_accepted_variants(void **state) {
     assert_string_equal(snn_stage_name(SNN_STAGE_TEACHER), "teacher");
 }
 
+/* Loads base with the edits (old, new) applied in turn; fails the test if it is rejected. */
+static void load_train_edited(const char *base, int n, const char *const *edits) {
+    char *text = mutate(base, "", "");
+    for (int i = 0; i < n; i++) {
+        char *next = mutate(text, edits[2 * i], edits[2 * i + 1]);
+        free(text);
+        text = next;
+    }
+    snn_error err = {0};
+    if (snn_params_load_string(text, "ok.toml", SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s\n%s", err.msg, text);
+    free(text);
+}
+
+/* Stage 4: the seed's spelling with its defaults, the reference's spelling, mixes of the two, and
+ * every optional section. */
+static void test_train_variants(void **state) {
+    (void)state;
+    snn_error err = {0};
+    const snn_train_params *t = &P.train;
+    if (snn_params_load_string(BASE_TRAIN, "ok.toml", SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    assert_true(t->has_iterations);
+    assert_int_equal(t->iterations, 120);
+    assert_false(t->has_passes);
+    assert_int_equal(t->accumulation_interval, 4);
+    assert_int_equal(t->log_interval, 4);  /* the seed: every accumulation_interval */
+    assert_int_equal(t->plot_interval, 4);
+    assert_int_equal(t->checkpoint_interval, 50);
+    assert_int_equal(t->plot_size, 1);
+    assert_true(t->weight_perturbation_variance == 0.2);
+    assert_int_equal(t->optimisable, SNN_OPT_SCALING_FACTORS_RECURRENT);
+    assert_false(t->has_grad_norm_clip);
+    assert_false(t->mixed_precision_given);
+    assert_true(t->surrgrad_scale == 500.0);
+    assert_true(t->van_rossum_tau == 150.0);
+    assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] == 2.0);
+    assert_true(t->loss_weight[SNN_LOSS_FIRING_RATE] == 0.5);
+    assert_true(t->loss_weight[SNN_LOSS_CV] == 0.0);
+    assert_true(t->alpha[0] == 0.05 && t->alpha[1] == 0.05);
+    assert_true(t->threshold_ratio[1] == 0.8);
+    assert_false(P.has_wandb);
+    assert_string_equal(snn_stage_name(SNN_STAGE_TRAIN), "train");
+
+    /* no [training] at all: the seed's file; defaults for what only [training] holds */
+    {
+        const char *e[] = {"[training]\nweight_perturbation_variance = 0.2\noptimisable = \"scaling_factors_recurrent\"\n", ""};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->weight_perturbation_variance == 0.0);
+        assert_int_equal(t->optimisable, SNN_OPT_SCALING_FACTORS);
+    }
+    /* the reference's spelling for everything, with dt, which the stage will compare with the data's */
+    {
+        const char *e[] = {"epochs = 120\naccumulation_interval = 4\n", "dt = 0.5\n",
+                           "[training]\n", "[training]\nepochs = 3\nchunks_per_update = 6\nlog_interval = 12\n"
+                                           "checkpoint_interval = 30\nplot_interval = 18\nplot_size = 7\n"
+                                           "mixed_precision = false\ngrad_norm_clip = 2.5\n"};
+        load_train_edited(BASE_TRAIN, 2, e);
+        assert_true(P.sim.has_dt);
+        assert_true(P.sim.dt == 0.5);
+        assert_true(t->has_passes);
+        assert_int_equal(t->passes, 3);
+        assert_false(t->has_iterations);
+        assert_int_equal(t->accumulation_interval, 6);
+        assert_int_equal(t->log_interval, 12);
+        assert_int_equal(t->plot_interval, 18);
+        assert_int_equal(t->checkpoint_interval, 30);
+        assert_int_equal(t->plot_size, 7);
+        assert_true(t->mixed_precision_given); /* given, even as false */
+        assert_true(t->has_grad_norm_clip);
+        assert_true(t->grad_norm_clip == 2.5);
+    }
+    /* the seed's spelling for the intervals in [simulation] */
+    {
+        const char *e[] = {"accumulation_interval = 4\n", "accumulation_interval = 4\nlog_interval = 8\n"
+                                                          "plot_interval = 40\ncheckpoint_interval = 20\nplot_size = 3\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_int_equal(t->log_interval, 8);
+        assert_int_equal(t->plot_interval, 40);
+        assert_int_equal(t->checkpoint_interval, 20);
+        assert_int_equal(t->plot_size, 3);
+    }
+    /* a mix: iterations from [simulation], the accumulation from [training] */
+    {
+        const char *e[] = {"accumulation_interval = 4\n", "", "[training]\n", "[training]\nchunks_per_update = 9\n"};
+        load_train_edited(BASE_TRAIN, 2, e);
+        assert_int_equal(t->iterations, 120);
+        assert_int_equal(t->accumulation_interval, 9);
+        assert_int_equal(t->log_interval, 9);
+    }
+    /* every optimisable value */
+    static const char *const opts[] = {"scaling_factors", "scaling_factors_recurrent", "scaling_factors_feedforward",
+                                       "weights"};
+    static const snn_optimisable want[] = {SNN_OPT_SCALING_FACTORS, SNN_OPT_SCALING_FACTORS_RECURRENT,
+                                           SNN_OPT_SCALING_FACTORS_FEEDFORWARD, SNN_OPT_WEIGHTS};
+    for (int i = 0; i < 4; i++) {
+        char line[96];
+        snprintf(line, sizeof line, "optimisable = \"%s\"", opts[i]);
+        const char *e[] = {"optimisable = \"scaling_factors_recurrent\"", line};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_int_equal(t->optimisable, want[i]);
+    }
+    /* targets: one number for all types (singular spellings too), or a table per type */
+    {
+        const char *e[] = {"alpha = 0.05\n", "firing_rates.inhibitory = 7.0\nfiring_rates.excitatory = 1.5\n"
+                                             "cvs = 1.25\nalpha = { excitatory = 0.5, inhibitory = 3 }\n"
+                                             "threshold_ratio.excitatory = 0.25\nthreshold_ratio.inhibitory = 0.45\n"
+                                             "weight_ratio = 3.5\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->has_target_rates);
+        assert_true(t->target_rate[0] == 1.5); /* by name, not by file order */
+        assert_true(t->target_rate[1] == 7.0);
+        assert_true(t->has_target_cvs);
+        assert_true(t->target_cv[0] == 1.25 && t->target_cv[1] == 1.25);
+        assert_true(t->alpha[0] == 0.5 && t->alpha[1] == 3.0);
+        assert_true(t->threshold_ratio[0] == 0.25 && t->threshold_ratio[1] == 0.45);
+        assert_true(t->target_weight_ratio == 3.5);
+    }
+    {
+        const char *e[] = {"alpha = 0.05\n", "firing_rate = 2\ncv.excitatory = 0.5\ncv.inhibitory = 0.75\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->has_target_rates);
+        assert_true(t->target_rate[0] == 2.0 && t->target_rate[1] == 2.0);
+        assert_true(t->target_cv[0] == 0.5 && t->target_cv[1] == 0.75);
+        assert_true(t->alpha[0] == 0.01); /* absent again: the default */
+    }
+    /* hyperparameters: the difference-of-exponentials kernel, every loss weight, a surrogate scale */
+    {
+        const char *e[] = {"van_rossum_tau = 150.0\n", "van_rossum_tau_rise = 5.0\nvan_rossum_tau_decay = 300\n"
+                                                       "surrgrad_scale = 200\n",
+                           "loss_weight.firing_rate = 0.5\n", "loss_weight.firing_rate = 0.5\n"
+                                                              "loss_weight.silent_penalty = 0.25\nloss_weight.cv = 0.125\n"
+                                                              "loss_weight.membrane_variance = 10\nloss_weight.weight_ratio = 0.01\n"};
+        load_train_edited(BASE_TRAIN, 2, e);
+        assert_true(t->has_van_rossum_rise_decay);
+        assert_true(t->van_rossum_tau_rise == 5.0);
+        assert_true(t->van_rossum_tau_decay == 300.0);
+        assert_true(t->surrgrad_scale == 200.0);
+        const double w[SNN_N_LOSSES] = {2.0, 0.5, 0.25, 0.125, 10.0, 0.01};
+        for (int i = 0; i < SNN_N_LOSSES; i++) assert_true(t->loss_weight[i] == w[i]);
+    }
+    /* only a gradient-free loss besides one that trains is fine; van Rossum off is fine */
+    {
+        const char *e[] = {"loss_weight.van_rossum = 2.0\n", "loss_weight.van_rossum = 0\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] == 0.0);
+        assert_true(t->van_rossum_tau == 150.0);
+    }
+    /* initial scaling factors: [pre][post], rows as written */
+    {
+        const char *e[] = {"[feedforward.cell_types]", "[scaling_factors]\nrecurrent = [[1.5, 2.0], [0.5, 0.25]]\n"
+                                                       "feedforward = [[3, 0.75]]\n\n[feedforward.cell_types]"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->sf_init[0][1] == 2.0);
+        assert_true(t->sf_init[1][0] == 0.5);
+        assert_true(t->sf_init[1][1] == 0.25);
+        assert_true(t->sf_ff_init[0][0] == 3.0);
+        assert_true(t->sf_ff_init[0][1] == 0.75);
+    }
+    {
+        const char *e[] = {"[feedforward.cell_types]", "[scaling_factors]\nfeedforward = [[3, 0.75]]\n\n[feedforward.cell_types]"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->sf_init[1][0] == 1.0); /* absent matrix: ones */
+        assert_true(t->sf_ff_init[0][0] == 3.0);
+    }
+    /* wandb settings are stored for the logger */
+    {
+        const char *e[] = {"[targets]", "[wandb]\nenabled = true\nproject = \"olfaction\"\nentity = \"lab\"\n"
+                                        "tags = [\"student\", \"demo\"]\nnotes = \"first try\"\n\n[targets]"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(P.has_wandb);
+        assert_true(P.wandb.enabled);
+        assert_string_equal(P.wandb.project, "olfaction");
+        assert_string_equal(P.wandb.entity, "lab");
+        assert_string_equal(P.wandb.notes, "first try");
+        assert_int_equal(P.wandb.n_tags, 2);
+        assert_string_equal(P.wandb.tags[1], "demo");
+    }
+}
+
 typedef struct bad {
     snn_stage stage;
     const char *old, *new_text; /* applied to the stage's base text */
@@ -442,6 +802,7 @@ typedef struct bad {
 #define C SNN_STAGE_CONNECTOME
 #define T SNN_STAGE_TEACHER
 #define S SNN_STAGE_SIMULATE
+#define R SNN_STAGE_TRAIN
 
 static const bad BAD[] = {
     /* unknown keys, with suggestions */
@@ -533,18 +894,99 @@ static const bad BAD[] = {
     {S, "[simulation]", "[trcking]\n[simulation]", "[trcking]", "unknown key 'trcking' (did you mean 'tracking'?)"},
     {S, "dt = 1.0\n", "", "[simulation]", "[simulation] is missing required key 'dt'"},
     {S, "[recurrent.physiology.inhibitory]", "[recurrent.physiology.inhibitory_x]", "inhibitory_x", "unknown key 'inhibitory_x'"},
+    /* stage 4: both spellings of one setting */
+    {R, "[training]\n", "[training]\nchunks_per_update = 2\n", "chunks_per_update", "[training] chunks_per_update: the same setting as [simulation] accumulation_interval (line 5): write only one of them"},
+    {R, "accumulation_interval = 4\n\n[training]\n", "accumulation_interval = 4\ncheckpoint_interval = 10\n\n[training]\ncheckpoint_interval = 20\n", "checkpoint_interval = 20", "[training] checkpoint_interval: the same setting as [simulation] checkpoint_interval (line 6)"},
+    {R, "accumulation_interval = 4\n\n[training]\n", "accumulation_interval = 4\nlog_interval = 10\n\n[training]\nlog_interval = 20\n", "log_interval = 20", "[training] log_interval: the same setting as [simulation] log_interval (line 6)"},
+    {R, "accumulation_interval = 4\n\n[training]\n", "accumulation_interval = 4\nplot_interval = 10\n\n[training]\nplot_interval = 20\n", "plot_interval = 20", "[training] plot_interval: the same setting as [simulation] plot_interval (line 6)"},
+    {R, "accumulation_interval = 4\n\n[training]\n", "accumulation_interval = 4\nplot_size = 10\n\n[training]\nplot_size = 20\n", "plot_size = 20", "[training] plot_size: the same setting as [simulation] plot_size (line 6)"},
+    {R, "[training]\n", "[training]\nepochs = 2\n", "epochs = 2", "[training] epochs: [simulation] epochs (line 4) is given too; give exactly one"},
+    {R, "epochs = 120\n", "", "[simulation]", "[simulation] is missing required key 'epochs' (the number of iterations; or give [training] epochs"},
+    {R, "alpha = 0.05", "firing_rates = 1.0\nfiring_rate = 2.0", "firing_rate = 2.0", "[targets] firing_rate: the same setting as firing_rates (line 12): write only one of them"},
+    {R, "alpha = 0.05", "cv = 1.0\ncvs = 2.0", "cvs = 2.0", "[targets] cvs: the same setting as cv (line 12)"},
+    /* stage 4: keys in the wrong place or not of this stage */
+    {R, "seed = 44", "seed = 44\nbatch_size = 4", "batch_size", "[simulation] batch_size: not a stage-4 key: the trials (and their number) come from the teacher data"},
+    {R, "[training]\n", "[training]\nbatch_size = 4\n", "batch_size", "[training] batch_size: not a stage-4 key"},
+    {R, "seed = 44", "seed = 44\nduration = 1000.0", "duration", "[simulation] duration: not a stage-4 key"},
+    {R, "[training]\n", "[training]\naccumulation_interval = 4\n", "accumulation_interval = 4\nw", "[training] accumulation_interval: not a key of [training]: write chunks_per_update here"},
+    {R, "seed = 44", "seed = 44\nchunks_per_update = 4", "chunks_per_update", "[simulation] chunks_per_update: belongs in [training]; here it is called accumulation_interval"},
+    {R, "seed = 44", "seed = 44\noptimisable = \"weights\"", "optimisable", "[simulation] optimisable: belongs in [training]"},
+    {R, "[training]\n", "[training]\nchunk_size = 4\n", "chunk_size = 4", "[training] chunk_size: belongs in [simulation]"},
+    {R, "accumulation_interval = 4", "accumulation_intervall = 4", "accumulation_intervall", "[simulation] unknown key 'accumulation_intervall' (did you mean 'accumulation_interval'?)"},
+    {R, "optimisable = \"scaling_factors_recurrent\"", "optimizable = \"weights\"", "optimizable", "[training] unknown key 'optimizable' (did you mean 'optimisable'?)"},
+    {R, "[targets]", "[odours]\ntau = 1.0\n\n[targets]", "[odours]", "unknown key 'odours'"},
+    {R, "[recurrent.cell_types]", "[recurrent.topology]\nnum_neurons = 5\n[recurrent.cell_types]", "[recurrent.topology]", "[recurrent] unknown key 'topology'"},
+    {R, "[recurrent.physiology.inhibitory]\ntau_mem = 50.0\ntheta = -45.0\nU_reset = -60.0\nE_L = -60.0\ng_L = 0.9\ntau_ref = 8.0\n", "", "[recurrent.physiology.excitatory]", "[recurrent.physiology] is missing required table [recurrent.physiology.inhibitory]"},
+    /* stage 4: [simulation] and [training] values */
+    {R, "seed = 44\n", "", "[simulation]", "[simulation] is missing required key 'seed'"},
+    {R, "seed = 44", "seed = -1", "seed", "[simulation] seed: must be >= 0"},
+    {R, "chunk_size = 50\n", "", "[simulation]", "[simulation] is missing required key 'chunk_size'"},
+    {R, "chunk_size = 50", "chunk_size = 0", "chunk_size", "[simulation] chunk_size: must be >= 1"},
+    {R, "seed = 44", "seed = 44\ndt = 0", "dt = 0", "[simulation] dt: must be > 0"},
+    {R, "epochs = 120", "epochs = 0", "epochs", "[simulation] epochs: must be >= 1"},
+    {R, "epochs = 120", "epochs = 12.5", "epochs", "[simulation] epochs: expected an integer, got 12.5"},
+    {R, "epochs = 120\naccumulation_interval = 4\n\n[training]\n", "accumulation_interval = 4\n\n[training]\nepochs = 0\n", "epochs = 0", "[training] epochs: must be >= 1"},
+    {R, "accumulation_interval = 4", "accumulation_interval = 0", "accumulation_interval", "[simulation] accumulation_interval: must be >= 1"},
+    {R, "accumulation_interval = 4\n\n[training]\n", "\n[training]\nchunks_per_update = 0\n", "chunks_per_update", "[training] chunks_per_update: must be >= 1"},
+    {R, "[training]\n", "[training]\ncheckpoint_interval = 0\n", "checkpoint_interval", "[training] checkpoint_interval: must be >= 1"},
+    {R, "[training]\n", "[training]\nplot_size = 0\n", "plot_size", "[training] plot_size: must be >= 1"},
+    {R, "[training]\n", "[training]\nlog_interval = -5\n", "log_interval", "[training] log_interval: must be >= 1"},
+    {R, "weight_perturbation_variance = 0.2", "weight_perturbation_variance = -0.2", "weight_perturbation_variance", "[training] weight_perturbation_variance: must be >= 0"},
+    {R, "[training]\n", "[training]\ngrad_norm_clip = 0.0\n", "grad_norm_clip", "[training] grad_norm_clip: must be > 0"},
+    {R, "optimisable = \"scaling_factors_recurrent\"", "optimisable = \"everything\"", "optimisable", "[training] optimisable: expected one of \"scaling_factors\", \"scaling_factors_recurrent\", \"scaling_factors_feedforward\", \"weights\", got \"everything\""},
+    {R, "[training]\n", "[training]\nmixed_precision = \"yes\"\n", "mixed_precision", "[training] mixed_precision: expected true or false, got a string"},
+    /* stage 4: [hyperparameters] */
+    {R, "[hyperparameters]\nlearning_rate = 0.01\nvan_rossum_tau = 150.0\nloss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n", "", NULL, "missing required table [hyperparameters]"},
+    {R, "learning_rate = 0.01\n", "", "[hyperparameters]", "[hyperparameters] is missing required key 'learning_rate'"},
+    {R, "learning_rate = 0.01", "learning_rate = 0", "learning_rate", "[hyperparameters] learning_rate: must be > 0"},
+    {R, "learning_rate = 0.01", "learning_rte = 0.01", "learning_rte", "[hyperparameters] unknown key 'learning_rte' (did you mean 'learning_rate'?)"},
+    {R, "learning_rate = 0.01", "learning_rate = 0.01\nsurrgrad_scale = 0", "surrgrad_scale", "[hyperparameters] surrgrad_scale: must be > 0"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau = -1", "van_rossum_tau", "[hyperparameters] van_rossum_tau: must be > 0"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau = 150.0\nvan_rossum_tau_rise = 1.0\nvan_rossum_tau_decay = 20.0", "van_rossum_tau = 150.0", "[hyperparameters] van_rossum_tau: give either van_rossum_tau (an exponential kernel) or van_rossum_tau_rise and van_rossum_tau_decay"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 1.0", "van_rossum_tau_rise", "[hyperparameters] van_rossum_tau_rise: van_rossum_tau_rise and van_rossum_tau_decay go together (the difference-of-exponentials kernel needs both); van_rossum_tau_decay is missing"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau_decay = 100.0", "van_rossum_tau_decay", "[hyperparameters] van_rossum_tau_decay: van_rossum_tau_rise and van_rossum_tau_decay go together (the difference-of-exponentials kernel needs both); van_rossum_tau_rise is missing"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 30.0\nvan_rossum_tau_decay = 20.0", "van_rossum_tau_decay", "[hyperparameters] van_rossum_tau_decay: must be greater than van_rossum_tau_rise (30 ms), got 20 ms"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 20.0\nvan_rossum_tau_decay = 20", "van_rossum_tau_decay", "van_rossum_tau_decay: must be greater than van_rossum_tau_rise (20 ms)"},
+    {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 0\nvan_rossum_tau_decay = 20.0", "van_rossum_tau_rise", "[hyperparameters] van_rossum_tau_rise: must be > 0"},
+    {R, "loss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5", "loss_weight.van_rossum = 0\nloss_weight.firing_rate = 0.0", "loss_weight.van_rossum", "[hyperparameters] loss_weight: every loss weight is 0: nothing to train"},
+    {R, "loss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n", "", "[hyperparameters]", "[hyperparameters] loss_weight: every loss weight is 0: nothing to train"},
+    {R, "loss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5", "loss_weight.cv = 1.0", "loss_weight.cv", "[hyperparameters] loss_weight: only the cv loss has a weight, and it has no gradient (it is logged only): nothing to train"},
+    {R, "loss_weight.firing_rate = 0.5", "loss_weight.firing_rate = -0.5", "loss_weight.firing_rate", "[hyperparameters.loss_weight] firing_rate: must be >= 0"},
+    {R, "loss_weight.firing_rate = 0.5", "loss_weight.firing_rates = 0.5", "loss_weight.firing_rates", "[hyperparameters.loss_weight] unknown key 'firing_rates' (did you mean 'firing_rate'?)"},
+    {R, "loss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5", "loss_weight = 1.0", "loss_weight", "[hyperparameters] loss_weight: expected a table, got a float"},
+    /* stage 4: [targets] */
+    {R, "alpha = 0.05", "firing_rates.excitatroy = 1.0\nfiring_rates.inhibitory = 2.0", "firing_rates.excitatroy", "[targets.firing_rates] unknown key 'excitatroy': it must be a recurrent cell type (did you mean 'excitatory'?)"},
+    {R, "alpha = 0.05", "alpha.excitatory = 1.0", "alpha.excitatory", "[targets.alpha] is missing required key 'inhibitory'"},
+    {R, "alpha = 0.05", "alpha = [1.0, 2.0]", "alpha", "[targets] alpha: expected a number (for every cell type) or a table keyed by cell type, got an array"},
+    {R, "alpha = 0.05", "alpha = -0.05", "alpha", "[targets] alpha: must be >= 0"},
+    {R, "alpha = 0.05", "threshold_ratio = { excitatory = 0.5, inhibitory = -1 }", "threshold_ratio", "[targets.threshold_ratio] inhibitory: must be >= 0"},
+    {R, "alpha = 0.05", "cvs.excitatory = \"high\"\ncvs.inhibitory = 1", "cvs.excitatory", "[targets.cvs] excitatory: expected a number, got a string"},
+    {R, "alpha = 0.05", "weight_ratio = 0", "weight_ratio", "[targets] weight_ratio: must be > 0"},
+    {R, "alpha = 0.05", "firing_rats = 1", "firing_rats", "[targets] unknown key 'firing_rats' (did you mean 'firing_rates'?)"},
+    /* stage 4: [scaling_factors] and [wandb] */
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nrecurrent = [[1.0, 1.0]]\n\n[feedforward.cell_types]", "recurrent = [[", "[scaling_factors] recurrent: expected a 2 x 2 matrix (rows: excitatory, inhibitory; columns: excitatory, inhibitory), got 1 rows"},
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nfeedforward = [[1.0, 0.0]]\n\n[feedforward.cell_types]", "feedforward = [[", "[scaling_factors] feedforward[0][1] (mitral -> inhibitory): must be > 0"},
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nrecurrent = [[1.0, 1.0], [-1.0, 1.0]]\n\n[feedforward.cell_types]", "recurrent = [[", "[scaling_factors] recurrent[1][0] (inhibitory -> excitatory): must be > 0"},
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nfeedforward = [[1.0, nan]]\n\n[feedforward.cell_types]", "feedforward = [[", "[scaling_factors] feedforward[0][1] (mitral -> inhibitory): expected a finite number"},
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nrecurent = [[1.0]]\n\n[feedforward.cell_types]", "recurent", "[scaling_factors] unknown key 'recurent' (did you mean 'recurrent'?)"},
+    {R, "[targets]", "[wandb]\nprojet = \"x\"\n\n[targets]", "projet", "[wandb] unknown key 'projet' (did you mean 'project'?)"},
+    {R, "[targets]", "[wandb]\nenabled = \"yes\"\n\n[targets]", "enabled", "[wandb] enabled: expected true or false"},
+    {R, "[targets]", "[wandb]\ntags = [\"a\", \"a\"]\n\n[targets]", "tags", "[wandb] tags: 'a' appears twice"},
 };
 
 #undef C
 #undef T
 #undef S
+#undef R
 
 static void test_each_rule_has_a_message(void **state) {
     (void)state;
     int checked = 0;
     for (size_t i = 0; i < sizeof BAD / sizeof *BAD; i++) {
         const bad *b = &BAD[i];
-        const char *base = b->stage == SNN_STAGE_TEACHER ? BASE_TEACHER : BASE_CONN;
+        const char *base = b->stage == SNN_STAGE_TEACHER ? BASE_TEACHER
+                           : b->stage == SNN_STAGE_TRAIN ? BASE_TRAIN
+                                                         : BASE_CONN;
         char *text = mutate(base, b->old, b->new_text);
         snn_error err = {0};
         int rc = snn_params_load_string(text, "bad.toml", b->stage, &P, &err);
@@ -561,7 +1003,7 @@ static void test_each_rule_has_a_message(void **state) {
         free(text);
         checked++;
     }
-    assert_true(checked >= 70);
+    assert_true(checked >= 140);
 }
 
 /* The base texts themselves are valid (so each failure above is due to its one change). */
@@ -574,6 +1016,7 @@ static void test_bases_are_valid(void **state) {
     if (snn_params_load_string(BASE_CONN, "base", SNN_STAGE_SIMULATE, &P, &err)) fail_msg("%s", err.msg);
     if (snn_params_load_string(BASE_TEACHER, "base", SNN_STAGE_TEACHER, &P, &err)) fail_msg("%s", err.msg);
     if (snn_params_load_string(BASE_TEACHER, "base", SNN_STAGE_SIMULATE, &P, &err)) fail_msg("%s", err.msg);
+    if (snn_params_load_string(BASE_TRAIN, "base", SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
 }
 
 /* Messages about a real file name its path; TOML syntax errors come through with their line. */
@@ -613,6 +1056,8 @@ int main(void) {
         cmocka_unit_test(test_reference_later_stage_files_parse),
         cmocka_unit_test(test_shipped_files),
         cmocka_unit_test(test_accepted_variants),
+        cmocka_unit_test(test_reference_train_file),
+        cmocka_unit_test(test_train_variants),
         cmocka_unit_test(test_bases_are_valid),
         cmocka_unit_test(test_each_rule_has_a_message),
         cmocka_unit_test(test_file_errors),

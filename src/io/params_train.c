@@ -1,0 +1,325 @@
+/* The stage-4 schema. Two spellings meet here: the seed's fitting-activity.toml (everything about the
+ * schedule under [simulation], iterations called epochs) and the reference's train-student.toml (a
+ * [training] table, epochs counting passes over the teacher data). A file may mix them, but a setting
+ * written in both is an error rather than a silent choice between two values. */
+#include "io/params_train.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "io/toml.h"
+
+#define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))
+
+/* In snn_optimisable order. */
+static const char *const OPTIMISABLE[] = {"scaling_factors", "scaling_factors_recurrent",
+                                          "scaling_factors_feedforward", "weights"};
+
+/* In SNN_LOSS_* order. */
+static const char *const LOSS_NAMES[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
+                                                     "membrane_variance", "weight_ratio"};
+
+/* A key that belongs elsewhere gets a message saying where, which edit distance cannot. */
+typedef struct hint {
+    const char *key, *text;
+} hint;
+
+static int check_keys_hinted(const snn_pr *r, const toml_value *t, const char *tpath, const char *const *allowed,
+                             int n, const hint *hints, int nh) {
+    for (size_t k = 0; k < t->nkeys; k++) {
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = strcmp(t->keys[k], allowed[i]) == 0;
+        for (int i = 0; i < nh && !known; i++)
+            if (strcmp(t->keys[k], hints[i].key) == 0)
+                return snn_pr_fail(r, t->vals[k]->line, tpath, t->keys[k], "%s", hints[i].text);
+    }
+    return snn_pr_check_keys(r, t, tpath, allowed, n);
+}
+
+static const char NO_BATCH[] =
+    "not a stage-4 key: the trials (and their number) come from the teacher data";
+
+/* One setting with a key in [simulation] and one in [training] (tr may be NULL); has may be NULL. */
+static int read_either_int(const snn_pr *r, const toml_value *sim, const toml_value *tr, const char *skey,
+                           const char *tkey, int64_t min, int64_t *out, int *has) {
+    const toml_value *a = toml_get(sim, skey), *b = tr ? toml_get(tr, tkey) : NULL;
+    if (a && b)
+        return snn_pr_fail(r, b->line, "training", tkey,
+                           "the same setting as [simulation] %s (line %d): write only one of them", skey, a->line);
+    if (b) return snn_pr_int(r, tr, "training", tkey, 1, min, INT64_MAX, out, has);
+    return snn_pr_int(r, sim, "simulation", skey, 0, min, INT64_MAX, out, has);
+}
+
+int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_sim_params *s = &p->sim;
+    snn_train_params *tp = &p->train;
+    const toml_value *sim, *tr;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "simulation", 1, &sim))) return rc;
+    if ((rc = snn_pr_table(r, root, "", "training", 0, &tr))) return rc;
+
+    static const char *const sim_keys[] = {"seed",           "chunk_size",          "dt",
+                                           "epochs",         "accumulation_interval", "checkpoint_interval",
+                                           "log_interval",   "plot_interval",       "plot_size"};
+    static const hint sim_hints[] = {
+        {"batch_size", NO_BATCH},
+        {"duration", "not a stage-4 key: the run's length is [simulation] epochs (iterations) or [training] "
+                     "epochs (passes over the teacher data)"},
+        {"chunks_per_update", "belongs in [training]; here it is called accumulation_interval"},
+        {"optimisable", "belongs in [training]"},
+        {"weight_perturbation_variance", "belongs in [training]"},
+        {"grad_norm_clip", "belongs in [training]"},
+        {"mixed_precision", "belongs in [training]"},
+    };
+    if ((rc = check_keys_hinted(r, sim, "simulation", sim_keys, ARRLEN(sim_keys), sim_hints, ARRLEN(sim_hints))))
+        return rc;
+    static const char *const tr_keys[] = {"epochs",        "chunks_per_update", "log_interval",
+                                          "checkpoint_interval", "plot_interval", "plot_size",
+                                          "mixed_precision", "weight_perturbation_variance", "grad_norm_clip",
+                                          "optimisable"};
+    static const hint tr_hints[] = {
+        {"batch_size", NO_BATCH},
+        {"accumulation_interval",
+         "not a key of [training]: write chunks_per_update here, or accumulation_interval under [simulation]"},
+        {"seed", "belongs in [simulation]"},
+        {"chunk_size", "belongs in [simulation]"},
+        {"dt", "belongs in [simulation]"},
+    };
+    if (tr && (rc = check_keys_hinted(r, tr, "training", tr_keys, ARRLEN(tr_keys), tr_hints, ARRLEN(tr_hints))))
+        return rc;
+
+    int64_t seed = 0;
+    if ((rc = snn_pr_int(r, sim, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
+    s->seed = (uint64_t)seed;
+    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, INT64_MAX, &s->chunk_size, NULL))) return rc;
+    /* dt is the teacher data's; a value here is a check the stage makes against it */
+    if ((rc = snn_pr_num(r, sim, "simulation", "dt", 0, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
+
+    /* how long: the two epochs mean different things, so exactly one must be given */
+    const toml_value *it = toml_get(sim, "epochs"), *pa = tr ? toml_get(tr, "epochs") : NULL;
+    if (it && pa)
+        return snn_pr_fail(r, pa->line, "training", "epochs",
+                           "[simulation] epochs (line %d) is given too; give exactly one: [simulation] epochs "
+                           "counts iterations, [training] epochs passes over the teacher data",
+                           it->line);
+    if (!it && !pa)
+        return snn_fail(r->err, SNN_EINPUT,
+                        "%s:%d: [simulation] is missing required key 'epochs' (the number of iterations; or give "
+                        "[training] epochs, the number of passes over the teacher data)",
+                        r->file, sim->line);
+    if (it && (rc = snn_pr_int(r, sim, "simulation", "epochs", 1, 1, INT64_MAX, &tp->iterations, &tp->has_iterations)))
+        return rc;
+    if (pa && (rc = snn_pr_int(r, tr, "training", "epochs", 1, 1, INT64_MAX, &tp->passes, &tp->has_passes)))
+        return rc;
+
+    tp->accumulation_interval = 1;
+    tp->checkpoint_interval = 50;
+    tp->plot_size = 1;
+    int has_log = 0, has_plot = 0;
+    if ((rc = read_either_int(r, sim, tr, "accumulation_interval", "chunks_per_update", 1, &tp->accumulation_interval,
+                              NULL)))
+        return rc;
+    if ((rc = read_either_int(r, sim, tr, "checkpoint_interval", "checkpoint_interval", 1, &tp->checkpoint_interval,
+                              NULL)))
+        return rc;
+    if ((rc = read_either_int(r, sim, tr, "log_interval", "log_interval", 1, &tp->log_interval, &has_log))) return rc;
+    if ((rc = read_either_int(r, sim, tr, "plot_interval", "plot_interval", 1, &tp->plot_interval, &has_plot)))
+        return rc;
+    if ((rc = read_either_int(r, sim, tr, "plot_size", "plot_size", 1, &tp->plot_size, NULL))) return rc;
+    /* the seed logs and plots at every weight update */
+    if (!has_log) tp->log_interval = tp->accumulation_interval;
+    if (!has_plot) tp->plot_interval = tp->accumulation_interval;
+
+    tp->weight_perturbation_variance = 0;
+    tp->optimisable = SNN_OPT_SCALING_FACTORS;
+    if (!tr) return SNN_OK;
+    if ((rc = snn_pr_num(r, tr, "training", "weight_perturbation_variance", 0, SNN_DOM_NONNEG,
+                         &tp->weight_perturbation_variance, NULL)))
+        return rc;
+    if ((rc = snn_pr_num(r, tr, "training", "grad_norm_clip", 0, SNN_DOM_POS, &tp->grad_norm_clip,
+                         &tp->has_grad_norm_clip)))
+        return rc;
+    int mp = 0;
+    if ((rc = snn_pr_bool(r, tr, "training", "mixed_precision", 0, &mp, &tp->mixed_precision_given))) return rc;
+    char opt[64];
+    int has_opt = 0;
+    if ((rc = snn_pr_str(r, tr, "training", "optimisable", 0, opt, sizeof opt, &has_opt))) return rc;
+    if (has_opt) {
+        int k = -1;
+        for (int i = 0; i < ARRLEN(OPTIMISABLE) && k < 0; i++)
+            if (strcmp(opt, OPTIMISABLE[i]) == 0) k = i;
+        if (k < 0)
+            return snn_pr_fail(r, toml_get(tr, "optimisable")->line, "training", "optimisable",
+                               "expected one of \"scaling_factors\", \"scaling_factors_recurrent\", "
+                               "\"scaling_factors_feedforward\", \"weights\", got \"%s\"",
+                               opt);
+        tp->optimisable = (snn_optimisable)k;
+    }
+    return SNN_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Which of two spellings of one key a table uses (NULL: neither); both is an error naming both. */
+static int one_spelling(const snn_pr *r, const toml_value *t, const char *tpath, const char *k1, const char *k2,
+                        const char **key) {
+    const toml_value *a = toml_get(t, k1), *b = toml_get(t, k2);
+    *key = a ? k1 : b ? k2 : NULL;
+    if (!a || !b) return SNN_OK;
+    const char *later = a->line >= b->line ? k1 : k2, *earlier = later == k1 ? k2 : k1;
+    return snn_pr_fail(r, toml_get(t, later)->line, tpath, later,
+                       "the same setting as %s (line %d): write only one of them", earlier,
+                       toml_get(t, earlier)->line);
+}
+
+static int load_targets(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_train_params *tp = &p->train;
+    const snn_layer_params *rec = &p->rec;
+    int n = rec->n_types;
+    for (int i = 0; i < n; i++) {
+        tp->alpha[i] = 0.01;
+        tp->threshold_ratio[i] = 0.8;
+    }
+    tp->target_weight_ratio = 2.0;
+    const toml_value *t;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "targets", 0, &t))) return rc;
+    if (!t) return SNN_OK;
+    /* the singular spellings are stage 2's (the reference's homeostatic-plasticity.toml) */
+    static const char *const keys[] = {"firing_rates", "firing_rate", "cvs", "cv", "alpha", "threshold_ratio",
+                                       "weight_ratio"};
+    if ((rc = snn_pr_check_keys(r, t, "targets", keys, ARRLEN(keys)))) return rc;
+    const char *names[SNN_MAX_TYPES];
+    for (int i = 0; i < n; i++) names[i] = rec->type_names[i];
+    const char *what = "a recurrent cell type";
+    const char *key;
+    if ((rc = one_spelling(r, t, "targets", "firing_rates", "firing_rate", &key))) return rc;
+    if (key && (rc = snn_pr_per_type(r, t, "targets", key, 1, SNN_DOM_NONNEG, names, n, what, tp->target_rate,
+                                     &tp->has_target_rates)))
+        return rc;
+    if ((rc = one_spelling(r, t, "targets", "cvs", "cv", &key))) return rc;
+    if (key && (rc = snn_pr_per_type(r, t, "targets", key, 1, SNN_DOM_NONNEG, names, n, what, tp->target_cv,
+                                     &tp->has_target_cvs)))
+        return rc;
+    if ((rc = snn_pr_per_type(r, t, "targets", "alpha", 0, SNN_DOM_NONNEG, names, n, what, tp->alpha, NULL)))
+        return rc;
+    if ((rc = snn_pr_per_type(r, t, "targets", "threshold_ratio", 0, SNN_DOM_NONNEG, names, n, what,
+                              tp->threshold_ratio, NULL)))
+        return rc;
+    /* a ratio of two means of positive factors: 0 could only be approached by silencing the network */
+    return snn_pr_num(r, t, "targets", "weight_ratio", 0, SNN_DOM_POS, &tp->target_weight_ratio, NULL);
+}
+
+static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_train_params *tp = &p->train;
+    const toml_value *t, *lw;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "hyperparameters", 1, &t))) return rc;
+    static const char *const keys[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
+                                       "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight"};
+    if ((rc = snn_pr_check_keys(r, t, "hyperparameters", keys, ARRLEN(keys)))) return rc;
+    const char *hp = "hyperparameters";
+    if ((rc = snn_pr_num(r, t, hp, "learning_rate", 1, SNN_DOM_POS, &tp->learning_rate, NULL))) return rc;
+    tp->surrgrad_scale = 500;
+    if ((rc = snn_pr_num(r, t, hp, "surrgrad_scale", 0, SNN_DOM_POS, &tp->surrgrad_scale, NULL))) return rc;
+
+    tp->van_rossum_tau = 10;
+    int has_tau = 0, has_rise = 0, has_decay = 0;
+    if ((rc = snn_pr_num(r, t, hp, "van_rossum_tau", 0, SNN_DOM_POS, &tp->van_rossum_tau, &has_tau))) return rc;
+    if ((rc = snn_pr_num(r, t, hp, "van_rossum_tau_rise", 0, SNN_DOM_POS, &tp->van_rossum_tau_rise, &has_rise)))
+        return rc;
+    if ((rc = snn_pr_num(r, t, hp, "van_rossum_tau_decay", 0, SNN_DOM_POS, &tp->van_rossum_tau_decay, &has_decay)))
+        return rc;
+    if (has_rise != has_decay) {
+        const char *given = has_rise ? "van_rossum_tau_rise" : "van_rossum_tau_decay";
+        return snn_pr_fail(r, toml_get(t, given)->line, hp, given,
+                           "van_rossum_tau_rise and van_rossum_tau_decay go together (the difference-of-exponentials "
+                           "kernel needs both); %s is missing",
+                           has_rise ? "van_rossum_tau_decay" : "van_rossum_tau_rise");
+    }
+    if (has_rise) {
+        if (has_tau)
+            return snn_pr_fail(r, toml_get(t, "van_rossum_tau")->line, hp, "van_rossum_tau",
+                               "give either van_rossum_tau (an exponential kernel) or van_rossum_tau_rise and "
+                               "van_rossum_tau_decay (a difference of exponentials), not both");
+        if (!(tp->van_rossum_tau_rise < tp->van_rossum_tau_decay))
+            return snn_pr_fail(r, toml_get(t, "van_rossum_tau_decay")->line, hp, "van_rossum_tau_decay",
+                               "must be greater than van_rossum_tau_rise (%g ms), got %g ms",
+                               tp->van_rossum_tau_rise, tp->van_rossum_tau_decay);
+        tp->has_van_rossum_rise_decay = 1;
+    }
+
+    if ((rc = snn_pr_table(r, t, hp, "loss_weight", 0, &lw))) return rc;
+    const char *const *names = LOSS_NAMES;
+    double with_gradient = 0;
+    if (lw) {
+        if ((rc = snn_pr_check_keys(r, lw, "hyperparameters.loss_weight", names, SNN_N_LOSSES))) return rc;
+        for (int i = 0; i < SNN_N_LOSSES; i++) {
+            if ((rc = snn_pr_num(r, lw, "hyperparameters.loss_weight", names[i], 0, SNN_DOM_NONNEG, &tp->loss_weight[i],
+                                 NULL)))
+                return rc;
+            if (i != SNN_LOSS_CV) with_gradient += tp->loss_weight[i];
+        }
+    }
+    if (with_gradient == 0) {
+        int line = lw ? lw->line : t->line;
+        if (tp->loss_weight[SNN_LOSS_CV] > 0)
+            return snn_pr_fail(r, line, hp, "loss_weight",
+                               "only the cv loss has a weight, and it has no gradient (it is logged only): nothing "
+                               "to train; give van_rossum, firing_rate, silent_penalty, membrane_variance or "
+                               "weight_ratio a weight > 0");
+        return snn_pr_fail(r, line, hp, "loss_weight",
+                           "every loss weight is 0: nothing to train; give at least one of van_rossum, firing_rate, "
+                           "silent_penalty, membrane_variance, weight_ratio a weight > 0");
+    }
+    return SNN_OK;
+}
+
+static int load_scaling_factors(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_train_params *tp = &p->train;
+    const snn_layer_params *rec = &p->rec, *ff = &p->ff;
+    for (int i = 0; i < SNN_MAX_TYPES; i++)
+        for (int j = 0; j < SNN_MAX_TYPES; j++) tp->sf_init[i][j] = tp->sf_ff_init[i][j] = 1.0;
+    const toml_value *t;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "scaling_factors", 0, &t))) return rc;
+    if (!t) return SNN_OK;
+    static const char *const keys[] = {"recurrent", "feedforward"};
+    if ((rc = snn_pr_check_keys(r, t, "scaling_factors", keys, ARRLEN(keys)))) return rc;
+    const char *rn[SNN_MAX_TYPES], *fn[SNN_MAX_TYPES];
+    for (int i = 0; i < rec->n_types; i++) rn[i] = rec->type_names[i];
+    for (int i = 0; i < ff->n_types; i++) fn[i] = ff->type_names[i];
+    /* > 0: the factors multiply log-normal weights and the reference rejects others at construction */
+    if ((rc = snn_pr_matrix(r, t, "scaling_factors", "recurrent", 0, SNN_DOM_POS, rec->n_types, rn, rec->n_types, rn,
+                            &tp->sf_init[0][0], SNN_MAX_TYPES, NULL)))
+        return rc;
+    return snn_pr_matrix(r, t, "scaling_factors", "feedforward", 0, SNN_DOM_POS, ff->n_types, fn, rec->n_types, rn,
+                         &tp->sf_ff_init[0][0], SNN_MAX_TYPES, NULL);
+}
+
+static int load_wandb(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_wandb_params *w = &p->wandb;
+    const toml_value *t;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "wandb", 0, &t))) return rc;
+    if (!t) return SNN_OK;
+    static const char *const keys[] = {"enabled", "project", "entity", "tags", "notes"};
+    if ((rc = snn_pr_check_keys(r, t, "wandb", keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_bool(r, t, "wandb", "enabled", 0, &w->enabled, NULL))) return rc;
+    if ((rc = snn_pr_str(r, t, "wandb", "project", 0, w->project, sizeof w->project, NULL))) return rc;
+    if ((rc = snn_pr_str(r, t, "wandb", "entity", 0, w->entity, sizeof w->entity, NULL))) return rc;
+    if ((rc = snn_pr_str(r, t, "wandb", "notes", 0, w->notes, sizeof w->notes, NULL))) return rc;
+    if ((rc = snn_pr_str_list(r, t, "wandb", "tags", 0, &w->tags[0][0], SNN_NAME_MAX, SNN_MAX_WANDB_TAGS, &w->n_tags,
+                              NULL)))
+        return rc;
+    p->has_wandb = 1;
+    return SNN_OK;
+}
+
+int snn_params_train_objective(const snn_pr *r, const toml_value *root, snn_params *p) {
+    int rc;
+    if ((rc = load_targets(r, root, p))) return rc;
+    if ((rc = load_hyperparameters(r, root, p))) return rc;
+    if ((rc = load_scaling_factors(r, root, p))) return rc;
+    return load_wandb(r, root, p);
+}
