@@ -6,7 +6,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build build-asan deps demo test test-release test-asan bench clean
+.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench clean
 
 all: build
 
@@ -34,7 +34,14 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && SNNFIT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 	SNNFIT=$(ASAN_BUILD)/snnfit SNNFIT_SANITIZED=1 bash tools/demo.sh $(ASAN_BUILD)/demo-output
 
-test: test-release test-asan
+# The float64 build checks the reverse pass against the float64 PyTorch fixtures to 1e-6.
+F64_BUILD ?= build-f64
+test-f64:
+	cmake -S . -B $(F64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSNNFIT_DOUBLE=ON > /dev/null
+	cmake --build $(F64_BUILD) -j $(JOBS) --target test_backward test_lif
+	cd $(F64_BUILD) && ctest --output-on-failure -R 'unit_(backward|lif)$$'
+
+test: test-release test-asan test-f64
 
 demo: deps build
 	@SNNFIT=$(BUILD)/snnfit bash tools/demo.sh demo-output
@@ -43,4 +50,4 @@ bench: build
 	@SNNFIT=$(BUILD)/snnfit bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) demo-output bench-output
+	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output bench-output

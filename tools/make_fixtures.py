@@ -2,7 +2,7 @@
 """Writes the model fixtures the C tests compare against (run with Debian's /usr/bin/python3, which
 has python3-torch; CI does not run this, the fixtures are committed).
 
-    /usr/bin/python3 tools/make_fixtures.py            # writes tests/fixtures/model/*.npz
+    /usr/bin/python3 tools/make_fixtures.py [forward|gradients]   # writes tests/fixtures/model/*.npz
 
 forward_ref0.npz / forward_ref8.npz: a small active network (240 neurons, 80 inputs, 4 trials,
 400 steps) simulated by tools/reference_model.py in float64 with tau_ref = 0 (the reference's model)
@@ -82,7 +82,76 @@ def forward_fixture(name, tau_ref, seed=7, B=4, T=320, dt=1.0, rate=12.0, v_stri
                         final_v=state[0].numpy(), final_g=state[1].numpy().astype(np.float32))
 
 
-if __name__ == "__main__":
+def main_forward():
     os.makedirs(OUT, exist_ok=True)
     forward_fixture("forward_ref0.npz", tau_ref=0.0)
     forward_fixture("forward_ref8.npz", tau_ref=8.0)
+
+
+def gradient_fixture(name, tau_ref, mode, seed=7, B=3, warm=60, T=120, dt=1.0, rate=12.0, scale=200.0,
+                     min_margin=5e-5, n_strong=40, with_v=True):
+    """BPTT through one chunk against torch autograd (float64). The loss is synthetic so that the reverse
+    pass is tested on its own: L = sum R*s + sum (a/2 v^2 + c v) with random R [B][T][N] and a, c [B][N]
+    (v = voltage after each step), so dL/ds = R and dL/dv = a v + c, which the C test feeds in. The chunk
+    starts from the state after `warm` steps (a constant), with scaling factors away from 1 and a few
+    strong synapses so that the clamp engages."""
+    ct, fft, W, conn, W_ff, conn_ff = small_network(seed)
+    rng = np.random.RandomState(seed + 100)
+    # a few strong synapses: a single spike through them exceeds the clamp (w * SF > 1)
+    strong = np.argwhere(conn)[rng.choice(int(conn.sum()), n_strong, replace=False)]
+    W = W.copy()
+    W[strong[:, 0], strong[:, 1]] = 1.6
+    phys = [dict(p, tau_ref=tau_ref) for p in PHYS]
+    m = Model(phys, SYN_REC, SYN_FF, ct, fft, dt, surrgrad_scale=scale)
+    theta = np.array([p["theta"] for p in phys])[ct]
+    sf = np.array([[1.15, 0.85], [0.9, 1.1]])
+    sf_ff = np.array([[1.05, 0.95]])
+    N = len(ct)
+    for input_seed in range(seed + 1, seed + 1000):
+        r2 = np.random.RandomState(input_seed)
+        x = r2.random_sample((B, warm + T, W_ff.shape[0])) < rate * dt / 1000.0
+        Wt = torch.tensor(W, dtype=torch.float64, requires_grad=(mode == "weights"))
+        Wft = torch.tensor(W_ff, dtype=torch.float64, requires_grad=(mode == "weights"))
+        SFt = torch.tensor(sf, requires_grad=(mode == "scaling_factors"))
+        SFft = torch.tensor(sf_ff, requires_grad=(mode == "scaling_factors"))
+        with torch.no_grad():
+            _, v_w, state = m.run(Wt, Wft, SFt, SFft, torch.tensor(x[:, :warm]), m.initial_state(B))
+        state = tuple(s.detach().clone() for s in state)
+        spikes, volts, _, pre = m.run(Wt, Wft, SFt, SFft, torch.tensor(x[:, warm:]), state, record=True)
+        margin = min(np.abs(volts.detach().numpy() - theta).min(), np.abs(v_w.numpy() - theta).min(),
+                     np.abs(state[0].numpy() - theta).min())
+        if margin > min_margin:
+            break
+    pre = torch.stack(pre, 1).numpy()  # [B][T][N][2][S]
+    lo, hi = m.lo.numpy(), m.hi.numpy()
+    clamped = int(np.sum((pre < lo) | (pre > hi)))
+    R = rng.randint(-3, 4, size=(B, T, N)).astype(np.float64)  # small integers: a compact fixture
+    a = np.abs(rng.standard_normal((B, N))) * 1e-3 * with_v
+    c = rng.standard_normal((B, N)) * 1e-2 * with_v
+    Rt, at, ctt = torch.tensor(R), torch.tensor(a), torch.tensor(c)
+    L = (Rt * spikes).sum() + (0.5 * at[:, None, :] * volts ** 2 + ctt[:, None, :] * volts).sum()
+    L.backward()
+    print(f"{name}: input seed {input_seed}, margin {margin:.2e} mV, {int(spikes.sum())} spikes in the chunk, "
+          f"{clamped} clamped conductance values")
+    out = dict(dt=np.float64(dt), cell_types=ct, ff_types=fft, W=W, conn=conn, W_ff=W_ff, conn_ff=conn_ff,
+               physiology=np.array([[p[k] for k in ("tau_mem", "theta", "U_reset", "E_L", "g_L", "tau_ref")]
+                                    for p in phys]),
+               syn_rec=np.array([[s["owner"], s["tau_rise"], s["tau_decay"], s["E_syn"], s["g_bar"]] for s in SYN_REC]),
+               syn_ff=np.array([[s["owner"], s["tau_rise"], s["tau_decay"], s["E_syn"], s["g_bar"]] for s in SYN_FF]),
+               sf=sf, sf_ff=sf_ff, surrgrad_scale=np.float64(scale), warm=np.int64(warm), inputs=x,
+               spikes=spikes.detach().numpy().astype(bool), R=R.astype(np.int8), a=a, c=c,
+               clamped=np.int64(clamped), loss=np.float64(L.item()))
+    if mode == "scaling_factors":
+        out.update(grad_sf=SFt.grad.numpy(), grad_sf_ff=SFft.grad.numpy())
+    else:
+        out.update(grad_w=Wt.grad.numpy()[conn].astype(np.float64), grad_w_ff=Wft.grad.numpy()[conn_ff])
+    np.savez_compressed(os.path.join(OUT, name), **out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 1 or sys.argv[1] in ("all", "forward"):
+        main_forward()
+    if len(sys.argv) == 1 or sys.argv[1] in ("all", "gradients"):
+        gradient_fixture("grad_sf_ref8.npz", 8.0, "scaling_factors")
+        gradient_fixture("grad_sf_ref0.npz", 0.0, "scaling_factors")
+        gradient_fixture("grad_w_ref8.npz", 8.0, "weights")

@@ -56,14 +56,91 @@ typedef struct snn_track {
     double *v_sum, *v_sumsq; /* [n]: add v and v^2 after the update, every step, every neuron */
 } snn_track;
 
+/* What the backward pass needs of a chunk (SPEC section 13: v, the conductance sum per neuron, spike,
+ * refractory and clamp bits), recorded by the taped forward; trial-major so that every trial writes its
+ * own region. Per trial and step t:
+ *   v[t][j]     v before step t, except that when j spiked at step t-1 it holds that step's pre-reset
+ *               value (v before step t is then U_reset, known without storing it); row T holds the
+ *               pre-reset values of the last step's spikes;
+ *   gsum[t][j]  sum over columns of G0 + G1 before step t;
+ *   flags[t][j] bit 0 spike at t, bit 1 refractory hold at t, bit 2 + c*S + s set when the pre-clamp
+ *               value of component c of column s lay within its bounds (the clamp passes gradient).
+ * 10 bytes per neuron and step. Columns S <= SNN_TAPE_MAX_COLUMNS. */
+#define SNN_TAPE_CLAMP_SHIFT 2
+#define SNN_TAPE_MAX_COLUMNS 7
+
+typedef struct snn_tape {
+    int n_trials;
+    int64_t n, T;
+    snn_real *v;       /* [trials][T + 1][n] */
+    snn_real *gsum;    /* [trials][T][n] */
+    uint16_t *flags;   /* [trials][T][n] */
+} snn_tape;
+
+int snn_tape_alloc(snn_tape *tape, const snn_network *net, int n_trials, int64_t T, snn_error *err);
+void snn_tape_free(snn_tape *tape);
+static inline snn_real *snn_tape_v(const snn_tape *tp, int b, int64_t t) {
+    return tp->v + ((size_t)b * (size_t)(tp->T + 1) + (size_t)t) * (size_t)tp->n;
+}
+static inline snn_real *snn_tape_gsum(const snn_tape *tp, int b, int64_t t) {
+    return tp->gsum + ((size_t)b * (size_t)tp->T + (size_t)t) * (size_t)tp->n;
+}
+static inline uint16_t *snn_tape_flags(const snn_tape *tp, int b, int64_t t) {
+    return tp->flags + ((size_t)b * (size_t)tp->T + (size_t)t) * (size_t)tp->n;
+}
+
 /* Advances every trial by T steps. in_spikes: [trials][T][n_in] 0/1 (may be NULL: no input);
  * out_spikes: [trials][T][n] 0/1 (required). tracks: n_tracks records (trials must differ). */
 void snn_forward_chunk(const snn_network *net, snn_state *st, int64_t T, const uint8_t *in_spikes,
                        uint8_t *out_spikes, snn_track *tracks, int n_tracks);
 
+/* The same, recording the tape of this chunk (T <= tape->T). */
+void snn_forward_chunk_taped(const snn_network *net, snn_state *st, int64_t T, const uint8_t *in_spikes,
+                             uint8_t *out_spikes, snn_track *tracks, int n_tracks, snn_tape *tape);
+
+/* ---- the reverse pass (BPTT through one chunk; SPEC section 4, gradient semantics) ----
+ * Given the tape of a chunk, dL/ds for every trial, step and neuron, and optionally the coefficients of
+ * a loss on the voltages (dL/dv_t = a v_t + c per trial and neuron, v_t the voltage after step t), it
+ * adds dL/dparameters into the buffers given: the surrogate ds/du = 1 / (scale |u| + 1)^2 replaces the
+ * spike's derivative; the reset term passes no gradient, the factor (1 - s) does; the clamp passes
+ * gradient where the pre-clamp value lay within its bounds; a refractory step passes none through v;
+ * input spikes are constants; the state entering the chunk is a constant (truncation).
+ * The transposed spike product is one sparse-times-dense product per step over all trials (trial index
+ * innermost). Deterministic: every sum has a fixed order whatever the thread count. */
+typedef struct snn_grads {
+    double *sf;      /* n_types x n_types, or NULL: dL/dSF[pre type][post type] */
+    double *sf_ff;   /* n_ff_types x n_types, or NULL */
+    double *w;       /* rec.nnz, or NULL: dL/dw (raw weight, per synapse) */
+    double *w_ff;    /* ff.nnz, or NULL */
+} snn_grads;
+
+typedef struct snn_backward_work {
+    int n_trials;
+    int64_t n, n_in;
+    snn_real *vbar;    /* [B][n] adjoint of v after the step being processed */
+    snn_real *gbar;    /* [B][2S][n] adjoint of G after the step */
+    snn_real *a;       /* [B][K][n] dL/d(drive) of each presynaptic group */
+    snn_real *at;      /* [K][n][B] the same, trial innermost */
+    snn_real *sbar;    /* [n][B] transposed product */
+    snn_real *tmp;     /* [B][n] */
+    uint8_t *spk_t;    /* [n][B] spikes of the step (weights mode) */
+    uint8_t *in_t;     /* [n_in][B] inputs of the step (weights mode) */
+    double *g_trial;   /* [B][K][n_types] scaling-factor gradient of each trial */
+} snn_backward_work;
+
+int snn_backward_work_alloc(snn_backward_work *w, const snn_network *net, int n_trials, snn_error *err);
+void snn_backward_work_free(snn_backward_work *w);
+
+/* in_spikes [B][T][n_in] (NULL: none), ds [B][T][n], vcoef NULL or [2][B][n] (a then c). */
+void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
+                        const float *ds, const double *vcoef, double surrgrad_scale, snn_grads *grads,
+                        snn_backward_work *work);
+
 /* Advances one trial b by T steps (what snn_forward_chunk does for each trial; for callers that
  * schedule trials themselves). in: [T][n_in] (may be NULL), out: [T][n], track may be NULL. */
 void snn_forward_trial(const snn_network *net, snn_state *st, int b, int64_t T, const uint8_t *in,
                        uint8_t *out, snn_track *track);
+void snn_forward_trial_taped(const snn_network *net, snn_state *st, int b, int64_t T, const uint8_t *in,
+                             uint8_t *out, snn_track *track, snn_tape *tape);
 
 #endif
