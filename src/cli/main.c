@@ -26,6 +26,13 @@ static const command k_commands[] = {
      "      with input_spikes, or a teacher spike_data.zarr), IN/spike_data.zarr, or Poisson at the\n"
      "      [feedforward.activity] rates",
      1, snn_stage_simulate},
+    {"train", "snnfit train P.toml -i IN -o OUT [--resume-from FILE] [--stop-after K] [--no-wandb] [--overwrite] [--quiet]",
+     "stage 4: train a student on the teacher data of IN (network_structure.npz and spike_data.zarr, e.g.\n"
+     "      a stage-3 output folder); checkpoints, metrics, initial_state/ and final_state/ in OUT",
+     1, snn_stage_train},
+    {"resume", "snnfit resume OUT [--stop-after K] [--no-wandb] [--quiet]",
+     "continue an interrupted training run in place from OUT/checkpoints/checkpoint_latest.npz", 0,
+     snn_stage_resume},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
 
@@ -72,6 +79,25 @@ int main(int argc, char **argv) {
             o.quiet = 1;
         } else if (!strcmp(a, "--overwrite")) {
             o.overwrite = 1;
+        } else if (!strcmp(a, "--no-wandb")) {
+            o.no_wandb = 1;
+        } else if (!strcmp(a, "--resume-from") || !strcmp(a, "--stop-after")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "error: %s needs a value\nusage: %s\n", a, cmd->usage);
+                return 2;
+            }
+            const char *val = argv[++i];
+            if (!strcmp(a, "--resume-from")) {
+                o.resume_from = val;
+            } else {
+                char *end;
+                long long k = strtoll(val, &end, 10);
+                if (*end || k < 1) {
+                    fprintf(stderr, "error: --stop-after needs a positive number of epochs, got '%s'\n", val);
+                    return 2;
+                }
+                o.stop_after = k;
+            }
         } else if (!strcmp(a, "-i") || !strcmp(a, "--input") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
                    !strcmp(a, "--inputs")) {
             if (i + 1 >= argc) {
@@ -85,6 +111,8 @@ int main(int argc, char **argv) {
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "error: unknown option '%s'\nusage: %s\n", a, cmd->usage);
             return 2;
+        } else if (!strcmp(cmd->name, "resume") && o.output == NULL) {
+            o.output = a;
         } else if (o.params_path == NULL) {
             o.params_path = a;
         } else {
@@ -92,7 +120,12 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (o.params_path == NULL || o.output == NULL || (cmd->needs_input && o.input == NULL)) {
+    if (!strcmp(cmd->name, "resume")) {
+        if (o.output == NULL) {
+            fprintf(stderr, "error: missing the run folder\nusage: %s\n", cmd->usage);
+            return 2;
+        }
+    } else if (o.params_path == NULL || o.output == NULL || (cmd->needs_input && o.input == NULL)) {
         fprintf(stderr, "error: missing %s\nusage: %s\n",
                 o.params_path == NULL ? "parameter file" : o.output == NULL ? "-o OUT" : "-i IN", cmd->usage);
         return 2;

@@ -20,6 +20,9 @@ typedef struct snn_stage_opts {
     const char *inputs_file; /* simulate --inputs: an npz with input_spikes or a teacher zarr store */
     int quiet;
     int overwrite;
+    const char *resume_from;   /* train --resume-from FILE */
+    int64_t stop_after;        /* train/resume --stop-after K: stop (with a checkpoint) after K iterations */
+    int no_wandb;
 } snn_stage_opts;
 
 /* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it. */
@@ -42,5 +45,8 @@ void snn_stage_print_refractory(const snn_params *p);
 int snn_stage_connectome(const snn_stage_opts *o, snn_error *err);
 int snn_stage_teacher(const snn_stage_opts *o, snn_error *err);
 int snn_stage_simulate(const snn_stage_opts *o, snn_error *err);
+int snn_stage_train(const snn_stage_opts *o, snn_error *err);
+/* resume: o->output is the run's folder; its parameters.toml and checkpoint are used */
+int snn_stage_resume(const snn_stage_opts *o, snn_error *err);
 
 #endif

@@ -278,6 +278,13 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     printf("✓ Dashboard traces (trial 0, last %lld chunks) saved to %s\n", (long long)plot_chunks, tpath);
     rc = snn_stage_copy_params(o, err);
     if (rc) goto done;
+    /* the network beside its activity, so that the folder alone feeds stage 4 and odourants */
+    char inputs_dir[SNN_PATH_MAX], net_copy[SNN_PATH_MAX];
+    snn_path_join(inputs_dir, sizeof inputs_dir, o->output, "inputs", NULL);
+    rc = snn_mkdirs(inputs_dir, err);
+    if (!rc) rc = snn_path_join(net_copy, sizeof net_copy, inputs_dir, "network_structure.npz", err);
+    if (!rc) rc = snn_copy_file(spath, net_copy, err);
+    if (rc) goto done;
     printf("Timing: %.3f s for %lld trial-steps (%.0f trial-steps/s), peak memory %.1f MiB\n", wall_sim,
            (long long)(B * T), (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);
 done:

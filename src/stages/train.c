@@ -1,0 +1,433 @@
+/* snnfit train P.toml -i IN -o OUT (stage 4, SPEC sections 6 and 7) and snnfit resume OUT.
+ *
+ * IN holds the teacher's network_structure.npz (or IN/inputs/) and spike_data.zarr (or
+ * IN/results/); a stage-3 output folder works as it is. The teacher's weights are perturbed by
+ * log-normal factors per trained type pair (numpy's legacy generator seeded with [simulation] seed, in
+ * the reference's order, so the targets equal the reference's), the targets 1/P are saved, the student
+ * starts from [scaling_factors], and trains on the teacher data chunk by chunk. initial_state/ and
+ * final_state/ (from the best checkpoint's parameters) hold network_structure.npz with the effective
+ * weights and the scaling factors, and the traces of a 10 s run of trial 0 on the teacher's inputs. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/mem.h"
+#include "core/nprandom.h"
+#include "io/npz.h"
+#include "io/zarr.h"
+#include "stages/stage.h"
+#include "stages/traces.h"
+#include "train/trainer.h"
+
+typedef struct teacher_data {
+    snn_zarr_group *g;
+    snn_zarr_array *in, *out;
+    int64_t B, T, n, n_in, L;
+    double dt;
+    char path[SNN_PATH_MAX];
+} teacher_data;
+
+static int read_teacher_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err) {
+    teacher_data *td = ctx;
+    int64_t start[3] = {0, c * td->L, 0}, cnt_in[3] = {td->B, td->L, td->n_in}, cnt_out[3] = {td->B, td->L, td->n};
+    int rc = snn_zarr_read_region(td->in, start, cnt_in, inputs, err);
+    if (!rc) rc = snn_zarr_read_region(td->out, start, cnt_out, targets, err);
+    return rc;
+}
+
+static void teacher_close(teacher_data *td) {
+    snn_zarr_array_free(td->in);
+    snn_zarr_array_free(td->out);
+    snn_zarr_group_free(td->g);
+    memset(td, 0, sizeof *td);
+}
+
+static int find_in(const char *dir, const char *const *cands, int nc, char *out, size_t n) {
+    for (int i = 0; i < nc; i++) {
+        snprintf(out, n, "%s/%s", dir, cands[i]);
+        if (snn_path_exists(out)) return 1;
+    }
+    return 0;
+}
+
+static int open_teacher(const char *input, const snn_params *p, const snn_structure *s, teacher_data *td,
+                        snn_error *err) {
+    static const char *const stores[] = {"spike_data.zarr", "results/spike_data.zarr"};
+    if (!find_in(input, stores, 2, td->path, sizeof td->path))
+        return snn_fail(err, SNN_EINPUT, "%s: no teacher data (spike_data.zarr or results/spike_data.zarr)", input);
+    td->g = snn_zarr_open_group(td->path, err);
+    if (!td->g) return SNN_EINPUT;
+    int rc = snn_zarr_attr_double(td->g, "dt", &td->dt, err);
+    if (rc) return rc;
+    if (p->sim.has_dt && fabs(td->dt - p->sim.dt) > 1e-9 * fabs(p->sim.dt))
+        return snn_fail(err, SNN_EINPUT, "%s: attribute 'dt' is %g ms but %s says [simulation] dt = %g ms", td->path,
+                        td->dt, p->path, p->sim.dt);
+    td->in = snn_zarr_open_array(td->g, "input_spikes", err);
+    if (!td->in) return SNN_EINPUT;
+    td->out = snn_zarr_open_array(td->g, "output_spikes", err);
+    if (!td->out) return SNN_EINPUT;
+    const int64_t *si = snn_zarr_shape(td->in), *so = snn_zarr_shape(td->out);
+    if (snn_zarr_ndim(td->in) != 3 || snn_zarr_ndim(td->out) != 3 || snn_zarr_dtype(td->in) != SNN_BOOL ||
+        snn_zarr_dtype(td->out) != SNN_BOOL)
+        return snn_fail(err, SNN_EINPUT, "%s: input_spikes and output_spikes must be 3-d bool arrays (trials, T, N)",
+                        td->path);
+    if (so[2] != s->n)
+        return snn_fail(err, SNN_EINPUT, "%s: array 'output_spikes' has N = %lld neurons but the network has %lld",
+                        td->path, (long long)so[2], (long long)s->n);
+    if (si[2] != s->n_in)
+        return snn_fail(err, SNN_EINPUT, "%s: array 'input_spikes' has N_in = %lld inputs but the network has %lld",
+                        td->path, (long long)si[2], (long long)s->n_in);
+    if (si[0] != so[0] || si[1] != so[1])
+        return snn_fail(err, SNN_EINPUT, "%s: arrays 'input_spikes' and 'output_spikes' disagree on trials or steps",
+                        td->path);
+    td->B = so[0];
+    td->T = so[1];
+    td->n = s->n;
+    td->n_in = s->n_in;
+    td->L = p->sim.chunk_size;
+    if (td->L > td->T)
+        return snn_fail(err, SNN_EINPUT, "%s: [simulation] chunk_size = %lld steps is longer than the teacher data (%lld steps)",
+                        p->path, (long long)td->L, (long long)td->T);
+    return SNN_OK;
+}
+
+/* The structure with effective weights (w * SF) and the factors, for initial_state / final_state. */
+static int save_effective(const char *path, const snn_structure *s, const snn_network *net, snn_error *err) {
+    snn_structure e = *s;
+    int64_t n = s->n, n_in = s->n_in;
+    e.w = malloc((size_t)(n * n) * sizeof(float));
+    e.w_ff = malloc((size_t)(n_in * n + 1) * sizeof(float));
+    double sf[SNN_MAX_TYPES * SNN_MAX_TYPES], sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
+    if (!e.w || !e.w_ff) {
+        free(e.w);
+        free(e.w_ff);
+        return snn_fail(err, SNN_ERUN, "out of memory saving %s", path);
+    }
+    memset(e.w, 0, (size_t)(n * n) * sizeof(float));
+    memset(e.w_ff, 0, (size_t)(n_in * n) * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t q = net->rec.row[i]; q < net->rec.row[i + 1]; q++)
+            e.w[i * n + net->rec.col[q]] = (float)net->rec.w_eff[q];
+    for (int64_t m = 0; m < n_in; m++)
+        for (int64_t q = net->ff.row[m]; q < net->ff.row[m + 1]; q++)
+            e.w_ff[m * n + net->ff.col[q]] = (float)net->ff.w_eff[q];
+    for (int a = 0; a < net->n_types; a++)
+        for (int b = 0; b < net->n_types; b++) sf[a * net->n_types + b] = net->sf[a][b];
+    for (int a = 0; a < net->n_ff_types; a++)
+        for (int b = 0; b < net->n_types; b++) sf_ff[a * net->n_types + b] = net->sf_ff[a][b];
+    e.has_scaling_factors = 1;
+    e.n_types = net->n_types;
+    e.n_ff_types = net->n_ff_types;
+    e.sf = sf;
+    e.sf_ff = sf_ff;
+    int rc = snn_structure_save(path, &e, err);
+    free(e.w);
+    free(e.w_ff);
+    return rc;
+}
+
+/* initial_state/ or final_state/: the structure and a 10 s run of trial 0 on the teacher's inputs. */
+static int save_state_dir(const char *out, const char *name, const snn_params *p, const snn_structure *s,
+                          const snn_network *net, teacher_data *td, snn_error *err) {
+    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    int rc = snn_path_join(dir, sizeof dir, out, name, err);
+    if (!rc) rc = snn_mkdirs(dir, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, dir, "network_structure.npz", err);
+    if (!rc) rc = save_effective(path, s, net, err);
+    if (rc) return rc;
+    int64_t steps = (int64_t)(10000.0 / td->dt + 0.5);
+    int64_t n_ch = (steps + td->L - 1) / td->L;
+    if (n_ch > td->T / td->L) n_ch = td->T / td->L;
+    steps = steps < n_ch * td->L ? steps : n_ch * td->L;
+    uint8_t *in = malloc((size_t)(n_ch * td->L * td->n_in + 1)), *cin = malloc((size_t)(td->B * td->L * td->n_in + 1));
+    uint8_t *cout = malloc((size_t)(td->B * td->L * td->n));
+    snn_state start = {0};
+    if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory for the %s run", name);
+    for (int64_t c = 0; !rc && c < n_ch; c++) {
+        rc = read_teacher_chunk(td, c, cin, cout, err);
+        memcpy(in + c * td->L * td->n_in, cin, (size_t)(td->L * td->n_in)); /* trial 0 */
+    }
+    if (!rc) rc = snn_state_alloc(&start, net, 1, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, dir, "dashboard_traces.npz", err);
+    if (!rc)
+        rc = snn_traces_write(path, net, &start, 0, in, steps, p->rec.type_names, NULL, NULL, 0, err);
+    if (!rc)
+        printf("✓ %s: network_structure.npz and a %.1f s run of trial 0 saved to %s\n", name,
+               (double)steps * td->dt / 1000.0, dir);
+    snn_state_free(&start);
+    free(in);
+    free(cin);
+    free(cout);
+    return rc;
+}
+
+static void print_matrix(const char *title, const double *m, int rows, int cols) {
+    printf("%s\n[", title);
+    for (int a = 0; a < rows; a++) {
+        printf("%s[", a ? " " : "");
+        for (int b = 0; b < cols; b++) printf("%s%.8f", b ? " " : "", m[a * cols + b]);
+        printf("]%s", a + 1 < rows ? "\n" : "");
+    }
+    printf("]\n");
+}
+
+/* Perturbs the teacher's weights (SPEC 7.2), fills the targets; returns them for the metrics. */
+static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, double *target_sf, double *target_sf_ff,
+                   int *has_sf, int *has_sf_ff, const char *out, snn_error *err) {
+    const snn_train_params *tp = &p->train;
+    snn_nprandom rng;
+    snn_np_seed(&rng, (uint32_t)p->sim.seed);
+    double sigma = sqrt(tp->weight_perturbation_variance), mu = -tp->weight_perturbation_variance / 2;
+    const int64_t n = s->n, n_in = s->n_in;
+    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    int rc = snn_path_join(dir, sizeof dir, out, "targets", err);
+    if (!rc) rc = snn_mkdirs(dir, err);
+    if (rc) return rc;
+    *has_sf = *has_sf_ff = 0;
+    if (tp->optimisable == SNN_OPT_WEIGHTS) {
+        /* every synapse by its own factor, row-major over the recurrent then the feedforward matrix */
+        snn_structure teacher_copy = *s;
+        float *w0 = malloc((size_t)(n * n) * sizeof(float)), *wf0 = malloc((size_t)(n_in * n + 1) * sizeof(float));
+        if (!w0 || !wf0) {
+            free(w0);
+            free(wf0);
+            return snn_fail(err, SNN_ERUN, "out of memory perturbing the weights");
+        }
+        memcpy(w0, s->w, (size_t)(n * n) * sizeof(float));
+        memcpy(wf0, s->w_ff, (size_t)(n_in * n) * sizeof(float));
+        for (int64_t k = 0; k < n * n; k++)
+            if (s->conn[k]) s->w[k] = (float)((double)s->w[k] * snn_np_lognormal(&rng, mu, sigma));
+        for (int64_t k = 0; k < n_in * n; k++)
+            if (s->conn_ff[k]) s->w_ff[k] = (float)((double)s->w_ff[k] * snn_np_lognormal(&rng, mu, sigma));
+        teacher_copy.w = w0;
+        teacher_copy.w_ff = wf0;
+        teacher_copy.has_scaling_factors = 0;
+        rc = snn_path_join(path, sizeof path, dir, "target_weights.npz", err);
+        if (!rc) rc = snn_structure_save(path, &teacher_copy, err);
+        free(w0);
+        free(wf0);
+        return rc;
+    }
+    int do_rec = tp->optimisable != SNN_OPT_SCALING_FACTORS_FEEDFORWARD;
+    int do_ff = tp->optimisable != SNN_OPT_SCALING_FACTORS_RECURRENT;
+    double P[SNN_MAX_TYPES * SNN_MAX_TYPES], Pf[SNN_MAX_TYPES * SNN_MAX_TYPES];
+    if (do_rec)
+        for (int a = 0; a < nt * nt; a++) P[a] = snn_np_lognormal(&rng, mu, sigma);
+    if (do_ff)
+        for (int a = 0; a < nff * nt; a++) Pf[a] = snn_np_lognormal(&rng, mu, sigma);
+    snn_npz_writer *w = NULL;
+    rc = snn_path_join(path, sizeof path, dir, "target_scaling_factors.npz", err);
+    if (!rc) w = snn_npz_create(path, 0, err);
+    if (!w) return rc ? rc : SNN_ERUN;
+    int64_t s_rec[2] = {nt, nt}, s_ff[2] = {nff, nt};
+    if (do_rec) {
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++)
+                s->w[i * n + j] = (float)((double)s->w[i * n + j] * P[s->cell_types[i] * nt + s->cell_types[j]]);
+        for (int a = 0; a < nt * nt; a++) target_sf[a] = 1.0 / P[a];
+        *has_sf = 1;
+        rc = snn_npz_add(w, "recurrent_scaling_factors", SNN_F64, 2, s_rec, target_sf, err);
+    }
+    if (!rc && do_ff) {
+        for (int64_t m = 0; m < n_in; m++)
+            for (int64_t j = 0; j < n; j++)
+                s->w_ff[m * n + j] = (float)((double)s->w_ff[m * n + j] * Pf[s->ff_cell_types[m] * nt + s->cell_types[j]]);
+        for (int a = 0; a < nff * nt; a++) target_sf_ff[a] = 1.0 / Pf[a];
+        *has_sf_ff = 1;
+        rc = snn_npz_add(w, "feedforward_scaling_factors", SNN_F64, 2, s_ff, target_sf_ff, err);
+    }
+    if (rc) {
+        snn_npz_abort(w);
+        return rc;
+    }
+    return snn_npz_close(w, err);
+}
+
+static void on_signal(int sig) {
+    (void)sig;
+    snn_trainer_request_stop();
+}
+
+static int run(const snn_stage_opts *o, const char *params_path, const char *input, const char *checkpoint,
+               snn_error *err) {
+    snn_params *p = calloc(1, sizeof *p);
+    if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
+    snn_structure s = {0};
+    snn_network net = {0};
+    teacher_data td = {0};
+    snn_trainer tr;
+    int have_tr = 0;
+    char spath[SNN_PATH_MAX];
+    static const char *const nets[] = {"network_structure.npz", "inputs/network_structure.npz"};
+    int rc = snn_params_load(params_path, SNN_STAGE_TRAIN, p, err);
+    if (rc) goto done;
+    if (input == NULL || !*input) {
+        rc = snn_fail(err, SNN_EINPUT, "no input given (-i IN: a folder with network_structure.npz and spike_data.zarr)");
+        goto done;
+    }
+    if (!snn_is_dir(input)) {
+        rc = snn_fail(err, SNN_EINPUT, "%s: not a folder (expected network_structure.npz and spike_data.zarr in it)", input);
+        goto done;
+    }
+    if (!find_in(input, nets, 2, spath, sizeof spath)) {
+        rc = snn_fail(err, SNN_EINPUT, "%s: no network_structure.npz (or inputs/network_structure.npz)", input);
+        goto done;
+    }
+    rc = snn_structure_load(spath, p->rec.n_types, p->ff.n_types, &s, err);
+    if (!rc) rc = open_teacher(input, p, &s, &td, err);
+    if (rc) goto done;
+    p->sim.dt = td.dt;
+    const int nt = p->rec.n_types, nff = p->ff.n_types;
+    const int64_t n_chunks = td.T / td.L;
+    const int64_t iterations = p->train.has_iterations ? p->train.iterations : p->train.passes * n_chunks;
+    if (checkpoint && !snn_path_exists(checkpoint)) {
+        rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
+        goto done;
+    }
+    if (!checkpoint) rc = snn_stage_prepare_output(o, err);
+    if (rc) goto done;
+
+    if (!checkpoint) {
+        printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
+        if (p->train.mixed_precision_given) printf("Note: mixed_precision is a GPU option; ignored.\n");
+    }
+    if (td.T % td.L)
+        printf("Warning: total_time (%lld) not divisible by chunk_size (%lld); the last %lld steps are not used\n",
+               (long long)td.T, (long long)td.L, (long long)(td.T % td.L));
+    printf("✓ Loaded %lld chunks x %lld trials of teacher data from %s (dt %g ms)\n", (long long)n_chunks,
+           (long long)td.B, td.path, td.dt);
+    double target_sf[SNN_MAX_TYPES * SNN_MAX_TYPES], target_sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
+    int has_sf = 0, has_sf_ff = 0;
+    rc = perturb(p, &s, nt, nff, target_sf, target_sf_ff, &has_sf, &has_sf_ff, o->output, err);
+    if (!rc) rc = snn_network_build(&net, &p->rec, &p->ff, &s, td.dt, err);
+    if (rc) goto done;
+    {
+        double sf0[SNN_MAX_TYPES * SNN_MAX_TYPES], sff0[SNN_MAX_TYPES * SNN_MAX_TYPES];
+        for (int a = 0; a < nt; a++)
+            for (int b = 0; b < nt; b++) sf0[a * nt + b] = p->train.sf_init[a][b];
+        for (int a = 0; a < nff; a++)
+            for (int b = 0; b < nt; b++) sff0[a * nt + b] = p->train.sf_ff_init[a][b];
+        snn_network_set_scaling(&net, sf0, sff0);
+        if (!checkpoint) {
+            printf("\n===================================\nINITIAL SCALING FACTORS AND TARGETS\n"
+                   "===================================\n");
+            print_matrix("Initial recurrent scaling factors:", sf0, nt, nt);
+            printf("\n");
+            print_matrix("Initial feedforward scaling factors:", sff0, nff, nt);
+            if (has_sf) {
+                printf("\n");
+                print_matrix("Target recurrent scaling factors:", target_sf, nt, nt);
+            }
+            if (has_sf_ff) {
+                printf("\n");
+                print_matrix("Target feedforward scaling factors:", target_sf_ff, nff, nt);
+            }
+            printf("===================================\n\n");
+            snn_stage_print_refractory(p);
+            rc = snn_stage_copy_params(o, err);
+            if (!rc) rc = save_state_dir(o->output, "initial_state", p, &s, &net, &td, err);
+            if (rc) goto done;
+        }
+    }
+    rc = snn_trainer_init(&tr, p, &net, (int)td.B, td.L, n_chunks, iterations, o->output, input, err);
+    if (rc) goto done;
+    have_tr = 1;
+    tr.quiet = o->quiet;
+    tr.has_target_sf = has_sf;
+    tr.has_target_sf_ff = has_sf_ff;
+    memcpy(tr.target_sf, target_sf, sizeof target_sf);
+    memcpy(tr.target_sf_ff, target_sf_ff, sizeof target_sf_ff);
+    if (checkpoint) {
+        rc = snn_trainer_load(&tr, checkpoint, err);
+        if (rc) goto done;
+        printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration, tr.best_loss);
+    }
+    printf("Chunk size: %lld timesteps (%.1fs)\nTotal epochs: %lld (%.1fs of teacher data, %lld passes)\n"
+           "Batch size: %lld\nAccumulation interval: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
+           (long long)td.L, (double)td.L * td.dt / 1000.0, (long long)iterations,
+           (double)(iterations * td.L) * td.dt / 1000.0, (long long)((iterations + n_chunks - 1) / n_chunks),
+           (long long)td.B, (long long)p->train.accumulation_interval, (long long)p->train.log_interval,
+           (long long)p->train.checkpoint_interval);
+    fflush(stdout);
+    int finished = tr.iteration >= iterations;
+    int stopped = 0;
+    if (!finished) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = snn_trainer_run(&tr, read_teacher_chunk, &td, o->stop_after, &stopped, err);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (rc) goto done;
+    }
+    if (stopped) {
+        printf("\nStopped at epoch %lld of %lld; continue with: snnfit resume %s\n", (long long)tr.iteration,
+               (long long)iterations, o->output);
+        goto done;
+    }
+    char fpath[SNN_PATH_MAX];
+    snn_path_join(fpath, sizeof fpath, o->output, "final_state/network_structure.npz", NULL);
+    if (finished && snn_path_exists(fpath)) {
+        printf("The run in %s is already finished (epoch %lld of %lld); nothing to do.\n", o->output,
+               (long long)tr.iteration, (long long)iterations);
+        goto done;
+    }
+    printf("\n============================================================\nTraining complete!\n"
+           "Best loss achieved: %.6f\n============================================================\n",
+           tr.best_loss);
+    printf("\n============================================================\nSAVING FINAL STATE AND RUNNING INFERENCE\n"
+           "============================================================\n");
+    snn_trainer_apply_params(&tr, tr.best_params);
+    rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
+    if (!rc && !tr.train_w) {
+        print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
+        print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
+    }
+done:
+    if (have_tr) snn_trainer_free(&tr);
+    teacher_close(&td);
+    snn_network_free(&net);
+    snn_structure_free(&s);
+    free(p);
+    return rc;
+}
+
+int snn_stage_train(const snn_stage_opts *o, snn_error *err) {
+    if (o->resume_from) {
+        if (!snn_is_dir(o->output))
+            return snn_fail(err, SNN_EINPUT, "%s: no such run folder to resume in", o->output);
+        return run(o, o->params_path, o->input, o->resume_from, err);
+    }
+    return run(o, o->params_path, o->input, NULL, err);
+}
+
+int snn_stage_resume(const snn_stage_opts *o, snn_error *err) {
+    char params[SNN_PATH_MAX], ckpt[SNN_PATH_MAX];
+    int rc = snn_path_join(params, sizeof params, o->output, "parameters.toml", err);
+    if (!rc) rc = snn_path_join(ckpt, sizeof ckpt, o->output, "checkpoints/checkpoint_latest.npz", err);
+    if (rc) return rc;
+    if (!snn_is_dir(o->output)) return snn_fail(err, SNN_EINPUT, "%s: no such run folder", o->output);
+    if (!snn_path_exists(ckpt))
+        return snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing)",
+                        o->output);
+    if (!snn_path_exists(params))
+        return snn_fail(err, SNN_EINPUT, "%s: parameters.toml is missing", o->output);
+    /* the teacher data's folder is recorded in the checkpoint */
+    snn_npz *z = snn_npz_open(ckpt, err);
+    if (!z) return SNN_EINPUT;
+    snn_array a = {0};
+    rc = snn_npz_read_as(z, "input_path", SNN_U8, 1, (int64_t[]){-1}, &a, err);
+    snn_npz_free(z);
+    if (rc) return rc;
+    char input[SNN_PATH_MAX];
+    size_t len = (size_t)a.shape[0] < sizeof input - 1 ? (size_t)a.shape[0] : sizeof input - 1;
+    memcpy(input, a.data, len);
+    input[len] = '\0';
+    snn_array_free(&a);
+    return run(o, params, input, ckpt, err);
+}

@@ -1,0 +1,648 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "core/mem.h"
+#include "core/progress.h"
+#include "io/npz.h"
+#include "model/spike_stats.h"
+
+static volatile sig_atomic_t g_stop_requested = 0;
+void snn_trainer_request_stop(void) { g_stop_requested = 1; }
+
+static const char *const k_loss_names[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
+                                                       "membrane_variance", "weight_ratio"};
+static const char *const k_loss_titles[SNN_N_LOSSES] = {"Van Rossum Loss", "FR Loss", "Silent Penalty Loss",
+                                                        "CV Loss", "Membrane Variance Loss", "Weight Ratio Loss"};
+
+static int64_t n_sf(const snn_trainer *tr) { return (int64_t)tr->n_types * tr->n_types; }
+static int64_t n_sf_ff(const snn_trainer *tr) { return (int64_t)tr->n_ff * tr->n_types; }
+
+void snn_trainer_apply_params(snn_trainer *tr, const double *params) {
+    snn_network *net = tr->net;
+    if (tr->train_w) {
+        for (int64_t e = 0; e < net->rec.nnz; e++) net->rec.w[e] = (float)exp(params[e]);
+        for (int64_t e = 0; e < net->ff.nnz; e++) net->ff.w[e] = (float)exp(params[net->rec.nnz + e]);
+        snn_network_set_scaling(net, NULL, NULL);
+    } else {
+        snn_network_set_scaling(net, params, params + n_sf(tr));
+    }
+}
+
+int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int B, int64_t L, int64_t n_chunks,
+                     int64_t iterations, const char *out_dir, const char *input_path, snn_error *err) {
+    memset(tr, 0, sizeof *tr);
+    const snn_train_params *tp = &p->train;
+    tr->p = p;
+    tr->net = net;
+    tr->B = B;
+    tr->L = L;
+    tr->n_chunks = n_chunks;
+    tr->iterations = iterations;
+    tr->n_types = net->n_types;
+    tr->n_ff = net->n_ff_types;
+    tr->train_w = tp->optimisable == SNN_OPT_WEIGHTS;
+    tr->train_sf = tp->optimisable == SNN_OPT_SCALING_FACTORS || tp->optimisable == SNN_OPT_SCALING_FACTORS_RECURRENT;
+    tr->train_sf_ff =
+        tp->optimisable == SNN_OPT_SCALING_FACTORS || tp->optimisable == SNN_OPT_SCALING_FACTORS_FEEDFORWARD;
+    tr->best_loss = INFINITY;
+    snprintf(tr->out_dir, sizeof tr->out_dir, "%s", out_dir);
+    snprintf(tr->input_path, sizeof tr->input_path, "%s", input_path ? input_path : "");
+    const int64_t n = net->n, n_in = net->n_in;
+    tr->n_params = tr->train_w ? net->rec.nnz + net->ff.nnz : n_sf(tr) + n_sf_ff(tr);
+    size_t np = (size_t)tr->n_params;
+    tr->params = snn_calloc(np + 1, sizeof(double), "parameters", err);
+    tr->grad_acc = snn_calloc(np + 1, sizeof(double), "accumulated gradients", err);
+    tr->grad_it = snn_calloc(np + 1, sizeof(double), "gradients", err);
+    tr->last_grad = snn_calloc(np + 1, sizeof(double), "gradient snapshot", err);
+    tr->best_params = snn_calloc(np + 1, sizeof(double), "best parameters", err);
+    tr->window_total = snn_calloc((size_t)tp->accumulation_interval, sizeof(double), "loss window", err);
+    tr->log_losses = snn_calloc(SNN_N_LOSSES + 1, sizeof(double), "loss sums", err);
+    tr->stats_win = snn_calloc((size_t)(tp->plot_size * L * n), 1, "statistics window", err);
+    size_t bln = (size_t)B * (size_t)L * (size_t)n;
+    tr->in = snn_calloc((size_t)B * (size_t)L * (size_t)(n_in ? n_in : 1), 1, "input spikes", err);
+    tr->target = snn_calloc(bln, 1, "teacher spikes", err);
+    tr->out = snn_calloc(bln, 1, "student spikes", err);
+    tr->ds = snn_calloc_aligned(bln, sizeof(float), "spike gradients", err);
+    tr->vcoef = snn_calloc(2 * (size_t)B * n, sizeof(double), "voltage-loss coefficients", err);
+    tr->vsum = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
+    tr->vsumsq = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
+    tr->rates = snn_calloc((size_t)n, sizeof(double), "rates", err);
+    tr->rates_target = snn_calloc((size_t)n, sizeof(double), "target rates", err);
+    tr->r_trial = snn_calloc((size_t)B * n, sizeof(double), "per-trial rates", err);
+    tr->alpha_n = snn_calloc((size_t)n, sizeof(double), "silent-penalty strengths", err);
+    tr->theta_n = snn_calloc((size_t)n, sizeof(double), "thresholds", err);
+    tr->ratio_n = snn_calloc((size_t)n, sizeof(double), "threshold ratios", err);
+    tr->cv_target_n = snn_calloc((size_t)n, sizeof(double), "target CVs", err);
+    if (tr->train_w) {
+        tr->gw = snn_calloc((size_t)net->rec.nnz + 1, sizeof(double), "weight gradients", err);
+        tr->gw_ff = snn_calloc((size_t)net->ff.nnz + 1, sizeof(double), "weight gradients", err);
+    }
+    if (!tr->params || !tr->grad_acc || !tr->grad_it || !tr->last_grad || !tr->best_params || !tr->window_total ||
+        !tr->log_losses || !tr->stats_win || !tr->in || !tr->target || !tr->out || !tr->ds || !tr->vcoef ||
+        !tr->vsum || !tr->vsumsq || !tr->rates || !tr->rates_target || !tr->r_trial || !tr->alpha_n ||
+        !tr->theta_n || !tr->ratio_n || !tr->cv_target_n || (tr->train_w && (!tr->gw || !tr->gw_ff))) {
+        snn_trainer_free(tr);
+        return SNN_ERUN;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        int t = net->type[j];
+        tr->alpha_n[j] = tp->alpha[t];
+        tr->theta_n[j] = net->theta[j];
+        tr->ratio_n[j] = tp->threshold_ratio[t];
+        tr->cv_target_n[j] = tp->target_cv[t];
+        if (tp->has_target_rates) tr->rates_target[j] = tp->target_rate[t];
+    }
+    if (tr->train_w) {
+        for (int64_t e = 0; e < net->rec.nnz; e++) tr->params[e] = log(net->rec.w[e] > 0 ? net->rec.w[e] : 1e-8);
+        for (int64_t e = 0; e < net->ff.nnz; e++)
+            tr->params[net->rec.nnz + e] = log(net->ff.w[e] > 0 ? net->ff.w[e] : 1e-8);
+    } else {
+        for (int a = 0; a < tr->n_types; a++)
+            for (int b = 0; b < tr->n_types; b++) tr->params[a * tr->n_types + b] = net->sf[a][b];
+        for (int a = 0; a < tr->n_ff; a++)
+            for (int b = 0; b < tr->n_types; b++) tr->params[n_sf(tr) + a * tr->n_types + b] = net->sf_ff[a][b];
+    }
+    snn_trainer_apply_params(tr, tr->params);
+    memcpy(tr->best_params, tr->params, np * sizeof(double));
+    int rc = snn_adam_init(&tr->adam, tr->n_params, tp->learning_rate, err);
+    if (!rc) rc = snn_state_alloc(&tr->st, net, B, err);
+    if (!rc) rc = snn_tape_alloc(&tr->tape, net, B, L, err);
+    if (!rc) rc = snn_backward_work_alloc(&tr->bw, net, B, err);
+    tr->vr_on = tp->loss_weight[SNN_LOSS_VAN_ROSSUM] > 0;
+    if (!rc && tr->vr_on)
+        rc = snn_vr_init(&tr->vr, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay, tp->van_rossum_tau_rise,
+                         tp->van_rossum_tau_decay, B, n, err);
+    if (rc) snn_trainer_free(tr);
+    return rc;
+}
+
+void snn_trainer_free(snn_trainer *tr) {
+    if (tr->metrics_open) snn_metrics_close(&tr->metrics);
+    double *dbl[] = {tr->params, tr->grad_acc, tr->grad_it, tr->last_grad, tr->best_params, tr->window_total,
+                     tr->log_losses, tr->vcoef, tr->vsum, tr->vsumsq, tr->rates, tr->rates_target, tr->r_trial,
+                     tr->alpha_n, tr->theta_n, tr->ratio_n, tr->cv_target_n, tr->gw, tr->gw_ff};
+    for (size_t i = 0; i < sizeof dbl / sizeof *dbl; i++) snn_free(dbl[i]);
+    snn_free(tr->stats_win);
+    snn_free(tr->in);
+    snn_free(tr->target);
+    snn_free(tr->out);
+    snn_free(tr->ds);
+    snn_adam_free(&tr->adam);
+    snn_state_free(&tr->st);
+    snn_tape_free(&tr->tape);
+    snn_backward_work_free(&tr->bw);
+    if (tr->vr_on) snn_vr_free(&tr->vr);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* ---- metrics ---- */
+
+typedef struct columns {
+    int n;
+    char names[512][160];
+} columns;
+
+static void add_col(columns *c, const char *fmt, const char *a, const char *b) {
+    if (c->n < 512) snprintf(c->names[c->n++], 160, fmt, a, b);
+}
+
+static void metric_columns(const snn_trainer *tr, columns *c) {
+    const snn_params *p = tr->p;
+    c->n = 0;
+    add_col(c, "total_loss%s%s", "", "");
+    for (int k = 0; k < SNN_N_LOSSES; k++)
+        if (p->train.loss_weight[k] > 0) add_col(c, "%s_loss%s", k_loss_names[k], "");
+    for (int t = 0; t < tr->n_types; t++) {
+        const char *tn = p->rec.type_names[t];
+        add_col(c, "firing_rate/mean/%s%s", tn, "");
+        add_col(c, "firing_rate/std/%s%s", tn, "");
+        add_col(c, "cv/mean/%s%s", tn, "");
+        add_col(c, "cv/std/%s%s", tn, "");
+        add_col(c, "fraction_active/%s%s", tn, "");
+    }
+    if (!tr->train_w) {
+        for (int a = 0; a < tr->n_types; a++)
+            for (int b = 0; b < tr->n_types; b++) {
+                add_col(c, "scaling_factors/recurrent/%s_to_%s/value", p->rec.type_names[a], p->rec.type_names[b]);
+                if (tr->has_target_sf)
+                    add_col(c, "scaling_factors/recurrent/%s_to_%s/target", p->rec.type_names[a], p->rec.type_names[b]);
+            }
+        for (int a = 0; a < tr->n_ff; a++)
+            for (int b = 0; b < tr->n_types; b++) {
+                add_col(c, "scaling_factors/feedforward/%s_to_%s/value", p->ff.type_names[a], p->rec.type_names[b]);
+                if (tr->has_target_sf_ff)
+                    add_col(c, "scaling_factors/feedforward/%s_to_%s/target", p->ff.type_names[a], p->rec.type_names[b]);
+            }
+        if (tr->train_sf)
+            for (int a = 0; a < tr->n_types; a++)
+                for (int b = 0; b < tr->n_types; b++)
+                    add_col(c, "gradients/scaling_factors/recurrent/%s_to_%s", p->rec.type_names[a], p->rec.type_names[b]);
+        if (tr->train_sf_ff)
+            for (int a = 0; a < tr->n_ff; a++)
+                for (int b = 0; b < tr->n_types; b++)
+                    add_col(c, "gradients/scaling_factors/feedforward/%s_to_%s", p->ff.type_names[a], p->rec.type_names[b]);
+    }
+}
+
+/* Trial 0's spikes of the statistics window in time order; returns the number of steps. */
+static int64_t stats_window(const snn_trainer *tr, uint8_t *buf) {
+    const int64_t P = tr->p->train.plot_size, chunk = tr->L * tr->net->n;
+    int64_t filled = tr->stats_filled < P ? tr->stats_filled : P;
+    int64_t first = tr->stats_filled - filled;
+    for (int64_t q = 0; q < filled; q++)
+        memcpy(buf + q * chunk, tr->stats_win + ((first + q) % P) * chunk, (size_t)chunk);
+    return filled * tr->L;
+}
+
+typedef struct row_stats {
+    double mean_rate, mean_cv, active;
+} row_stats;
+
+static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
+    const snn_params *p = tr->p;
+    const int64_t n = tr->net->n;
+    columns c;
+    metric_columns(tr, &c);
+    double v[512];
+    uint8_t present[512];
+    memset(present, 1, sizeof present);
+    int q = 0;
+    int64_t count = tr->log_count ? tr->log_count : 1;
+    v[q++] = tr->log_losses[SNN_N_LOSSES] / (double)count;
+    for (int k = 0; k < SNN_N_LOSSES; k++)
+        if (p->train.loss_weight[k] > 0) v[q++] = tr->log_losses[k] / (double)count;
+    uint8_t *win = malloc((size_t)(p->train.plot_size * tr->L * n) + 1);
+    double *rates = malloc((size_t)n * sizeof *rates), *cv = malloc((size_t)n * sizeof *cv);
+    int64_t *counts = malloc((size_t)n * sizeof *counts);
+    if (!win || !rates || !cv || !counts) {
+        free(win);
+        free(rates);
+        free(cv);
+        free(counts);
+        return snn_fail(err, SNN_ERUN, "out of memory computing statistics");
+    }
+    int64_t Tw = stats_window(tr, win);
+    snn_spike_counts(win, 1, Tw, n, counts);
+    double secs = (double)Tw * tr->net->dt / 1000.0;
+    for (int64_t j = 0; j < n; j++) rates[j] = secs > 0 ? (double)counts[j] / secs : 0;
+    snn_cv_values(win, 1, Tw, n, cv);
+    double all_rate = 0, all_cv = 0, all_active = 0;
+    int64_t n_cv = 0;
+    for (int64_t j = 0; j < n; j++) {
+        all_rate += rates[j];
+        all_active += rates[j] > 0;
+        if (!isnan(cv[j])) {
+            all_cv += cv[j];
+            n_cv++;
+        }
+    }
+    rs->mean_rate = all_rate / (double)n;
+    rs->mean_cv = n_cv ? all_cv / (double)n_cv : NAN;
+    rs->active = all_active / (double)n;
+    for (int t = 0; t < tr->n_types; t++) {
+        /* population statistics with ddof 0 (the reference's trainer statistics) */
+        double s = 0, s2 = 0, cs = 0, cs2 = 0;
+        int64_t m = 0, mc = 0, act = 0;
+        for (int64_t j = 0; j < n; j++) {
+            if (tr->net->type[j] != t) continue;
+            m++;
+            s += rates[j];
+            s2 += rates[j] * rates[j];
+            act += rates[j] > 0;
+            if (!isnan(cv[j])) {
+                mc++;
+                cs += cv[j];
+                cs2 += cv[j] * cv[j];
+            }
+        }
+        double mean = m ? s / (double)m : NAN, cmean = mc ? cs / (double)mc : NAN;
+        v[q++] = mean;
+        v[q++] = m ? sqrt(fmax(0, s2 / (double)m - mean * mean)) : NAN;
+        v[q++] = cmean;
+        v[q++] = mc ? sqrt(fmax(0, cs2 / (double)mc - cmean * cmean)) : NAN;
+        v[q++] = m ? (double)act / (double)m : NAN;
+    }
+    free(win);
+    free(rates);
+    free(cv);
+    free(counts);
+    if (!tr->train_w) {
+        for (int a = 0; a < tr->n_types * tr->n_types; a++) {
+            v[q++] = tr->params[a];
+            if (tr->has_target_sf) v[q++] = tr->target_sf[a];
+        }
+        for (int a = 0; a < tr->n_ff * tr->n_types; a++) {
+            v[q++] = tr->params[n_sf(tr) + a];
+            if (tr->has_target_sf_ff) v[q++] = tr->target_sf_ff[a];
+        }
+        if (tr->train_sf)
+            for (int a = 0; a < tr->n_types * tr->n_types; a++) {
+                present[q] = (uint8_t)tr->has_last_grad;
+                v[q++] = tr->last_grad[a];
+            }
+        if (tr->train_sf_ff)
+            for (int a = 0; a < tr->n_ff * tr->n_types; a++) {
+                present[q] = (uint8_t)tr->has_last_grad;
+                v[q++] = tr->last_grad[n_sf(tr) + a];
+            }
+    }
+    return snn_metrics_row(&tr->metrics, tr->iteration, v, present, err);
+}
+
+/* ---- one iteration ---- */
+
+static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
+    const snn_params *p = tr->p;
+    const snn_train_params *tp = &p->train;
+    snn_network *net = tr->net;
+    const int B = tr->B;
+    const int64_t L = tr->L, n = net->n;
+    const double dt = net->dt;
+    const double *w = tp->loss_weight;
+    snn_forward_chunk_taped(net, &tr->st, L, tr->in, tr->out, NULL, 0, &tr->tape);
+    memset(losses, 0, SNN_N_LOSSES * sizeof(double));
+    if (tr->vr_on) {
+        losses[SNN_LOSS_VAN_ROSSUM] = snn_vr_forward(&tr->vr, tr->out, tr->target, B, L, n, tr->ds);
+        snn_vr_backward(&tr->vr, tr->ds, B, L, n, w[SNN_LOSS_VAN_ROSSUM]);
+    } else {
+        memset(tr->ds, 0, (size_t)B * L * n * sizeof(float));
+    }
+    if (w[SNN_LOSS_FIRING_RATE] > 0) {
+        if (!tp->has_target_rates) snn_pooled_rates(tr->target, B, L, n, dt, tr->rates_target);
+        losses[SNN_LOSS_FIRING_RATE] = snn_rate_loss_forward(tr->out, B, L, n, dt, tr->rates_target, tr->rates);
+        snn_rate_loss_backward(tr->rates, tr->rates_target, B, L, n, dt, w[SNN_LOSS_FIRING_RATE], tr->ds);
+    }
+    if (w[SNN_LOSS_SILENT_PENALTY] > 0) {
+        losses[SNN_LOSS_SILENT_PENALTY] = snn_silent_loss_forward(tr->out, B, L, n, dt, tr->alpha_n, tr->r_trial);
+        snn_silent_loss_backward(tr->r_trial, tr->alpha_n, B, L, n, dt, w[SNN_LOSS_SILENT_PENALTY], tr->ds);
+    }
+    if (w[SNN_LOSS_CV] > 0)
+        losses[SNN_LOSS_CV] = snn_cv_loss(tr->out, tr->target, tp->has_target_cvs ? tr->cv_target_n : NULL, B, L, n);
+    const double *vcoef = NULL;
+    if (w[SNN_LOSS_MEMBRANE_VARIANCE] > 0) {
+        /* sums over the chunk's voltages after each step, read off the tape (slot t+1 holds v after
+         * step t, except for neurons that spiked at t, whose v after the step is U_reset) */
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) {
+            double *s1 = tr->vsum + (size_t)b * n, *s2 = tr->vsumsq + (size_t)b * n;
+            for (int64_t j = 0; j < n; j++) s1[j] = s2[j] = 0;
+            for (int64_t t = 0; t < L; t++) {
+                const uint16_t *fl = snn_tape_flags(&tr->tape, b, t);
+                const snn_real *tv = snn_tape_v(&tr->tape, b, t + 1);
+                for (int64_t j = 0; j < n; j++) {
+                    double v = (fl[j] & 1) ? (double)net->u_reset[j] : (double)tv[j];
+                    s1[j] += v;
+                    s2[j] += v * v;
+                }
+            }
+        }
+        losses[SNN_LOSS_MEMBRANE_VARIANCE] = snn_memvar_loss_forward(tr->vsum, tr->vsumsq, B, L, n, tr->theta_n,
+                                                                     tr->ratio_n, w[SNN_LOSS_MEMBRANE_VARIANCE], tr->vcoef);
+        vcoef = tr->vcoef;
+    }
+    memset(tr->grad_it, 0, (size_t)tr->n_params * sizeof(double));
+    snn_grads grads = {0};
+    if (tr->train_w) {
+        memset(tr->gw, 0, (size_t)net->rec.nnz * sizeof(double));
+        memset(tr->gw_ff, 0, (size_t)net->ff.nnz * sizeof(double));
+        grads.w = tr->gw;
+        grads.w_ff = tr->gw_ff;
+    } else {
+        if (tr->train_sf) grads.sf = tr->grad_it;
+        if (tr->train_sf_ff) grads.sf_ff = tr->grad_it + n_sf(tr);
+    }
+    snn_backward_chunk(net, &tr->tape, L, tr->in, tr->ds, vcoef, tp->surrgrad_scale, &grads, &tr->bw);
+    if (tr->train_w) {
+        /* theta = log w: dL/dtheta = dL/dw * w */
+        for (int64_t e = 0; e < net->rec.nnz; e++) tr->grad_it[e] = tr->gw[e] * (double)net->rec.w[e];
+        for (int64_t e = 0; e < net->ff.nnz; e++)
+            tr->grad_it[net->rec.nnz + e] = tr->gw_ff[e] * (double)net->ff.w[e];
+    } else if (w[SNN_LOSS_WEIGHT_RATIO] > 0) {
+        double g_sf[SNN_MAX_TYPES * SNN_MAX_TYPES] = {0}, g_ff[SNN_MAX_TYPES * SNN_MAX_TYPES] = {0};
+        losses[SNN_LOSS_WEIGHT_RATIO] =
+            snn_weight_ratio_loss(tr->params, tr->params + n_sf(tr), tr->n_types, tr->n_ff, 0, tp->target_weight_ratio,
+                                  w[SNN_LOSS_WEIGHT_RATIO], g_sf, g_ff);
+        if (tr->train_sf)
+            for (int64_t a = 0; a < n_sf(tr); a++) tr->grad_it[a] += g_sf[a];
+        if (tr->train_sf_ff)
+            for (int64_t a = 0; a < n_sf_ff(tr); a++) tr->grad_it[n_sf(tr) + a] += g_ff[a];
+    }
+    double total = 0;
+    for (int k = 0; k < SNN_N_LOSSES; k++)
+        if (w[k] > 0) total += w[k] * losses[k];
+    for (int64_t a = 0; a < tr->n_params; a++) tr->grad_acc[a] += tr->grad_it[a];
+    return total;
+}
+
+static void print_block(const snn_trainer *tr, const row_stats *rs, double secs_per_it) {
+    const snn_params *p = tr->p;
+    int64_t count = tr->log_count ? tr->log_count : 1;
+    printf("\nEpoch %lld/%lld:\n", (long long)tr->iteration, (long long)tr->iterations);
+    for (int k = 0; k < SNN_N_LOSSES; k++)
+        if (p->train.loss_weight[k] > 0) printf("  %s: %.6f\n", k_loss_titles[k], tr->log_losses[k] / (double)count);
+    printf("  Total Loss: %.6f\n", tr->log_losses[SNN_N_LOSSES] / (double)count);
+    printf("  Mean FR: %.2f Hz\n", rs->mean_rate);
+    printf("  Mean CV: %.2f\n", rs->mean_cv);
+    printf("  Active fraction: %.2f\n", rs->active);
+    if (!tr->train_w) {
+        printf("  Scaling factors:");
+        for (int64_t a = 0; a < n_sf(tr) + n_sf_ff(tr); a++) printf(" %.4f", tr->params[a]);
+        printf("\n");
+    }
+    printf("  Seconds per epoch: %.3f\n", secs_per_it);
+    fflush(stdout);
+}
+
+static int checkpoint_path(const snn_trainer *tr, const char *name, char *out, size_t n, snn_error *err) {
+    char dir[SNN_PATH_MAX];
+    int rc = snn_path_join(dir, sizeof dir, tr->out_dir, "checkpoints", err);
+    if (!rc) rc = snn_mkdirs(dir, err);
+    if (!rc) rc = snn_path_join(out, n, dir, name, err);
+    return rc;
+}
+
+int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
+                    snn_error *err) {
+    const snn_params *p = tr->p;
+    const snn_train_params *tp = &p->train;
+    const int64_t n = tr->net->n;
+    *stopped = 0;
+    columns c;
+    metric_columns(tr, &c);
+    const char *names[512];
+    for (int i = 0; i < c.n; i++) names[i] = c.names[i];
+    char mpath[SNN_PATH_MAX], latest[SNN_PATH_MAX], best[SNN_PATH_MAX];
+    int rc = snn_path_join(mpath, sizeof mpath, tr->out_dir, "training_metrics.csv", err);
+    if (!rc) rc = checkpoint_path(tr, "checkpoint_latest.npz", latest, sizeof latest, err);
+    if (!rc) rc = checkpoint_path(tr, "checkpoint_best.npz", best, sizeof best, err);
+    if (rc) return rc;
+    if (tr->iteration == 0) rc = snn_metrics_open(&tr->metrics, mpath, c.n, names, err);
+    else rc = snn_metrics_open_resume(&tr->metrics, mpath, c.n, names, tr->iteration, err);
+    if (rc) return rc;
+    tr->metrics_open = 1;
+    printf("\nStarting training from epoch %lld...\n", (long long)tr->iteration);
+    fflush(stdout);
+    snn_progress bar;
+    snn_progress_start(&bar, "Training", tr->iterations, tr->quiet);
+    int64_t done_here = 0;
+    while (tr->iteration < tr->iterations) {
+        const int64_t k = tr->iteration, chunk = k % tr->n_chunks;
+        double t0 = snn_now();
+        if (chunk == 0 && k > 0) {
+            /* the data wraps: replay the teacher from its initial state */
+            snn_state_reset(&tr->st, tr->net);
+            if (tr->vr_on) snn_vr_reset(&tr->vr);
+        }
+        rc = read_chunk(ctx, chunk, tr->in, tr->target, err);
+        if (rc) break;
+        double losses[SNN_N_LOSSES];
+        double total = iteration(tr, losses);
+        for (int q = 0; q < SNN_N_LOSSES; q++) tr->log_losses[q] += losses[q];
+        tr->log_losses[SNN_N_LOSSES] += total;
+        tr->log_count++;
+        tr->window_total[tr->acc_count] = total;
+        tr->acc_count++;
+        int64_t P = tp->plot_size;
+        memcpy(tr->stats_win + (tr->stats_filled % P) * tr->L * n, tr->out, (size_t)(tr->L * n));
+        tr->stats_filled++;
+        tr->iteration = k + 1;
+        if (tr->acc_count == tp->accumulation_interval) {
+            double mean = 0;
+            for (int64_t q = 0; q < tr->acc_count; q++) mean += tr->window_total[q];
+            mean /= (double)tr->acc_count;
+            int is_best = mean < tr->best_loss;
+            if (is_best) {
+                tr->best_loss = mean;
+                memcpy(tr->best_params, tr->params, (size_t)tr->n_params * sizeof(double));
+            }
+            for (int64_t a = 0; a < tr->n_params; a++) tr->grad_acc[a] /= (double)tr->acc_count;
+            if (tp->has_grad_norm_clip) snn_grad_clip(tr->grad_acc, tr->n_params, tp->grad_norm_clip);
+            memcpy(tr->last_grad, tr->grad_acc, (size_t)tr->n_params * sizeof(double));
+            tr->has_last_grad = 1;
+            snn_adam_step(&tr->adam, tr->params, tr->grad_acc);
+            snn_trainer_apply_params(tr, tr->params);
+            memset(tr->grad_acc, 0, (size_t)tr->n_params * sizeof(double));
+            tr->acc_count = 0;
+            if (is_best) {
+                rc = snn_trainer_save(tr, best, err);
+                if (rc) break;
+                snn_progress_clear(&bar);
+                printf("  ✓ New best model saved (loss: %.6f)\n", mean);
+                fflush(stdout);
+            }
+        }
+        tr->t_window += snn_now() - t0;
+        if (tr->iteration % tp->log_interval == 0) {
+            row_stats rs = {0, 0, 0};
+            rc = log_row(tr, &rs, err);
+            if (rc) break;
+            snn_progress_clear(&bar);
+            print_block(tr, &rs, tr->t_window / (double)(tr->log_count ? tr->log_count : 1));
+            memset(tr->log_losses, 0, (SNN_N_LOSSES + 1) * sizeof(double));
+            tr->log_count = 0;
+            tr->t_window = 0;
+        }
+        done_here++;
+        int stop = g_stop_requested || (stop_after > 0 && done_here >= stop_after);
+        if (tr->iteration % tp->checkpoint_interval == 0 || tr->iteration == tr->iterations || stop) {
+            rc = snn_trainer_save(tr, latest, err);
+            if (rc) break;
+            snn_progress_clear(&bar);
+            printf("  ✓ Checkpoint saved (epoch %lld) to %s\n", (long long)tr->iteration, latest);
+            fflush(stdout);
+        }
+        char post[96];
+        snprintf(post, sizeof post, "Total=%.4f", total);
+        snn_progress_update(&bar, tr->iteration, post);
+        if (stop && tr->iteration < tr->iterations) {
+            *stopped = 1;
+            break;
+        }
+    }
+    snn_progress_finish(&bar);
+    snn_metrics_close(&tr->metrics);
+    tr->metrics_open = 0;
+    return rc;
+}
+
+/* ---- checkpoints ---- */
+
+#define CKPT_VERSION 1
+
+int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
+    const snn_network *net = tr->net;
+    const int64_t B = tr->B, n = net->n, S = net->n_cols, np = tr->n_params;
+    snn_npz_writer *w = snn_npz_create(path, 0, err);
+    if (!w) return err && err->code ? err->code : SNN_ERUN;
+    int64_t sh1[1], sh2[2], sh3[3];
+    int rc = snn_npz_add_scalar_i64(w, "format_version", CKPT_VERSION, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "epoch", tr->iteration, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "iterations", tr->iterations, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "optimisable", tr->p->train.optimisable, err);
+    sh1[0] = np;
+    if (!rc) rc = snn_npz_add(w, "parameters", SNN_F64, 1, sh1, tr->params, err);
+    if (!rc) rc = snn_npz_add(w, "best_parameters", SNN_F64, 1, sh1, tr->best_params, err);
+    if (!rc) rc = snn_npz_add(w, "adam_exp_avg", SNN_F64, 1, sh1, tr->adam.m, err);
+    if (!rc) rc = snn_npz_add(w, "adam_exp_avg_sq", SNN_F64, 1, sh1, tr->adam.v, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "adam_step", tr->adam.step, err);
+    if (!rc) rc = snn_npz_add(w, "accumulated_gradient", SNN_F64, 1, sh1, tr->grad_acc, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "accumulated_iterations", tr->acc_count, err);
+    if (!rc) rc = snn_npz_add(w, "last_gradient", SNN_F64, 1, sh1, tr->last_grad, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "has_last_gradient", tr->has_last_grad, err);
+    if (!rc) rc = snn_npz_add_scalar_f64(w, "best_loss", tr->best_loss, err);
+    sh1[0] = tr->p->train.accumulation_interval;
+    if (!rc) rc = snn_npz_add(w, "window_total_losses", SNN_F64, 1, sh1, tr->window_total, err);
+    sh1[0] = SNN_N_LOSSES + 1;
+    if (!rc) rc = snn_npz_add(w, "log_loss_sums", SNN_F64, 1, sh1, tr->log_losses, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "log_count", tr->log_count, err);
+    sh2[0] = B;
+    sh2[1] = n;
+    if (!rc) rc = snn_npz_add(w, "state_v", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 2, sh2, tr->st.v, err);
+    if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, tr->st.ref, err);
+    sh3[0] = B;
+    sh3[1] = 2 * S;
+    sh3[2] = n;
+    if (!rc) rc = snn_npz_add(w, "state_g", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 3, sh3, tr->st.g, err);
+    if (!rc && tr->vr_on) {
+        rc = snn_npz_add(w, "van_rossum_student_decay", SNN_F64, 2, sh2, tr->vr.ys_d, err);
+        if (!rc) rc = snn_npz_add(w, "van_rossum_teacher_decay", SNN_F64, 2, sh2, tr->vr.yt_d, err);
+        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_student_rise", SNN_F64, 2, sh2, tr->vr.ys_r, err);
+        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_teacher_rise", SNN_F64, 2, sh2, tr->vr.yt_r, err);
+    }
+    sh2[0] = tr->p->train.plot_size * tr->L;
+    sh2[1] = n;
+    if (!rc) rc = snn_npz_add(w, "statistics_window", SNN_BOOL, 2, sh2, tr->stats_win, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "statistics_chunks", tr->stats_filled, err);
+    sh1[0] = (int64_t)strlen(tr->input_path);
+    if (!rc) rc = snn_npz_add(w, "input_path", SNN_U8, 1, sh1, tr->input_path, err);
+    if (!rc && !tr->train_w) {
+        /* for people reading the checkpoint with numpy */
+        int64_t s2[2] = {tr->n_types, tr->n_types}, f2[2] = {tr->n_ff, tr->n_types};
+        rc = snn_npz_add(w, "recurrent_scaling_factors", SNN_F64, 2, s2, tr->params, err);
+        if (!rc) rc = snn_npz_add(w, "feedforward_scaling_factors", SNN_F64, 2, f2, tr->params + n_sf(tr), err);
+    }
+    if (rc) {
+        snn_npz_abort(w);
+        return rc;
+    }
+    return snn_npz_close(w, err);
+}
+
+static int read_exact(snn_npz *z, const char *key, snn_dtype dt, int ndim, const int64_t *shape, void *dst,
+                      size_t bytes, snn_error *err) {
+    snn_array a = {0};
+    int rc = snn_npz_read_as(z, key, dt, ndim, shape, &a, err);
+    if (rc) return rc;
+    memcpy(dst, a.data, bytes);
+    snn_array_free(&a);
+    return SNN_OK;
+}
+
+static int read_i64(snn_npz *z, const char *key, int64_t *out, snn_error *err) {
+    return read_exact(z, key, SNN_I64, 0, NULL, out, sizeof *out, err);
+}
+
+int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
+    snn_npz *z = snn_npz_open(path, err);
+    if (!z) return SNN_EINPUT;
+    const snn_network *net = tr->net;
+    const int64_t B = tr->B, n = net->n, S = net->n_cols, np = tr->n_params;
+    int64_t version = 0, opt = 0, filled = 0;
+    int rc = read_i64(z, "format_version", &version, err);
+    if (!rc && version != CKPT_VERSION)
+        rc = snn_fail(err, SNN_EINPUT, "%s: checkpoint format %lld is not supported (expected %d)", path,
+                      (long long)version, CKPT_VERSION);
+    if (!rc) rc = read_i64(z, "optimisable", &opt, err);
+    if (!rc && opt != tr->p->train.optimisable)
+        rc = snn_fail(err, SNN_EINPUT, "%s: array 'optimisable': the checkpoint trained a different quantity", path);
+    if (!rc) rc = read_i64(z, "epoch", &tr->iteration, err);
+    int64_t s1[1] = {np};
+    size_t pb = (size_t)np * sizeof(double);
+    if (!rc) rc = read_exact(z, "parameters", SNN_F64, 1, s1, tr->params, pb, err);
+    if (!rc) rc = read_exact(z, "best_parameters", SNN_F64, 1, s1, tr->best_params, pb, err);
+    if (!rc) rc = read_exact(z, "adam_exp_avg", SNN_F64, 1, s1, tr->adam.m, pb, err);
+    if (!rc) rc = read_exact(z, "adam_exp_avg_sq", SNN_F64, 1, s1, tr->adam.v, pb, err);
+    if (!rc) rc = read_i64(z, "adam_step", &tr->adam.step, err);
+    if (!rc) rc = read_exact(z, "accumulated_gradient", SNN_F64, 1, s1, tr->grad_acc, pb, err);
+    if (!rc) rc = read_i64(z, "accumulated_iterations", &tr->acc_count, err);
+    if (!rc) rc = read_exact(z, "last_gradient", SNN_F64, 1, s1, tr->last_grad, pb, err);
+    int64_t hl = 0;
+    if (!rc) rc = read_i64(z, "has_last_gradient", &hl, err);
+    tr->has_last_grad = (int)hl;
+    if (!rc) rc = read_exact(z, "best_loss", SNN_F64, 0, NULL, &tr->best_loss, sizeof(double), err);
+    int64_t sw[1] = {tr->p->train.accumulation_interval};
+    if (!rc) rc = read_exact(z, "window_total_losses", SNN_F64, 1, sw, tr->window_total, (size_t)sw[0] * sizeof(double), err);
+    int64_t sl[1] = {SNN_N_LOSSES + 1};
+    if (!rc) rc = read_exact(z, "log_loss_sums", SNN_F64, 1, sl, tr->log_losses, (size_t)sl[0] * sizeof(double), err);
+    if (!rc) rc = read_i64(z, "log_count", &tr->log_count, err);
+    int64_t s2[2] = {B, n}, s3[3] = {B, 2 * S, n};
+    snn_dtype rd = sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32;
+    if (!rc) rc = read_exact(z, "state_v", rd, 2, s2, tr->st.v, (size_t)(B * n) * sizeof(snn_real), err);
+    if (!rc) rc = read_exact(z, "state_refractory", SNN_I32, 2, s2, tr->st.ref, (size_t)(B * n) * sizeof(int32_t), err);
+    if (!rc) rc = read_exact(z, "state_g", rd, 3, s3, tr->st.g, (size_t)(B * 2 * S * n) * sizeof(snn_real), err);
+    if (!rc && tr->vr_on) {
+        size_t vb = (size_t)(B * n) * sizeof(double);
+        rc = read_exact(z, "van_rossum_student_decay", SNN_F64, 2, s2, tr->vr.ys_d, vb, err);
+        if (!rc) rc = read_exact(z, "van_rossum_teacher_decay", SNN_F64, 2, s2, tr->vr.yt_d, vb, err);
+        if (!rc && tr->vr.two_exp) rc = read_exact(z, "van_rossum_student_rise", SNN_F64, 2, s2, tr->vr.ys_r, vb, err);
+        if (!rc && tr->vr.two_exp) rc = read_exact(z, "van_rossum_teacher_rise", SNN_F64, 2, s2, tr->vr.yt_r, vb, err);
+    }
+    int64_t sw2[2] = {tr->p->train.plot_size * tr->L, n};
+    if (!rc)
+        rc = read_exact(z, "statistics_window", SNN_BOOL, 2, sw2, tr->stats_win, (size_t)(sw2[0] * n), err);
+    if (!rc) rc = read_i64(z, "statistics_chunks", &filled, err);
+    tr->stats_filled = filled;
+    if (!rc && (tr->iteration < 0 || tr->iteration > tr->iterations || tr->acc_count < 0 ||
+                tr->acc_count >= tr->p->train.accumulation_interval || tr->log_count < 0))
+        rc = snn_fail(err, SNN_EINPUT, "%s: inconsistent checkpoint (epoch %lld of %lld)", path,
+                      (long long)tr->iteration, (long long)tr->iterations);
+    snn_npz_free(z);
+    if (!rc) snn_trainer_apply_params(tr, tr->params);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* The training loop of SPEC section 7 (stage 4; stage 2 later): forward the chunk for all trials with
+ * the tape, losses, reverse pass, gradient accumulation over `accumulation_interval` iterations, global
+ * norm clipping, Adam; metrics rows, console blocks and checkpoints at their intervals.
+ *
+ * Parameters are one flat double vector: [SF (n_types^2) | SF_FF (n_ff_types x n_types)] in the
+ * scaling-factor modes (the untrained part gets no gradient and never moves), or
+ * [log w (recurrent synapses, CSR order) | log w_ff] in weights mode (w = exp(theta), SF fixed).
+ * Everything a run needs to continue exactly is in the trainer and saved in its checkpoints: an
+ * interrupted run resumed from any checkpoint ends bit-identical to the uninterrupted run.
+ * Data: iteration k uses chunk k mod n_chunks of the teacher data; at every wrap to chunk 0 the network
+ * state and the loss filters are reset (SPEC section 6). */
+#ifndef SNNFIT_TRAIN_TRAINER_H
+#define SNNFIT_TRAIN_TRAINER_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/metrics.h"
+#include "io/params.h"
+#include "model/lif.h"
+#include "model/network.h"
+#include "train/adam.h"
+#include "train/loss.h"
+
+/* Reads chunk c of the teacher data: inputs [B][L][N_in] and target spikes [B][L][N]. */
+typedef int (*snn_chunk_reader)(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err);
+
+typedef struct snn_trainer {
+    const snn_params *p;
+    snn_network *net;
+    int B;
+    int64_t L, n_chunks, iterations;
+    int n_types, n_ff;
+    int train_sf, train_sf_ff, train_w;
+    int64_t n_params;
+    double *params, *grad_acc, *grad_it, *last_grad, *best_params;
+    int64_t acc_count;
+    int has_last_grad;
+    snn_adam adam;
+    /* the run's state */
+    int64_t iteration;          /* iterations done */
+    double best_loss;
+    double *window_total;       /* accumulation window: total loss per iteration */
+    double *log_losses;         /* log window: [log_interval][SNN_N_LOSSES + 1] (total last) */
+    int64_t log_count;
+    snn_state st;
+    snn_vr vr;
+    int vr_on;
+    uint8_t *stats_win;         /* trial 0's spikes of the last plot_size chunks (ring of chunks) */
+    int64_t stats_filled;
+    /* targets of the scaling factors (1 / perturbation), for the metrics */
+    int has_target_sf, has_target_sf_ff;
+    double target_sf[SNN_MAX_TYPES * SNN_MAX_TYPES], target_sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
+    /* work buffers */
+    snn_tape tape;
+    snn_backward_work bw;
+    uint8_t *in, *target, *out;
+    float *ds;
+    double *vcoef, *vsum, *vsumsq;
+    double *rates, *rates_target, *r_trial, *alpha_n, *theta_n, *ratio_n, *cv_target_n;
+    double *gw, *gw_ff;
+    double *log_w_base;         /* weights mode: nothing; kept NULL */
+    /* output */
+    char out_dir[4096];
+    char input_path[4096];
+    snn_metrics metrics;
+    int metrics_open;
+    int quiet;
+    double t_window;            /* seconds spent in the current log window */
+} snn_trainer;
+
+/* Sets up a trainer for network net (its current weights and scaling factors are the starting point)
+ * and B trials of teacher data in n_chunks chunks of L steps. */
+int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int B, int64_t L, int64_t n_chunks,
+                     int64_t iterations, const char *out_dir, const char *input_path, snn_error *err);
+void snn_trainer_free(snn_trainer *tr);
+
+/* Trains until `iterations` (or stop_after iterations of this call, if > 0), writing metrics,
+ * console blocks and checkpoints; returns SNN_OK. *stopped is set when it stopped early (interrupt or
+ * stop_after) after saving the latest checkpoint. */
+int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
+                    snn_error *err);
+
+/* Checkpoints (npz). Loading restores everything the run needs; the file must belong to a run of the
+ * same shape (parameters, trials, neurons), else SNN_EINPUT naming the file and the array. */
+int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err);
+int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err);
+
+/* Puts parameters into the network (refreshing its effective weights). */
+void snn_trainer_apply_params(snn_trainer *tr, const double *params);
+
+/* Requests a clean stop at the end of the current iteration (signal handlers call it). */
+void snn_trainer_request_stop(void);
+
+#endif
