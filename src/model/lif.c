@@ -11,13 +11,13 @@ int snn_state_alloc(snn_state *st, const snn_network *net, int n_trials, snn_err
     st->n_cols = net->n_cols;
     st->n_groups = net->n_groups;
     size_t tn = (size_t)n_trials * (size_t)net->n;
-    st->v = snn_calloc_aligned(tn, sizeof(snn_real), "membrane potentials", err);
+    st->v = snn_calloc_aligned(tn, sizeof(double), "membrane potentials", err);
     st->ref = snn_calloc_aligned(tn, sizeof(int32_t), "refractory counters", err);
     st->g = snn_calloc_aligned(tn * 2 * (size_t)(net->n_cols ? net->n_cols : 1), sizeof(snn_real),
                                "conductances", err);
     st->drive = snn_calloc_aligned(tn * (size_t)(net->n_groups ? net->n_groups : 1), sizeof(snn_real),
                                    "synaptic drive", err);
-    st->isyn = snn_calloc_aligned(tn, sizeof(snn_real), "synaptic currents", err);
+    st->isyn = snn_calloc_aligned(tn, sizeof(double), "synaptic currents", err);
     st->spk = snn_calloc_aligned(tn, sizeof(int32_t), "spike lists", err);
     if (!st->v || !st->ref || !st->g || !st->drive || !st->isyn || !st->spk) {
         snn_state_free(st);
@@ -39,7 +39,7 @@ void snn_state_free(snn_state *st) {
 
 void snn_state_reset_trial(snn_state *st, const snn_network *net, int b) {
     int64_t n = st->n;
-    memcpy(st->v + (size_t)b * n, net->u_reset, (size_t)n * sizeof(snn_real));
+    for (int64_t j = 0; j < n; j++) st->v[(size_t)b * n + j] = net->u_reset[j];
     memset(st->ref + (size_t)b * n, 0, (size_t)n * sizeof(int32_t));
     memset(st->g + (size_t)b * 2 * st->n_cols * n, 0, (size_t)2 * st->n_cols * n * sizeof(snn_real));
     memset(st->drive + (size_t)b * st->n_groups * n, 0, (size_t)st->n_groups * n * sizeof(snn_real));
@@ -52,13 +52,13 @@ void snn_state_reset(snn_state *st, const snn_network *net) {
 void snn_state_copy_trial(const snn_state *a, int src, snn_state *b, int dst) {
     int64_t n = a->n;
     size_t gsz = (size_t)2 * a->n_cols * n;
-    memcpy(b->v + (size_t)dst * n, a->v + (size_t)src * n, (size_t)n * sizeof(snn_real));
+    memcpy(b->v + (size_t)dst * n, a->v + (size_t)src * n, (size_t)n * sizeof(double));
     memcpy(b->ref + (size_t)dst * n, a->ref + (size_t)src * n, (size_t)n * sizeof(int32_t));
     memcpy(b->g + dst * gsz, a->g + src * gsz, gsz * sizeof(snn_real));
 }
 
 /* Currents of step 2 for the recorded neurons, from the state before the update. */
-static void track_before(const snn_network *net, const snn_track *tr, int64_t row, const snn_real *v,
+static void track_before(const snn_network *net, const snn_track *tr, int64_t row, const double *v,
                          const snn_real *g) {
     int S = net->n_cols;
     int64_t n = net->n;
@@ -75,7 +75,7 @@ static void track_before(const snn_network *net, const snn_track *tr, int64_t ro
     }
 }
 
-static void track_after(const snn_network *net, const snn_track *tr, int64_t row, const snn_real *v,
+static void track_after(const snn_network *net, const snn_track *tr, int64_t row, const double *v,
                         const snn_real *g) {
     int S = net->n_cols;
     int64_t n = net->n;
@@ -108,11 +108,11 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
                                                              snn_tape *tape, const int taped) {
     const int64_t n = net->n, n_in = net->n_in;
     const int S = net->n_cols, K = net->n_groups, n_types = net->n_types;
-    snn_real *restrict v = st->v + (size_t)b * n;
+    double *restrict v = st->v + (size_t)b * n;
     int32_t *restrict ref = st->ref + (size_t)b * n;
     snn_real *restrict g = st->g + (size_t)b * 2 * S * n;
     snn_real *restrict drive = st->drive + (size_t)b * K * n;
-    snn_real *restrict isyn = st->isyn + (size_t)b * n;
+    double *restrict isyn = st->isyn + (size_t)b * n;
     int32_t *restrict spk = st->spk + (size_t)b * n;
     const snn_real *restrict theta = net->theta, *restrict u_reset = net->u_reset, *restrict e_l = net->e_l;
     const snn_real *restrict leak = net->leak_factor, *restrict dtc = net->dt_over_c;
@@ -129,10 +129,10 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
             tv_next = snn_tape_v(tape, b, t + 1);
             tgs = snn_tape_gsum(tape, b, t);
             tfl = snn_tape_flags(tape, b, t);
-            /* v before the step; the slot of a neuron that spiked at t-1 already holds that step's
-             * pre-reset voltage (its v here is U_reset, which the backward knows) */
+            /* v - theta before the step; the slot of a neuron that spiked at t-1 already holds that
+             * step's pre-reset value (its v here is U_reset, which the backward knows) */
             if (t == 0)
-                for (int64_t j = 0; j < n; j++) tv[j] = v[j];
+                for (int64_t j = 0; j < n; j++) tv[j] = (snn_real)(v[j] - theta[j]);
         }
         if (tr) track_before(net, tr, tr->row0 + t, v, g);
 
@@ -145,20 +145,20 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
             for (int64_t j = 0; j < n; j++) tgs[j] = 0;
         for (int s = 0; s < S; s++) {
             const snn_real *restrict g0 = g + (size_t)s * n, *restrict g1 = g + (size_t)(S + s) * n;
-            const snn_real e = net->e_syn[s];
-            for (int64_t j = 0; j < n; j++) isyn[j] += (g0[j] + g1[j]) * (v[j] - e);
+            const double e = net->e_syn[s];
+            for (int64_t j = 0; j < n; j++) isyn[j] += (double)(g0[j] + g1[j]) * (v[j] - e);
             if (taped)
                 for (int64_t j = 0; j < n; j++) tgs[j] += g0[j] + g1[j];
         }
 
         /* 3. voltage update, reset, refractory hold */
         for (int64_t j = 0; j < n; j++) {
-            snn_real vt = v[j] - isyn[j] * dtc[j] - (v[j] - e_l[j]) * leak[j];
+            double vt = v[j] - isyn[j] * dtc[j] - (v[j] - e_l[j]) * leak[j];
             int32_t r = ref[j];
-            snn_real vn = (o[j] || r > 0) ? u_reset[j] : vt;
+            double vn = (o[j] || r > 0) ? (double)u_reset[j] : vt;
             if (taped) {
                 tfl[j] = (uint16_t)(o[j] | (r > 0) << 1) | all_in_bounds;
-                tv_next[j] = o[j] ? vt : vn;
+                tv_next[j] = (snn_real)((o[j] ? vt : vn) - theta[j]);
             }
             r = r > 0 ? r - 1 : 0;
             ref[j] = o[j] ? ref_steps[j] : r;
@@ -461,13 +461,12 @@ static void backward_voltage(const snn_network *net, const snn_tape *tape, int b
     for (int64_t j = 0; j < n; j++) {
         const int spiked = fl[j] & 1, held = (fl[j] >> 1) & 1;
         const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-        const snn_real v_prev = reset_before ? u_reset[j] : tv[j];
+        const snn_real u = reset_before ? u_reset[j] - theta[j] : tv[j];  /* v_prev - theta */
         snn_real sb = w->sbar[(size_t)j * B + b] + dsb[j];
         /* d v_new / d s = -v~ whether or not the neuron spiked (only the reset term U_reset * s is
          * detached); the slot of step t+1 holds v~ (v after the step unless it spiked) */
-        sb -= held ? 0 : vbar[j] * tv_next[j];
+        sb -= held ? 0 : vbar[j] * (theta[j] + tv_next[j]);
         const snn_real vt = (spiked | held) ? 0 : vbar[j];
-        snn_real u = v_prev - theta[j];
         snn_real su = sc * (u < 0 ? -u : u) + 1;
         snn_real vp = vt * (1 - leak[j] - dtc[j] * gs[j]) + sb / (su * su);
         vtb[j] = vt * dtc[j];
@@ -478,7 +477,7 @@ static void backward_voltage(const snn_network *net, const snn_tape *tape, int b
         const snn_real e = net->e_syn[s];
         for (int64_t j = 0; j < n; j++) {
             const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-            const snn_real v_prev = reset_before ? u_reset[j] : tv[j];
+            const snn_real v_prev = reset_before ? u_reset[j] : theta[j] + tv[j];
             const snn_real d = -vtb[j] * (v_prev - e);
             g0[j] += d;
             g1[j] += d;
@@ -489,8 +488,8 @@ static void backward_voltage(const snn_network *net, const snn_tape *tape, int b
         const double *ca = vcoef + (size_t)b * n, *cc = vcoef + (size_t)(w->n_trials + b) * n;
         for (int64_t j = 0; j < n; j++) {
             const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-            const snn_real v_prev = reset_before ? u_reset[j] : tv[j];
-            vbar[j] += (snn_real)(ca[j] * (double)v_prev + cc[j]);
+            const double v_prev = reset_before ? (double)u_reset[j] : (double)theta[j] + (double)tv[j];
+            vbar[j] += (snn_real)(ca[j] * v_prev + cc[j]);
         }
     }
 }
@@ -504,7 +503,9 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
     memset(w->gbar, 0, (size_t)B * 2 * S * n * sizeof(snn_real));
     memset(w->g_trial, 0, (size_t)B * K * nt * sizeof(double));
     const int want_w = grads->w != NULL || grads->w_ff != NULL;
-#pragma omp parallel
+    /* three barriers per step: worth it only when a step has enough work (serial otherwise; the result
+     * is the same either way) */
+#pragma omp parallel if ((int64_t)B * n >= 32768)
     {
         /* the voltage loss on the chunk's last voltage (v after step T-1) */
         if (vcoef) {
@@ -514,8 +515,8 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
                 const snn_real *tv = snn_tape_v(tape, b, T);
                 const double *ca = vcoef + (size_t)b * n, *cc = vcoef + (size_t)(B + b) * n;
                 for (int64_t j = 0; j < n; j++) {
-                    snn_real v_last = (fl[j] & 1) ? net->u_reset[j] : tv[j];
-                    w->vbar[(size_t)b * n + j] = (snn_real)(ca[j] * (double)v_last + cc[j]);
+                    double v_last = (fl[j] & 1) ? (double)net->u_reset[j] : (double)net->theta[j] + (double)tv[j];
+                    w->vbar[(size_t)b * n + j] = (snn_real)(ca[j] * v_last + cc[j]);
                 }
             }
         }

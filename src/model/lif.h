@@ -25,12 +25,13 @@ typedef struct snn_state {
     int64_t n;
     int n_cols;
     int n_groups;
-    snn_real *v;       /* [trials][n] */
+    double *v;         /* [trials][n] (double: the surrogate gradient is steep near threshold, and
+                        * float32 rounding of v accumulates to ~1e-5 mV over a chunk) */
     int32_t *ref;      /* [trials][n] steps of refractory hold left */
     snn_real *g;       /* [trials][2][S][n] */
     /* scratch, one slice per trial so that trials run in parallel */
     snn_real *drive;   /* [trials][groups][n] */
-    snn_real *isyn;    /* [trials][n] */
+    double *isyn;      /* [trials][n] */
     int32_t *spk;      /* [trials][n] */
 } snn_state;
 
@@ -59,9 +60,10 @@ typedef struct snn_track {
 /* What the backward pass needs of a chunk (SPEC section 13: v, the conductance sum per neuron, spike,
  * refractory and clamp bits), recorded by the taped forward; trial-major so that every trial writes its
  * own region. Per trial and step t:
- *   v[t][j]     v before step t, except that when j spiked at step t-1 it holds that step's pre-reset
- *               value (v before step t is then U_reset, known without storing it); row T holds the
- *               pre-reset values of the last step's spikes;
+ *   v[t][j]     v - theta before step t (small near threshold, where float precision matters), except
+ *               that when j spiked at step t-1 it holds that step's pre-reset value minus theta (v
+ *               before step t is then U_reset, known without storing it); row T holds those of the
+ *               last step's spikes;
  *   gsum[t][j]  sum over columns of G0 + G1 before step t;
  *   flags[t][j] bit 0 spike at t, bit 1 refractory hold at t, bit 2 + c*S + s set when the pre-clamp
  *               value of component c of column s lay within its bounds (the clamp passes gradient).

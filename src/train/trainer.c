@@ -336,7 +336,7 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
                 const uint16_t *fl = snn_tape_flags(&tr->tape, b, t);
                 const snn_real *tv = snn_tape_v(&tr->tape, b, t + 1);
                 for (int64_t j = 0; j < n; j++) {
-                    double v = (fl[j] & 1) ? (double)net->u_reset[j] : (double)tv[j];
+                    double v = (fl[j] & 1) ? (double)net->u_reset[j] : (double)net->theta[j] + (double)tv[j];
                     s1[j] += v;
                     s2[j] += v * v;
                 }
@@ -543,7 +543,7 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = snn_npz_add_scalar_i64(w, "log_count", tr->log_count, err);
     sh2[0] = B;
     sh2[1] = n;
-    if (!rc) rc = snn_npz_add(w, "state_v", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 2, sh2, tr->st.v, err);
+    if (!rc) rc = snn_npz_add(w, "state_v", SNN_F64, 2, sh2, tr->st.v, err);
     if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, tr->st.ref, err);
     sh3[0] = B;
     sh3[1] = 2 * S;
@@ -623,7 +623,7 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = read_i64(z, "log_count", &tr->log_count, err);
     int64_t s2[2] = {B, n}, s3[3] = {B, 2 * S, n};
     snn_dtype rd = sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32;
-    if (!rc) rc = read_exact(z, "state_v", rd, 2, s2, tr->st.v, (size_t)(B * n) * sizeof(snn_real), err);
+    if (!rc) rc = read_exact(z, "state_v", SNN_F64, 2, s2, tr->st.v, (size_t)(B * n) * sizeof(double), err);
     if (!rc) rc = read_exact(z, "state_refractory", SNN_I32, 2, s2, tr->st.ref, (size_t)(B * n) * sizeof(int32_t), err);
     if (!rc) rc = read_exact(z, "state_g", rd, 3, s3, tr->st.g, (size_t)(B * 2 * S * n) * sizeof(snn_real), err);
     if (!rc && tr->vr_on) {
