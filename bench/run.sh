@@ -2,6 +2,7 @@
 # Benchmarks of SPEC section 13 (Dp scale). Prints seconds, trial-steps per second and peak memory,
 # for 1 and 2 threads. Results go to bench-output/ (not committed).
 #   stage 3: 50 trials x 10 s of teacher activity on the Dp-scale network
+#   stage 4: training iterations of 50 trials x 200 steps with exact gradients (bench/dp-train.toml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SNNFIT=${SNNFIT:-build/snnfit}
@@ -35,3 +36,21 @@ for threads in 1 2; do
   eval "wall_$threads=$wall"
 done
 awk -v a="$wall_1" -v b="$wall_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
+
+echo
+echo "== stage 4: training, 50 trials x 200 steps per iteration, exact gradients (bench/dp-train.toml) =="
+for threads in 1 2; do
+  : > "$OUT/train-$threads.times"
+  for r in $(seq "$REPEATS"); do
+    OMP_NUM_THREADS=$threads $SNNFIT train bench/dp-train.toml -i "$OUT/teacher-2" -o "$OUT/train-$threads" \
+      --overwrite --quiet > "$OUT/train-$threads.log"
+    grep '^Timing:' "$OUT/train-$threads.log" | tee -a "$OUT/train-$threads.times"
+  done
+  # "Timing: S s per epoch over K epochs (R trial-steps/s), peak memory M MiB, BPTT memory B MiB per trial-step"
+  it=$(awk '{print $2}' "$OUT/train-$threads.times" | median)
+  rss=$(awk '{for(i=1;i<=NF;i++) if($i=="memory" && $(i-1)=="peak") print $(i+1)}' "$OUT/train-$threads.times" | median)
+  per=$(awk '{for(i=1;i<=NF;i++) if($i=="BPTT") print $(i+2)}' "$OUT/train-$threads.times" | median)
+  echo "threads=$threads median of $REPEATS: ${it} s per iteration, peak ${rss} MiB, BPTT ${per} MiB per trial-step"
+  eval "it_$threads=$it"
+done
+awk -v a="$it_1" -v b="$it_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'

@@ -431,6 +431,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     snn_progress bar;
     snn_progress_start(&bar, "Training", tr->iterations, tr->quiet);
     int64_t done_here = 0;
+    double t_run = 0;
     while (tr->iteration < tr->iterations) {
         const int64_t k = tr->iteration, chunk = k % tr->n_chunks;
         double t0 = snn_now();
@@ -478,6 +479,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
             }
         }
         tr->t_window += snn_now() - t0;
+        t_run += snn_now() - t0;
         if (tr->iteration % tp->log_interval == 0) {
             row_stats rs = {0, 0, 0};
             rc = log_row(tr, &rs, err);
@@ -508,6 +510,16 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     snn_progress_finish(&bar);
     snn_metrics_close(&tr->metrics);
     tr->metrics_open = 0;
+    if (!rc && done_here > 0) {
+        /* what the reverse pass keeps per trial-step: the tape and the spike-gradient buffer */
+        double per_ts = (double)(tr->tape.n * (2 * sizeof(snn_real) + sizeof(uint16_t)) + tr->net->n * sizeof(float)) /
+                        1048576.0;
+        printf("Timing: %.3f s per epoch over %lld epochs (%.0f trial-steps/s), peak memory %.1f MiB, "
+               "BPTT memory %.4f MiB per trial-step\n",
+               t_run / (double)done_here, (long long)done_here,
+               (double)done_here * (double)tr->B * (double)tr->L / t_run, (double)snn_peak_rss_bytes() / 1048576.0,
+               per_ts);
+    }
     return rc;
 }
 
