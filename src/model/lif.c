@@ -315,10 +315,12 @@ int snn_backward_work_alloc(snn_backward_work *w, const snn_network *net, int B,
     w->at = snn_calloc_aligned(K * n * (size_t)B, sizeof(snn_real), "BPTT drive adjoints", err);
     w->sbar = snn_calloc_aligned(n * (size_t)B, sizeof(snn_real), "BPTT spike adjoints", err);
     w->tmp = snn_calloc_aligned((size_t)B * n, sizeof(snn_real), "BPTT scratch", err);
+    w->ds = snn_calloc_aligned((size_t)B * n, sizeof(float), "BPTT spike gradients", err);
     w->spk_t = snn_calloc_aligned(n * (size_t)B, 1, "BPTT spikes", err);
     w->in_t = snn_calloc_aligned((size_t)(net->n_in ? net->n_in : 1) * (size_t)B, 1, "BPTT inputs", err);
     w->g_trial = snn_calloc_aligned((size_t)B * K * (size_t)net->n_types, sizeof(double), "BPTT gradients", err);
-    if (!w->vbar || !w->gbar || !w->a || !w->at || !w->sbar || !w->tmp || !w->spk_t || !w->in_t || !w->g_trial) {
+    if (!w->vbar || !w->gbar || !w->a || !w->at || !w->sbar || !w->tmp || !w->ds || !w->spk_t || !w->in_t ||
+        !w->g_trial) {
         snn_backward_work_free(w);
         return SNN_ERUN;
     }
@@ -332,6 +334,7 @@ void snn_backward_work_free(snn_backward_work *w) {
     snn_free(w->at);
     snn_free(w->sbar);
     snn_free(w->tmp);
+    snn_free(w->ds);
     snn_free(w->spk_t);
     snn_free(w->in_t);
     snn_free(w->g_trial);
@@ -443,15 +446,17 @@ static void backward_product_ff(const snn_network *net, int64_t m, snn_backward_
 }
 
 /* Phase C for trial b: the voltage step and the spike's surrogate. */
-static void backward_voltage(const snn_network *net, const snn_tape *tape, int b, int64_t t, int64_t T,
-                             const float *ds, const double *vcoef, double scale, snn_backward_work *w) {
+static void backward_voltage(const snn_network *net, const snn_tape *tape, int b, int64_t t,
+                             const snn_spike_grad_source *ds, const double *vcoef, double scale,
+                             snn_backward_work *w) {
     const int64_t n = net->n;
     const int S = net->n_cols, B = w->n_trials;
     const uint16_t *restrict fl = snn_tape_flags(tape, b, t);
     const uint16_t *restrict fl_prev = t > 0 ? snn_tape_flags(tape, b, t - 1) : NULL;
     const snn_real *restrict tv = snn_tape_v(tape, b, t), *restrict tv_next = snn_tape_v(tape, b, t + 1);
     const snn_real *restrict gs = snn_tape_gsum(tape, b, t);
-    const float *restrict dsb = ds + ((size_t)b * T + t) * n;
+    float *restrict dsb = w->ds + (size_t)b * n;
+    ds->fill(ds->ctx, b, t, dsb);
     snn_real *restrict vbar = w->vbar + (size_t)b * n;
     snn_real *restrict vtb = w->tmp + (size_t)b * n;
     snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
@@ -495,8 +500,8 @@ static void backward_voltage(const snn_network *net, const snn_tape *tape, int b
 }
 
 void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
-                        const float *ds, const double *vcoef, double surrgrad_scale, snn_grads *grads,
-                        snn_backward_work *w) {
+                        const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
+                        snn_grads *grads, snn_backward_work *w) {
     const int64_t n = net->n, n_in = net->n_in;
     const int S = net->n_cols, K = net->n_groups, B = w->n_trials, nt = net->n_types;
     memset(w->vbar, 0, (size_t)B * n * sizeof(snn_real));
@@ -531,7 +536,7 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
                 for (int64_t m = 0; m < n_in; m++) backward_product_ff(net, m, w, grads->w_ff);
             }
 #pragma omp for schedule(static)
-            for (int b = 0; b < B; b++) backward_voltage(net, tape, b, t, T, ds, vcoef, surrgrad_scale, w);
+            for (int b = 0; b < B; b++) backward_voltage(net, tape, b, t, ds, vcoef, surrgrad_scale, w);
         }
     }
     /* reduce the per-trial scaling-factor gradients in trial order */
@@ -544,4 +549,9 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
             for (int k = 0; k < net->n_ff_types; k++)
                 for (int l = 0; l < nt; l++) grads->sf_ff[k * nt + l] += gt[(size_t)(nt + k) * nt + l];
     }
+}
+
+void snn_spike_grad_array_fill(void *ctx, int b, int64_t t, float *ds) {
+    const snn_spike_grad_array *a = ctx;
+    memcpy(ds, a->ds + ((size_t)b * (size_t)a->T + (size_t)t) * (size_t)a->n, (size_t)a->n * sizeof(float));
 }

@@ -125,6 +125,7 @@ typedef struct snn_backward_work {
     snn_real *at;      /* [K][n][B] the same, trial innermost */
     snn_real *sbar;    /* [n][B] transposed product */
     snn_real *tmp;     /* [B][n] */
+    float *ds;         /* [B][n] dL/ds of the step being processed */
     uint8_t *spk_t;    /* [n][B] spikes of the step (weights mode) */
     uint8_t *in_t;     /* [n_in][B] inputs of the step (weights mode) */
     double *g_trial;   /* [B][K][n_types] scaling-factor gradient of each trial */
@@ -133,10 +134,25 @@ typedef struct snn_backward_work {
 int snn_backward_work_alloc(snn_backward_work *w, const snn_network *net, int n_trials, snn_error *err);
 void snn_backward_work_free(snn_backward_work *w);
 
-/* in_spikes [B][T][n_in] (NULL: none), ds [B][T][n], vcoef NULL or [2][B][n] (a then c). */
+/* Where dL/ds comes from: fill(ctx, b, t, ds) writes dL/ds[b][t][0..n) into ds. The reverse pass calls
+ * it for t = T-1 down to 0, for each trial from one thread, so a source may keep per-trial state that it
+ * walks backward in time (the streaming van Rossum loss does). */
+typedef struct snn_spike_grad_source {
+    void (*fill)(void *ctx, int b, int64_t t, float *ds);
+    void *ctx;
+} snn_spike_grad_source;
+
+/* A source reading a dense [B][T][n] array. */
+typedef struct snn_spike_grad_array {
+    const float *ds;
+    int64_t T, n;
+} snn_spike_grad_array;
+void snn_spike_grad_array_fill(void *ctx, int b, int64_t t, float *ds);
+
+/* in_spikes [B][T][n_in] (NULL: none), vcoef NULL or [2][B][n] (a then c). */
 void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
-                        const float *ds, const double *vcoef, double surrgrad_scale, snn_grads *grads,
-                        snn_backward_work *work);
+                        const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
+                        snn_grads *grads, snn_backward_work *work);
 
 /* Advances one trial b by T steps (what snn_forward_chunk does for each trial; for callers that
  * schedule trials themselves). in: [T][n_in] (may be NULL), out: [T][n], track may be NULL. */

@@ -1,6 +1,7 @@
 #include "train/loss.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -384,4 +385,152 @@ double snn_weight_ratio_loss(const double *sf, const double *sf_ff, int n_types,
     if (g_sf_ff)
         for (int64_t i = 0; i < n_all; i++) g_sf_ff[i] += -g * rec / (den * den * (double)n_all);
     return (R - target) * (R - target);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* van Rossum, streaming reverse                                                                    */
+
+int snn_vr_stream_alloc(snn_vr_stream *s, const snn_vr *vr, int64_t B, int64_t N, int64_t Tmax, snn_error *err) {
+    memset(s, 0, sizeof *s);
+    s->B = B;
+    s->N = N;
+    s->Tmax = Tmax;
+    s->n_comp = vr->two_exp ? 2 : 1;
+    /* the backward recurrence divides by k each step: restart it from a stored state every K steps so
+     * that rounding grows by at most e^5 */
+    double kmin = vr->two_exp ? vr->k_rise : vr->k_decay;
+    double steps = kmin > 0 && kmin < 1 ? 5.0 / -log(kmin) : (double)Tmax;
+    s->K = steps >= (double)Tmax ? Tmax : (steps < 1 ? 1 : (int64_t)steps);
+    s->n_ckpt = (Tmax + s->K - 1) / s->K;
+    size_t bn = (size_t)(B * N), nc = (size_t)s->n_comp;
+    s->ckpt = snn_calloc_aligned((size_t)s->n_ckpt * 2 * nc * bn, sizeof(double), "van Rossum checkpoints", err);
+    s->cur = snn_calloc_aligned(2 * nc * bn, sizeof(double), "van Rossum reverse states", err);
+    s->z = snn_calloc_aligned(nc * bn, sizeof(double), "van Rossum adjoints", err);
+    if (!s->ckpt || !s->cur || !s->z) {
+        snn_vr_stream_free(s);
+        return SNN_ERUN;
+    }
+    return SNN_OK;
+}
+
+void snn_vr_stream_free(snn_vr_stream *s) {
+    snn_free(s->ckpt);
+    snn_free(s->cur);
+    snn_free(s->z);
+    memset(s, 0, sizeof *s);
+}
+
+/* state arrays of one (train, component): train 0 student, 1 teacher; component 0 decay, 1 rise */
+static inline double *vrs_slot(double *base, const snn_vr_stream *s, int train, int comp, int64_t b) {
+    return base + (((size_t)train * (size_t)s->n_comp + (size_t)comp) * (size_t)(s->B * s->N)) + (size_t)(b * s->N);
+}
+
+double snn_vr_forward_stream(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, const uint8_t *target, int64_t B,
+                             int64_t T, int64_t N, double scale) {
+    s->T = T;
+    s->coef = scale * 2.0 * vr->norm / ((double)B * (double)T * (double)N);
+    const size_t ck = 2 * (size_t)s->n_comp * (size_t)(B * N);
+    double *acc = malloc((size_t)B * sizeof *acc);
+    if (!acc) return NAN;
+#pragma omp parallel for schedule(static) if (B * N * T >= 65536)
+    for (int64_t b = 0; b < B; b++) {
+        double *ysd = vr->ys_d + b * N, *ytd = vr->yt_d + b * N;
+        double *ysr = vr->two_exp ? vr->ys_r + b * N : NULL, *ytr = vr->two_exp ? vr->yt_r + b * N : NULL;
+        double sum = 0;
+        for (int64_t t = 0; t < T; t++) {
+            const uint8_t *restrict os = o + (b * T + t) * N, *restrict ot = target + (b * T + t) * N;
+            if (vr->two_exp) {
+                const double kd = vr->k_decay, kr = vr->k_rise, nm = vr->norm;
+                for (int64_t j = 0; j < N; j++) {
+                    ysd[j] = kd * ysd[j] + os[j];
+                    ysr[j] = kr * ysr[j] + os[j];
+                    ytd[j] = kd * ytd[j] + ot[j];
+                    ytr[j] = kr * ytr[j] + ot[j];
+                    double e = nm * ((ysd[j] - ysr[j]) - (ytd[j] - ytr[j]));
+                    sum += e * e;
+                }
+            } else {
+                const double k = vr->k_decay;
+                for (int64_t j = 0; j < N; j++) {
+                    ysd[j] = k * ysd[j] + os[j];
+                    ytd[j] = k * ytd[j] + ot[j];
+                    double e = ysd[j] - ytd[j];
+                    sum += e * e;
+                }
+            }
+            if ((T - 1 - t) % s->K == 0) {
+                double *base = s->ckpt + (size_t)((T - 1 - t) / s->K) * ck;
+                memcpy(vrs_slot(base, s, 0, 0, b), ysd, (size_t)N * sizeof(double));
+                memcpy(vrs_slot(base, s, 1, 0, b), ytd, (size_t)N * sizeof(double));
+                if (vr->two_exp) {
+                    memcpy(vrs_slot(base, s, 0, 1, b), ysr, (size_t)N * sizeof(double));
+                    memcpy(vrs_slot(base, s, 1, 1, b), ytr, (size_t)N * sizeof(double));
+                }
+            }
+        }
+        acc[b] = sum;
+    }
+    double total = 0;
+    for (int64_t b = 0; b < B; b++) total += acc[b];
+    free(acc);
+    return total / ((double)B * (double)T * (double)N);
+}
+
+void snn_vr_reverse_step(snn_vr_stream *s, const snn_vr *vr, int64_t b, int64_t t, const uint8_t *o_t,
+                         const uint8_t *target_t, float *ds) {
+    const int64_t N = s->N, T = s->T;
+    const size_t ck = 2 * (size_t)s->n_comp * (size_t)(s->B * N);
+    double *zd = s->z + b * N, *zr = vr->two_exp ? s->z + (size_t)(s->B * N) + b * N : NULL;
+    double *ysd = vrs_slot(s->cur, s, 0, 0, b), *ytd = vrs_slot(s->cur, s, 1, 0, b);
+    double *ysr = vr->two_exp ? vrs_slot(s->cur, s, 0, 1, b) : NULL, *ytr = vr->two_exp ? vrs_slot(s->cur, s, 1, 1, b) : NULL;
+    if (t == T - 1) {
+        memset(zd, 0, (size_t)N * sizeof(double));
+        if (zr) memset(zr, 0, (size_t)N * sizeof(double));
+    }
+    if ((T - 1 - t) % s->K == 0) {
+        const double *base = s->ckpt + (size_t)((T - 1 - t) / s->K) * ck;
+        memcpy(ysd, vrs_slot((double *)base, s, 0, 0, b), (size_t)N * sizeof(double));
+        memcpy(ytd, vrs_slot((double *)base, s, 1, 0, b), (size_t)N * sizeof(double));
+        if (vr->two_exp) {
+            memcpy(ysr, vrs_slot((double *)base, s, 0, 1, b), (size_t)N * sizeof(double));
+            memcpy(ytr, vrs_slot((double *)base, s, 1, 1, b), (size_t)N * sizeof(double));
+        }
+    }
+    const double c = s->coef;
+    if (vr->two_exp) {
+        const double kd = vr->k_decay, kr = vr->k_rise, nm = vr->norm, ikd = 1.0 / kd, ikr = 1.0 / kr;
+        for (int64_t j = 0; j < N; j++) {
+            double e = nm * ((ysd[j] - ysr[j]) - (ytd[j] - ytr[j]));
+            zd[j] = e + kd * zd[j];
+            zr[j] = e + kr * zr[j];
+            ds[j] += (float)(c * (zd[j] - zr[j]));
+            /* the filter values of step t-1 */
+            ysd[j] = (ysd[j] - o_t[j]) * ikd;
+            ysr[j] = (ysr[j] - o_t[j]) * ikr;
+            ytd[j] = (ytd[j] - target_t[j]) * ikd;
+            ytr[j] = (ytr[j] - target_t[j]) * ikr;
+        }
+    } else {
+        const double k = vr->k_decay, ik = 1.0 / k;
+        for (int64_t j = 0; j < N; j++) {
+            double e = ysd[j] - ytd[j];
+            zd[j] = e + k * zd[j];
+            ds[j] += (float)(c * zd[j]);
+            ysd[j] = (ysd[j] - o_t[j]) * ik;
+            ytd[j] = (ytd[j] - target_t[j]) * ik;
+        }
+    }
+}
+
+void snn_rate_loss_grad_coef(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
+                             double scale, double *coef) {
+    const double c = 2.0 * scale / ((double)N * (double)B * chunk_seconds(T, dt));
+    for (int64_t j = 0; j < N; j++) coef[j] = c * (rates[j] - target[j]) / (target[j] + 1.0);
+}
+
+void snn_silent_loss_grad_coef(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
+                               double scale, double *coef) {
+    const double c = -scale / ((double)B * (double)N * chunk_seconds(T, dt));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < N; j++) coef[b * N + j] = c * alpha[j] * exp(-alpha[j] * r[b * N + j]);
 }

@@ -53,12 +53,39 @@ double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64
 /* Turns e (from the forward) in place into scale * dL/ds (it overwrites e; it does not add). */
 void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N, double scale);
 
+/* ---- van Rossum, streaming: the reverse pass without a dense e buffer ----
+ * The forward keeps the filter states every K steps (K such that the backward recurrence
+ * y[t-1] = (y[t] - o[t]) / k amplifies rounding by at most e^5), and the reverse pass, step by step from
+ * the chunk's end, recomputes e[t] and runs the anti-causal filter. Same loss and gradient as
+ * snn_vr_forward / snn_vr_backward (to rounding), at O(B N) memory instead of O(B T N). */
+typedef struct snn_vr_stream {
+    int64_t B, N, Tmax, K, n_ckpt, T;
+    int n_comp;
+    double *ckpt;   /* [n_ckpt][train][component][B*N], train 0 student, 1 teacher; at steps T-1, T-1-K, ... */
+    double *cur;    /* [train][component][B*N] the reverse pass's filter values */
+    double *z;      /* [component][B*N] anti-causal filter states */
+    double coef;    /* scale * 2 * norm / (B T N) */
+} snn_vr_stream;
+
+int snn_vr_stream_alloc(snn_vr_stream *s, const snn_vr *vr, int64_t B, int64_t N, int64_t Tmax, snn_error *err);
+void snn_vr_stream_free(snn_vr_stream *s);
+/* Like snn_vr_forward (advances vr's states, returns the loss) but keeps checkpoints instead of e. */
+double snn_vr_forward_stream(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, const uint8_t *target, int64_t B,
+                             int64_t T, int64_t N, double scale);
+/* Step t of trial b of the reverse pass, called for t = T-1, T-2, ..., 0 in order (trials independent):
+ * adds scale * dL/ds[b][t][:] into ds (N). o_t / target_t: the spikes of trial b at step t. */
+void snn_vr_reverse_step(snn_vr_stream *s, const snn_vr *vr, int64_t b, int64_t t, const uint8_t *o_t,
+                         const uint8_t *target_t, float *ds);
+
 /* ---- firing rate ---- */
 /* rates_out (N, required): the student's pooled rates; target (N). */
 double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
                              double *rates_out);
 void snn_rate_loss_backward(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
                             double scale, float *ds);
+/* The same gradient as a per-neuron constant (it does not depend on trial or step): coef (N). */
+void snn_rate_loss_grad_coef(const double *rates, const double *target, int64_t B, int64_t T, int64_t N, double dt,
+                             double scale, double *coef);
 /* The pooled rates of a spike array (e.g. the teacher's, as targets). */
 void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out);
 
@@ -68,6 +95,10 @@ double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N
                                double *r_out);
 void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
                               double scale, float *ds);
+
+/* The same gradient as a per-(trial, neuron) constant: coef (B * N). */
+void snn_silent_loss_grad_coef(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
+                               double scale, double *coef);
 
 /* ---- CV (logged only) ---- */
 double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T,

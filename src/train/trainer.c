@@ -68,7 +68,8 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     tr->in = snn_calloc((size_t)B * (size_t)L * (size_t)(n_in ? n_in : 1), 1, "input spikes", err);
     tr->target = snn_calloc(bln, 1, "teacher spikes", err);
     tr->out = snn_calloc(bln, 1, "student spikes", err);
-    tr->ds = snn_calloc_aligned(bln, sizeof(float), "spike gradients", err);
+    tr->c_fr = snn_calloc((size_t)n, sizeof(double), "firing-rate gradients", err);
+    tr->c_sil = snn_calloc((size_t)B * n, sizeof(double), "silent-penalty gradients", err);
     tr->vcoef = snn_calloc(2 * (size_t)B * n, sizeof(double), "voltage-loss coefficients", err);
     tr->vsum = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
     tr->vsumsq = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
@@ -84,7 +85,7 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
         tr->gw_ff = snn_calloc((size_t)net->ff.nnz + 1, sizeof(double), "weight gradients", err);
     }
     if (!tr->params || !tr->grad_acc || !tr->grad_it || !tr->last_grad || !tr->best_params || !tr->window_total ||
-        !tr->log_losses || !tr->stats_win || !tr->in || !tr->target || !tr->out || !tr->ds || !tr->vcoef ||
+        !tr->log_losses || !tr->stats_win || !tr->in || !tr->target || !tr->out || !tr->c_fr || !tr->c_sil || !tr->vcoef ||
         !tr->vsum || !tr->vsumsq || !tr->rates || !tr->rates_target || !tr->r_trial || !tr->alpha_n ||
         !tr->theta_n || !tr->ratio_n || !tr->cv_target_n || (tr->train_w && (!tr->gw || !tr->gw_ff))) {
         snn_trainer_free(tr);
@@ -118,6 +119,7 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     if (!rc && tr->vr_on)
         rc = snn_vr_init(&tr->vr, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay, tp->van_rossum_tau_rise,
                          tp->van_rossum_tau_decay, B, n, err);
+    if (!rc && tr->vr_on) rc = snn_vr_stream_alloc(&tr->vrs, &tr->vr, B, n, L, err);
     if (rc) snn_trainer_free(tr);
     return rc;
 }
@@ -126,18 +128,20 @@ void snn_trainer_free(snn_trainer *tr) {
     if (tr->metrics_open) snn_metrics_close(&tr->metrics);
     double *dbl[] = {tr->params, tr->grad_acc, tr->grad_it, tr->last_grad, tr->best_params, tr->window_total,
                      tr->log_losses, tr->vcoef, tr->vsum, tr->vsumsq, tr->rates, tr->rates_target, tr->r_trial,
-                     tr->alpha_n, tr->theta_n, tr->ratio_n, tr->cv_target_n, tr->gw, tr->gw_ff};
+                     tr->alpha_n, tr->theta_n, tr->ratio_n, tr->cv_target_n, tr->gw, tr->gw_ff, tr->c_fr, tr->c_sil};
     for (size_t i = 0; i < sizeof dbl / sizeof *dbl; i++) snn_free(dbl[i]);
     snn_free(tr->stats_win);
     snn_free(tr->in);
     snn_free(tr->target);
     snn_free(tr->out);
-    snn_free(tr->ds);
     snn_adam_free(&tr->adam);
     snn_state_free(&tr->st);
     snn_tape_free(&tr->tape);
     snn_backward_work_free(&tr->bw);
-    if (tr->vr_on) snn_vr_free(&tr->vr);
+    if (tr->vr_on) {
+        snn_vr_free(&tr->vr);
+        snn_vr_stream_free(&tr->vrs);
+    }
     memset(tr, 0, sizeof *tr);
 }
 
@@ -297,6 +301,19 @@ static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
 
 /* ---- one iteration ---- */
 
+/* dL/ds at step t of trial b for the reverse pass */
+static void trainer_fill(void *ctx, int b, int64_t t, float *ds) {
+    snn_trainer *tr = ctx;
+    const int64_t n = tr->net->n, L = tr->L;
+    const double *w = tr->p->train.loss_weight;
+    const double *cf = tr->c_fr, *cs = tr->c_sil + (size_t)b * n;
+    const int fr = w[SNN_LOSS_FIRING_RATE] > 0, sil = w[SNN_LOSS_SILENT_PENALTY] > 0;
+    for (int64_t j = 0; j < n; j++) ds[j] = (float)((fr ? cf[j] : 0.0) + (sil ? cs[j] : 0.0));
+    if (tr->vr_on)
+        snn_vr_reverse_step(&tr->vrs, &tr->vr, b, t, tr->out + ((size_t)b * L + t) * n,
+                            tr->target + ((size_t)b * L + t) * n, ds);
+}
+
 static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
     const snn_params *p = tr->p;
     const snn_train_params *tp = &p->train;
@@ -307,20 +324,19 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
     const double *w = tp->loss_weight;
     snn_forward_chunk_taped(net, &tr->st, L, tr->in, tr->out, NULL, 0, &tr->tape);
     memset(losses, 0, SNN_N_LOSSES * sizeof(double));
-    if (tr->vr_on) {
-        losses[SNN_LOSS_VAN_ROSSUM] = snn_vr_forward(&tr->vr, tr->out, tr->target, B, L, n, tr->ds);
-        snn_vr_backward(&tr->vr, tr->ds, B, L, n, w[SNN_LOSS_VAN_ROSSUM]);
-    } else {
-        memset(tr->ds, 0, (size_t)B * L * n * sizeof(float));
-    }
+    /* the spike losses' gradients are not stored per step: the rate and silence terms are constants
+     * in time, and the van Rossum term is recomputed step by step in the reverse pass (trainer_fill) */
+    if (tr->vr_on)
+        losses[SNN_LOSS_VAN_ROSSUM] =
+            snn_vr_forward_stream(&tr->vr, &tr->vrs, tr->out, tr->target, B, L, n, w[SNN_LOSS_VAN_ROSSUM]);
     if (w[SNN_LOSS_FIRING_RATE] > 0) {
         if (!tp->has_target_rates) snn_pooled_rates(tr->target, B, L, n, dt, tr->rates_target);
         losses[SNN_LOSS_FIRING_RATE] = snn_rate_loss_forward(tr->out, B, L, n, dt, tr->rates_target, tr->rates);
-        snn_rate_loss_backward(tr->rates, tr->rates_target, B, L, n, dt, w[SNN_LOSS_FIRING_RATE], tr->ds);
+        snn_rate_loss_grad_coef(tr->rates, tr->rates_target, B, L, n, dt, w[SNN_LOSS_FIRING_RATE], tr->c_fr);
     }
     if (w[SNN_LOSS_SILENT_PENALTY] > 0) {
         losses[SNN_LOSS_SILENT_PENALTY] = snn_silent_loss_forward(tr->out, B, L, n, dt, tr->alpha_n, tr->r_trial);
-        snn_silent_loss_backward(tr->r_trial, tr->alpha_n, B, L, n, dt, w[SNN_LOSS_SILENT_PENALTY], tr->ds);
+        snn_silent_loss_grad_coef(tr->r_trial, tr->alpha_n, B, L, n, dt, w[SNN_LOSS_SILENT_PENALTY], tr->c_sil);
     }
     if (w[SNN_LOSS_CV] > 0)
         losses[SNN_LOSS_CV] = snn_cv_loss(tr->out, tr->target, tp->has_target_cvs ? tr->cv_target_n : NULL, B, L, n);
@@ -357,7 +373,8 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
         if (tr->train_sf) grads.sf = tr->grad_it;
         if (tr->train_sf_ff) grads.sf_ff = tr->grad_it + n_sf(tr);
     }
-    snn_backward_chunk(net, &tr->tape, L, tr->in, tr->ds, vcoef, tp->surrgrad_scale, &grads, &tr->bw);
+    snn_spike_grad_source src = {trainer_fill, tr};
+    snn_backward_chunk(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw);
     if (tr->train_w) {
         /* theta = log w: dL/dtheta = dL/dw * w */
         for (int64_t e = 0; e < net->rec.nnz; e++) tr->grad_it[e] = tr->gw[e] * (double)net->rec.w[e];
@@ -511,9 +528,8 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     snn_metrics_close(&tr->metrics);
     tr->metrics_open = 0;
     if (!rc && done_here > 0) {
-        /* what the reverse pass keeps per trial-step: the tape and the spike-gradient buffer */
-        double per_ts = (double)(tr->tape.n * (2 * sizeof(snn_real) + sizeof(uint16_t)) + tr->net->n * sizeof(float)) /
-                        1048576.0;
+        /* what the reverse pass keeps per trial-step: the tape */
+        double per_ts = (double)(tr->tape.n * (2 * sizeof(snn_real) + sizeof(uint16_t))) / 1048576.0;
         printf("Timing: %.3f s per epoch over %lld epochs (%.0f trial-steps/s), peak memory %.1f MiB, "
                "BPTT memory %.4f MiB per trial-step\n",
                t_run / (double)done_here, (long long)done_here,

@@ -55,7 +55,8 @@ typedef struct snn_trainer {
     snn_tape tape;
     snn_backward_work bw;
     uint8_t *in, *target, *out;
-    float *ds;
+    double *c_fr, *c_sil;       /* time-constant spike-gradient terms: firing rate (N), silence (B*N) */
+    snn_vr_stream vrs;          /* the van Rossum loss's reverse pass */
     double *vcoef, *vsum, *vsumsq;
     double *rates, *rates_target, *r_trial, *alpha_n, *theta_n, *ratio_n, *cv_target_n;
     double *gw, *gw_ff;

@@ -151,7 +151,9 @@ static void run_case(const char *name, int threads) {
         grads.w = gw;
         grads.w_ff = gwff;
     }
-    snn_backward_chunk(&net, &tape, T, chunk_in, g.ds, g.vcoef, g.scale, &grads, &work);
+    snn_spike_grad_array arr = {g.ds, T, n};
+    snn_spike_grad_source src = {snn_spike_grad_array_fill, &arr};
+    snn_backward_chunk(&net, &tape, T, chunk_in, &src, g.vcoef, g.scale, &grads, &work);
     if (g.grad_sf) {
         double e1 = rel_err(gsf, g.grad_sf, 4), e2 = rel_err(gsf_ff, g.grad_sf_ff, 2);
         print_message("%s: dL/dSF    C [%.6g %.6g %.6g %.6g] torch [%.6g %.6g %.6g %.6g] rel err %.2e\n", name,
