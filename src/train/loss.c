@@ -194,13 +194,18 @@ void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N
 /* firing rate                                                                                      */
 
 void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out) {
-    for (int64_t j = 0; j < N; j++) rates_out[j] = 0.0;
-    for (int64_t bt = 0; bt < B * T; bt++) {
-        const uint8_t *restrict row = s + bt * N;
-        for (int64_t j = 0; j < N; j++) rates_out[j] += (double)row[j];
-    }
     const double inv = 1.0 / ((double)B * chunk_seconds(T, dt));
-    for (int64_t j = 0; j < N; j++) rates_out[j] *= inv;
+    /* neuron blocks in parallel; the counts are integers, exact in any order */
+#pragma omp parallel for schedule(static) if (B * T * N >= 1 << 20)
+    for (int64_t j0 = 0; j0 < N; j0 += JB) {
+        const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
+        int32_t cnt[JB] = {0};
+        for (int64_t bt = 0; bt < B * T; bt++) {
+            const uint8_t *restrict row = s + bt * N + j0;
+            for (int64_t i = 0; i < nj; i++) cnt[i] += row[i];
+        }
+        for (int64_t i = 0; i < nj; i++) rates_out[j0 + i] = (double)cnt[i] * inv;
+    }
 }
 
 double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
@@ -235,7 +240,9 @@ void snn_rate_loss_backward(const double *rates, const double *target, int64_t B
 double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
                                double *r_out) {
     const double inv = 1.0 / chunk_seconds(T, dt);
-    double sum = 0.0;
+    double *part = malloc((size_t)B * sizeof *part);
+    if (!part) return NAN;
+#pragma omp parallel for schedule(static) if (B * T * N >= 1 << 20)
     for (int64_t b = 0; b < B; b++) {
         double *restrict r = r_out + b * N;
         for (int64_t j = 0; j < N; j++) r[j] = 0.0;
@@ -243,11 +250,17 @@ double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N
             const uint8_t *restrict row = s + (b * T + t) * N;
             for (int64_t j = 0; j < N; j++) r[j] += (double)row[j];
         }
+        double ps = 0.0;
         for (int64_t j = 0; j < N; j++) {
             r[j] *= inv;
-            sum += exp(-alpha[j] * r[j]);
+            ps += exp(-alpha[j] * r[j]);
         }
+        part[b] = ps;
     }
+    /* partial sums added in trial order: the same result for any thread count */
+    double sum = 0.0;
+    for (int64_t b = 0; b < B; b++) sum += part[b];
+    free(part);
     return sum / ((double)B * (double)N);
 }
 
