@@ -6,6 +6,8 @@ packages=(
   build-essential cmake pkg-config git
   libzip-dev zlib1g-dev libblosc-dev libzstd-dev libjansson-dev libcmocka-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-zstandard
+  # figures: PLplot with its cairo driver (libplplot-dev alone has no PNG device) and the font
+  libplplot-dev plplot-driver-cairo libcairo2-dev fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do

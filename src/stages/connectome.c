@@ -13,6 +13,7 @@
 #include "inputs/poisson.h"
 #include "model/connectome.h"
 #include "model/spike_stats.h"
+#include "plot/dashboards.h"
 #include "stages/stage.h"
 #include "stages/traces.h"
 
@@ -183,6 +184,7 @@ static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_
     snn_path_join(path, sizeof path, dir, "dashboard_traces.npz", NULL);
     rc = snn_traces_write(path, &net, &start, 0, in, T, p->rec.type_names, s->assembly_ids, NULL, 0, err);
     if (!rc) printf("✓ Activity statistics and dashboard traces saved to %s\n", o->output);
+    if (!rc) rc = snn_plot_dashboards(o->output, path, s, p, 0, err);
 done:
     snn_poisson_free(&ps);
     snn_state_free(&st);

@@ -16,6 +16,7 @@
 #include "inputs/poisson.h"
 #include "io/zarr.h"
 #include "model/spike_stats.h"
+#include "plot/dashboards.h"
 #include "stages/stage.h"
 #include "stages/traces.h"
 
@@ -276,6 +277,8 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
                           extra, 2, err);
     if (rc) goto done;
     printf("✓ Dashboard traces (trial 0, last %lld chunks) saved to %s\n", (long long)plot_chunks, tpath);
+    rc = snn_plot_dashboards(o->output, tpath, &r.s, p, 1, err);
+    if (rc) goto done;
     rc = snn_stage_copy_params(o, err);
     if (rc) goto done;
     /* the network beside its activity, so that the folder alone feeds stage 4 and odourants */

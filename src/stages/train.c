@@ -18,6 +18,7 @@
 #include "core/nprandom.h"
 #include "io/npz.h"
 #include "io/zarr.h"
+#include "plot/dashboards.h"
 #include "stages/stage.h"
 #include "stages/traces.h"
 #include "train/trainer.h"
@@ -157,6 +158,7 @@ static int save_state_dir(const char *out, const char *name, const snn_params *p
     if (!rc)
         printf("✓ %s: network_structure.npz and a %.1f s run of trial 0 saved to %s\n", name,
                (double)steps * td->dt / 1000.0, dir);
+    if (!rc) rc = snn_plot_state_dir(dir, p, err);
     snn_state_free(&start);
     free(in);
     free(cin);
