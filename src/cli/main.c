@@ -18,6 +18,11 @@ typedef struct command {
 static const command k_commands[] = {
     {"connectome", "snnfit connectome P.toml -o OUT [--overwrite] [--quiet]",
      "stage 1: generate a connectome (network_structure.npz, network_statistics.csv)", 0, snn_stage_connectome},
+    {"homeostatic", "snnfit homeostatic P.toml [-i IN] -o OUT [--stop-after K] [--no-wandb] [--overwrite] [--quiet]",
+     "stage 2: homeostatic plasticity: train the scaling factors towards fixed rate targets on Poisson\n"
+     "      input; the network from -i IN (network_structure.npz or a folder with one) or generated;\n"
+     "      OUT/final_state/network_structure.npz is stage 3's input",
+     0, snn_stage_homeostatic},
     {"teacher", "snnfit teacher P.toml -i IN -o OUT [--overwrite] [--quiet]",
      "stage 3: teacher activity from IN/network_structure.npz into OUT/results/spike_data.zarr", 1,
      snn_stage_teacher},
@@ -31,7 +36,7 @@ static const command k_commands[] = {
      "      a stage-3 output folder); checkpoints, metrics, initial_state/ and final_state/ in OUT",
      1, snn_stage_train},
     {"resume", "snnfit resume OUT [--stop-after K] [--no-wandb] [--quiet]",
-     "continue an interrupted training run in place from OUT/checkpoints/checkpoint_latest.npz", 0,
+     "continue an interrupted training run (stage 2 or 4) in place from OUT/checkpoints/checkpoint_latest.npz", 0,
      snn_stage_resume},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;

@@ -1,5 +1,5 @@
-/* The schemas of the connectome (stage 1), teacher (stage 3), simulate and train (stage 4, whose own
- * sections are in io/params_train.c) commands. Every check happens here, before a command does any
+/* The schemas of the connectome (stage 1), teacher (stage 3), simulate, train (stage 4) and
+ * homeostatic (stage 2) commands; the two training stages' own sections are in io/params_train.c. Every check happens here, before a command does any
  * work, so that later code can trust the struct. */
 #include "io/params.h"
 
@@ -28,6 +28,7 @@ const char *snn_stage_name(snn_stage s) {
     case SNN_STAGE_TEACHER: return "teacher";
     case SNN_STAGE_SIMULATE: return "simulate";
     case SNN_STAGE_TRAIN: return "train";
+    case SNN_STAGE_HOMEOSTATIC: return "homeostatic";
     }
     return "?";
 }
@@ -329,6 +330,13 @@ static layer_schema schema_for(snn_stage stage, int recurrent) {
         s.activity = recurrent ? 0 : 1;
         s.physiology = recurrent ? 2 : 0;
         break;
+    case SNN_STAGE_HOMEOSTATIC:
+        /* topology and weights only generate the connectome, which -i makes unnecessary; the
+         * Poisson input needs its rates */
+        s.topology = s.weights = 1;
+        s.activity = recurrent ? 0 : 2;
+        s.physiology = recurrent ? 2 : 0;
+        break;
     }
     return s;
 }
@@ -487,16 +495,20 @@ static int load_tree(loader *L, const toml_value *root) {
     static const char *const train_keys[] = {"simulation",      "training",        "targets",
                                              "hyperparameters", "scaling_factors", "recurrent",
                                              "feedforward",     "wandb"};
+    /* stage 2 knows the same sections as stage 4 */
     switch (L->stage) {
     case SNN_STAGE_CONNECTOME: rc = snn_pr_check_keys(r, root, "", conn_keys, ARRLEN(conn_keys)); break;
     case SNN_STAGE_TEACHER: rc = snn_pr_check_keys(r, root, "", teacher_keys, ARRLEN(teacher_keys)); break;
-    case SNN_STAGE_TRAIN: rc = snn_pr_check_keys(r, root, "", train_keys, ARRLEN(train_keys)); break;
+    case SNN_STAGE_TRAIN:
+    case SNN_STAGE_HOMEOSTATIC: rc = snn_pr_check_keys(r, root, "", train_keys, ARRLEN(train_keys)); break;
     default: rc = snn_pr_check_keys(r, root, "", sim_keys, ARRLEN(sim_keys)); break;
     }
     if (rc) return rc;
-    if (L->stage == SNN_STAGE_TRAIN) {
+    if (L->stage == SNN_STAGE_TRAIN || L->stage == SNN_STAGE_HOMEOSTATIC) {
         /* the objective's per-type keys need the cell-type names, hence the layers in between */
-        if ((rc = snn_params_train_schedule(r, root, L->p))) return rc;
+        if (L->stage == SNN_STAGE_TRAIN) rc = snn_params_train_schedule(r, root, L->p);
+        else rc = snn_params_homeostatic_schedule(r, root, L->p);
+        if (rc) return rc;
         if ((rc = load_layer(L, root, 1))) return rc;
         if ((rc = load_layer(L, root, 0))) return rc;
         return snn_params_train_objective(r, root, L->p);
@@ -523,6 +535,15 @@ int snn_params_load(const char *path, snn_stage stage, snn_params *out, snn_erro
     toml_value *root = toml_parse_file(path, err);
     if (!root) return SNN_EINPUT;
     return load_root(root, path, stage, out, err);
+}
+
+int snn_params_training_stage(const char *path, snn_stage *out, snn_error *err) {
+    toml_value *root = toml_parse_file(path, err);
+    if (!root) return SNN_EINPUT;
+    const toml_value *sim = toml_get(root, "simulation");
+    *out = sim && sim->type == TOML_TABLE && toml_get(sim, "duration") ? SNN_STAGE_HOMEOSTATIC : SNN_STAGE_TRAIN;
+    toml_free(root);
+    return SNN_OK;
 }
 
 int snn_params_load_string(const char *text, const char *name, snn_stage stage, snn_params *out, snn_error *err) {

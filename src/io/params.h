@@ -38,6 +38,23 @@
  *    [scaling_factors] recurrent, feedforward; [wandb]; the layers as for teacher. A setting written
  *    in both spellings is an error naming both keys; exactly one of the two `epochs` is required;
  *    all loss weights 0 (or only cv, which has no gradient) is an error.
+ *  - homeostatic (stage 2; the reference's homeostatic-plasticity.toml): [simulation] dt, duration,
+ *    seed, chunk_size (all required; optimisable accepted, ignored: the reference never read it):
+ *    the run has num_chunks = int(duration / (chunk_size * dt)) iterations (train.iterations,
+ *    has_iterations), at least one; [training] batch_size (required: the trials, stored in
+ *    sim.batch_size), chunks_per_update, log_interval, checkpoint_interval, plot_interval, plot_size,
+ *    mixed_precision, grad_norm_clip, optimisable (optional, the stage-4 defaults; optimisable
+ *    defaults to scaling_factors, where the reference fails for want of anything to train);
+ *    [targets] firing_rate (or firing_rates; required: there is no teacher, so has_target_rates is
+ *    always 1), cv (or cvs; default 1 for every type, has_target_cvs always 1), alpha,
+ *    threshold_ratio, weight_ratio; [hyperparameters] learning_rate (required), surrgrad_scale
+ *    (default 200, the reference's stage-2 value), loss_weight.{firing_rate, cv, silent_penalty,
+ *    membrane_variance, weight_ratio} (van_rossum* keys are refused: no teacher spikes);
+ *    [scaling_factors] (initial factors, default ones) and [wandb] as in stage 4; the layers as for
+ *    connectome, but [<layer>.topology], [<layer>.weights] and the proportions are optional (only
+ *    needed to generate the connectome, which the stage checks) while [feedforward.activity] (the
+ *    Poisson input rates) is required. The reference's check num_chunks % checkpoint_interval == 0
+ *    is not kept: the trainer also checkpoints at the last iteration, so any interval works.
  * [recurrent.topology]: num_assemblies absent or 0 means no assemblies; conn_between is then
  * optional and conn_within applies to every pair of neurons. neurons_per_assembly is accepted and
  * ignored (the reference never read it). `w_sigma` is a linear-space VARIANCE, not a deviation. */
@@ -133,7 +150,8 @@ typedef enum snn_stage {
     SNN_STAGE_CONNECTOME,  /* stage 1 */
     SNN_STAGE_TEACHER,     /* stage 3 */
     SNN_STAGE_SIMULATE,    /* plain forward run */
-    SNN_STAGE_TRAIN        /* stage 4: student training */
+    SNN_STAGE_TRAIN,       /* stage 4: student training */
+    SNN_STAGE_HOMEOSTATIC  /* stage 2: homeostatic plasticity (fixed targets, Poisson input) */
 } snn_stage;
 
 /* Optimisable quantities ([training] optimisable) */
@@ -219,7 +237,7 @@ typedef struct snn_params {
     snn_wandb_params wandb;
 } snn_params;
 
-/* "connectome", "teacher", "simulate", "train". */
+/* "connectome", "teacher", "simulate", "train", "homeostatic". */
 const char *snn_stage_name(snn_stage stage);
 
 /* Index of a cell type in a layer's type_names, or -1. */
@@ -231,6 +249,12 @@ int64_t snn_params_num_chunks(const snn_sim_params *sim);
 
 /* Loads and validates a parameter file for a command. Returns SNN_OK or SNN_EINPUT. */
 int snn_params_load(const char *path, snn_stage stage, snn_params *out, snn_error *err);
+
+/* Which training stage a parameter file is for, from its layout alone (for `snnfit resume`, which
+ * finds only the run's parameters.toml): a [simulation] table with `duration` is stage 2's
+ * (SNN_STAGE_HOMEOSTATIC; it requires the key), anything else stage 4's (SNN_STAGE_TRAIN; its loader
+ * rejects `duration`). SNN_EINPUT if the file does not parse. */
+int snn_params_training_stage(const char *path, snn_stage *out, snn_error *err);
 
 /* The same, from text (name stands for the path in messages); used by tests. */
 int snn_params_load_string(const char *text, const char *name, snn_stage stage, snn_params *out,

@@ -1,7 +1,9 @@
-/* The stage-4 schema. Two spellings meet here: the seed's fitting-activity.toml (everything about the
- * schedule under [simulation], iterations called epochs) and the reference's train-student.toml (a
- * [training] table, epochs counting passes over the teacher data). A file may mix them, but a setting
- * written in both is an error rather than a silent choice between two values. */
+/* The training schemas: stage 4 and stage 2, which shares stage 4's objective sections. Two
+ * spellings meet in stage 4: the seed's fitting-activity.toml (everything about the schedule under
+ * [simulation], iterations called epochs) and the reference's train-student.toml (a [training]
+ * table, epochs counting passes over the teacher data). A file may mix them, but a setting written
+ * in both is an error rather than a silent choice between two values. Stage 2 has one spelling, the
+ * reference's homeostatic-plasticity.toml. */
 #include "io/params_train.h"
 
 #include <stdio.h>
@@ -18,6 +20,14 @@ static const char *const OPTIMISABLE[] = {"scaling_factors", "scaling_factors_re
 /* In SNN_LOSS_* order. */
 static const char *const LOSS_NAMES[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
                                                      "membrane_variance", "weight_ratio"};
+
+static int optimisable_index(const char *s) {
+    for (int i = 0; i < ARRLEN(OPTIMISABLE); i++)
+        if (strcmp(s, OPTIMISABLE[i]) == 0) return i;
+    return -1;
+}
+
+static int read_training_options(const snn_pr *r, const toml_value *tr, snn_train_params *tp);
 
 /* A key that belongs elsewhere gets a message saying where, which edit distance cannot. */
 typedef struct hint {
@@ -136,6 +146,91 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
     if ((rc = snn_pr_num(r, tr, "training", "weight_perturbation_variance", 0, SNN_DOM_NONNEG,
                          &tp->weight_perturbation_variance, NULL)))
         return rc;
+    return read_training_options(r, tr, tp);
+}
+
+/* Stage 2. The reference's layout: the run's length is [simulation] duration, the trials are
+ * [training] batch_size; the intervals take the stage-4 defaults when absent. */
+int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn_params *p) {
+    snn_sim_params *s = &p->sim;
+    snn_train_params *tp = &p->train;
+    const toml_value *sim, *tr;
+    int rc;
+    if ((rc = snn_pr_table(r, root, "", "simulation", 1, &sim))) return rc;
+    if ((rc = snn_pr_table(r, root, "", "training", 1, &tr))) return rc;
+    static const char *const sim_keys[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
+    static const hint sim_hints[] = {
+        {"batch_size", "belongs in [training] (the number of trials)"},
+        {"epochs", "not a stage-2 key: the run has int(duration / (chunk_size * dt)) iterations"},
+        {"accumulation_interval", "not a stage-2 key: write [training] chunks_per_update"},
+        {"checkpoint_interval", "belongs in [training]"},
+        {"log_interval", "belongs in [training]"},
+        {"plot_interval", "belongs in [training]"},
+        {"plot_size", "belongs in [training]"},
+    };
+    if ((rc = check_keys_hinted(r, sim, "simulation", sim_keys, ARRLEN(sim_keys), sim_hints, ARRLEN(sim_hints))))
+        return rc;
+    static const char *const tr_keys[] = {"batch_size",     "chunks_per_update", "log_interval",
+                                          "checkpoint_interval", "plot_interval", "plot_size",
+                                          "mixed_precision", "grad_norm_clip", "optimisable"};
+    static const hint tr_hints[] = {
+        {"epochs", "not a stage-2 key: the run has int([simulation] duration / (chunk_size * dt)) iterations"},
+        {"weight_perturbation_variance", "a stage-4 key: stage 2 has no teacher whose weights it perturbs"},
+        {"accumulation_interval", "not a key of [training]: write chunks_per_update"},
+        {"seed", "belongs in [simulation]"},
+        {"chunk_size", "belongs in [simulation]"},
+        {"dt", "belongs in [simulation]"},
+        {"duration", "belongs in [simulation]"},
+    };
+    if ((rc = check_keys_hinted(r, tr, "training", tr_keys, ARRLEN(tr_keys), tr_hints, ARRLEN(tr_hints))))
+        return rc;
+
+    if ((rc = snn_pr_num(r, sim, "simulation", "dt", 1, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
+    if ((rc = snn_pr_num(r, sim, "simulation", "duration", 1, SNN_DOM_POS, &s->duration, &s->has_duration)))
+        return rc;
+    int64_t seed = 0;
+    if ((rc = snn_pr_int(r, sim, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
+    s->seed = (uint64_t)seed;
+    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, INT64_MAX, &s->chunk_size, NULL))) return rc;
+    char opt[64];
+    int has_opt = 0;
+    /* the reference's SimulationConfig has this field but never reads it: validated, then ignored */
+    if ((rc = snn_pr_str(r, sim, "simulation", "optimisable", 0, opt, sizeof opt, &has_opt))) return rc;
+    if (has_opt && optimisable_index(opt) < 0)
+        return snn_pr_fail(r, toml_get(sim, "optimisable")->line, "simulation", "optimisable",
+                           "expected one of \"scaling_factors\", \"scaling_factors_recurrent\", "
+                           "\"scaling_factors_feedforward\", \"weights\", got \"%s\"",
+                           opt);
+    tp->iterations = snn_params_num_chunks(s);
+    tp->has_iterations = 1;
+    if (tp->iterations < 1)
+        return snn_pr_fail(r, toml_get(sim, "duration")->line, "simulation", "duration",
+                           "%g ms is shorter than one chunk (chunk_size x dt = %g ms): nothing to train", s->duration,
+                           (double)s->chunk_size * s->dt);
+
+    /* the trainer takes the number of trials as an int */
+    if ((rc = snn_pr_int(r, tr, "training", "batch_size", 1, 1, INT32_MAX, &s->batch_size, &s->has_batch_size)))
+        return rc;
+    tp->accumulation_interval = 1;
+    tp->checkpoint_interval = 50;
+    tp->plot_size = 1;
+    int has_log = 0, has_plot = 0;
+    const char *t = "training";
+    if ((rc = snn_pr_int(r, tr, t, "chunks_per_update", 0, 1, INT64_MAX, &tp->accumulation_interval, NULL))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "checkpoint_interval", 0, 1, INT64_MAX, &tp->checkpoint_interval, NULL))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "log_interval", 0, 1, INT64_MAX, &tp->log_interval, &has_log))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "plot_interval", 0, 1, INT64_MAX, &tp->plot_interval, &has_plot))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "plot_size", 0, 1, INT64_MAX, &tp->plot_size, NULL))) return rc;
+    if (!has_log) tp->log_interval = tp->accumulation_interval;
+    if (!has_plot) tp->plot_interval = tp->accumulation_interval;
+    tp->weight_perturbation_variance = 0;
+    tp->optimisable = SNN_OPT_SCALING_FACTORS;
+    return read_training_options(r, tr, tp);
+}
+
+/* [training] grad_norm_clip, mixed_precision and optimisable, which both stages spell alike. */
+static int read_training_options(const snn_pr *r, const toml_value *tr, snn_train_params *tp) {
+    int rc;
     if ((rc = snn_pr_num(r, tr, "training", "grad_norm_clip", 0, SNN_DOM_POS, &tp->grad_norm_clip,
                          &tp->has_grad_norm_clip)))
         return rc;
@@ -145,9 +240,7 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
     int has_opt = 0;
     if ((rc = snn_pr_str(r, tr, "training", "optimisable", 0, opt, sizeof opt, &has_opt))) return rc;
     if (has_opt) {
-        int k = -1;
-        for (int i = 0; i < ARRLEN(OPTIMISABLE) && k < 0; i++)
-            if (strcmp(opt, OPTIMISABLE[i]) == 0) k = i;
+        int k = optimisable_index(opt);
         if (k < 0)
             return snn_pr_fail(r, toml_get(tr, "optimisable")->line, "training", "optimisable",
                                "expected one of \"scaling_factors\", \"scaling_factors_recurrent\", "
@@ -181,9 +274,16 @@ static int load_targets(const snn_pr *r, const toml_value *root, snn_params *p) 
         tp->threshold_ratio[i] = 0.8;
     }
     tp->target_weight_ratio = 2.0;
+    /* stage 2 has no teacher: its rate targets must be given, and its CV target is the reference's 1
+     * (a Poisson-like irregularity) unless given */
+    const int homeo = p->stage == SNN_STAGE_HOMEOSTATIC;
+    if (homeo) {
+        for (int i = 0; i < n; i++) tp->target_cv[i] = 1.0;
+        tp->has_target_cvs = 1;
+    }
     const toml_value *t;
     int rc;
-    if ((rc = snn_pr_table(r, root, "", "targets", 0, &t))) return rc;
+    if ((rc = snn_pr_table(r, root, "", "targets", homeo, &t))) return rc;
     if (!t) return SNN_OK;
     /* the singular spellings are stage 2's (the reference's homeostatic-plasticity.toml) */
     static const char *const keys[] = {"firing_rates", "firing_rate", "cvs", "cv", "alpha", "threshold_ratio",
@@ -194,6 +294,11 @@ static int load_targets(const snn_pr *r, const toml_value *root, snn_params *p) 
     const char *what = "a recurrent cell type";
     const char *key;
     if ((rc = one_spelling(r, t, "targets", "firing_rates", "firing_rate", &key))) return rc;
+    if (!key && homeo)
+        return snn_fail(r->err, SNN_EINPUT,
+                        "%s:%d: [targets] is missing required key 'firing_rate' (Hz, one number or one per recurrent "
+                        "cell type: stage 2 has no teacher whose rates it could match)",
+                        r->file, t->line);
     if (key && (rc = snn_pr_per_type(r, t, "targets", key, 1, SNN_DOM_NONNEG, names, n, what, tp->target_rate,
                                      &tp->has_target_rates)))
         return rc;
@@ -217,10 +322,22 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     if ((rc = snn_pr_table(r, root, "", "hyperparameters", 1, &t))) return rc;
     static const char *const keys[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
                                        "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight"};
-    if ((rc = snn_pr_check_keys(r, t, "hyperparameters", keys, ARRLEN(keys)))) return rc;
+    static const char NO_TEACHER[] = "a stage-4 key: stage 2 has no teacher spikes to compare with";
+    static const hint homeo_hints[] = {
+        {"van_rossum_tau", NO_TEACHER}, {"van_rossum_tau_rise", NO_TEACHER}, {"van_rossum_tau_decay", NO_TEACHER}};
+    /* stage 2 knows every key but the van Rossum ones (first in keys[] and in LOSS_NAMES) */
+    const int homeo = p->stage == SNN_STAGE_HOMEOSTATIC;
+    if (homeo) {
+        static const char *const hkeys[] = {"learning_rate", "surrgrad_scale", "loss_weight"};
+        rc = check_keys_hinted(r, t, "hyperparameters", hkeys, ARRLEN(hkeys), homeo_hints, ARRLEN(homeo_hints));
+    } else {
+        rc = snn_pr_check_keys(r, t, "hyperparameters", keys, ARRLEN(keys));
+    }
+    if (rc) return rc;
     const char *hp = "hyperparameters";
     if ((rc = snn_pr_num(r, t, hp, "learning_rate", 1, SNN_DOM_POS, &tp->learning_rate, NULL))) return rc;
-    tp->surrgrad_scale = 500;
+    /* the reference's defaults: 200 in stage 2, 500 in stage 4 */
+    tp->surrgrad_scale = homeo ? 200 : 500;
     if ((rc = snn_pr_num(r, t, hp, "surrgrad_scale", 0, SNN_DOM_POS, &tp->surrgrad_scale, NULL))) return rc;
 
     tp->van_rossum_tau = 10;
@@ -253,8 +370,13 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     const char *const *names = LOSS_NAMES;
     double with_gradient = 0;
     if (lw) {
-        if ((rc = snn_pr_check_keys(r, lw, "hyperparameters.loss_weight", names, SNN_N_LOSSES))) return rc;
-        for (int i = 0; i < SNN_N_LOSSES; i++) {
+        static const hint vr_hint[] = {{"van_rossum", NO_TEACHER}};
+        if (homeo)
+            rc = check_keys_hinted(r, lw, "hyperparameters.loss_weight", names + 1, SNN_N_LOSSES - 1, vr_hint, 1);
+        else
+            rc = snn_pr_check_keys(r, lw, "hyperparameters.loss_weight", names, SNN_N_LOSSES);
+        if (rc) return rc;
+        for (int i = homeo ? 1 : 0; i < SNN_N_LOSSES; i++) {
             if ((rc = snn_pr_num(r, lw, "hyperparameters.loss_weight", names[i], 0, SNN_DOM_NONNEG, &tp->loss_weight[i],
                                  NULL)))
                 return rc;
@@ -266,11 +388,13 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
         if (tp->loss_weight[SNN_LOSS_CV] > 0)
             return snn_pr_fail(r, line, hp, "loss_weight",
                                "only the cv loss has a weight, and it has no gradient (it is logged only): nothing "
-                               "to train; give van_rossum, firing_rate, silent_penalty, membrane_variance or "
-                               "weight_ratio a weight > 0");
+                               "to train; give %sfiring_rate, silent_penalty, membrane_variance or "
+                               "weight_ratio a weight > 0",
+                               homeo ? "" : "van_rossum, ");
         return snn_pr_fail(r, line, hp, "loss_weight",
-                           "every loss weight is 0: nothing to train; give at least one of van_rossum, firing_rate, "
-                           "silent_penalty, membrane_variance, weight_ratio a weight > 0");
+                           "every loss weight is 0: nothing to train; give at least one of %sfiring_rate, "
+                           "silent_penalty, membrane_variance, weight_ratio a weight > 0",
+                           homeo ? "" : "van_rossum, ");
     }
     return SNN_OK;
 }

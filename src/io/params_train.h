@@ -1,6 +1,7 @@
-/* The stage-4 (student training) sections of a parameter file; private to io/params.c, which loads
- * the layers and calls these around them (the schedule first, the objective once the cell-type
- * names are known). Both fill p->sim and p->train as io/params.h documents. */
+/* The training sections of a parameter file, stage 4 (student training) and stage 2 (homeostatic
+ * plasticity); private to io/params.c, which loads the layers and calls these around them (the
+ * schedule first, the objective once the cell-type names are known). They fill p->sim and p->train
+ * as io/params.h documents; the objective reads p->stage to know which of the two it loads. */
 #ifndef SNNFIT_IO_PARAMS_TRAIN_H
 #define SNNFIT_IO_PARAMS_TRAIN_H
 
@@ -9,6 +10,9 @@
 
 /* [simulation] and [training]: seed, chunk_size, dt, how long, intervals, optimisable. */
 int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_params *p);
+
+/* Stage 2: [simulation] (dt, duration, seed, chunk_size) and [training] (batch_size, intervals, ...). */
+int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn_params *p);
 
 /* [targets], [hyperparameters], [scaling_factors], [wandb]; needs p->rec and p->ff loaded. */
 int snn_params_train_objective(const snn_pr *r, const toml_value *root, snn_params *p);

@@ -46,7 +46,13 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err);
 int snn_stage_teacher(const snn_stage_opts *o, snn_error *err);
 int snn_stage_simulate(const snn_stage_opts *o, snn_error *err);
 int snn_stage_train(const snn_stage_opts *o, snn_error *err);
-/* resume: o->output is the run's folder; its parameters.toml and checkpoint are used */
+/* resume: o->output is the run's folder; its parameters.toml and checkpoint are used (a stage-2
+ * folder is handed to snn_stage_homeostatic_resume) */
 int snn_stage_resume(const snn_stage_opts *o, snn_error *err);
+/* stage 2: o->input is optional (without it the connectome is generated) */
+int snn_stage_homeostatic(const snn_stage_opts *o, snn_error *err);
+/* resume of a stage-2 folder o->output (its parameters.toml, inputs/network_structure.npz and
+ * checkpoints/checkpoint_latest.npz) */
+int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err);
 
 #endif

@@ -20,7 +20,7 @@
 #include "io/zarr.h"
 #include "plot/dashboards.h"
 #include "stages/stage.h"
-#include "stages/traces.h"
+#include "stages/trained_state.h"
 #include "train/trainer.h"
 
 typedef struct teacher_data {
@@ -95,85 +95,31 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
     return SNN_OK;
 }
 
-/* The structure with effective weights (w * SF) and the factors, for initial_state / final_state. */
-static int save_effective(const char *path, const snn_structure *s, const snn_network *net, snn_error *err) {
-    snn_structure e = *s;
-    int64_t n = s->n, n_in = s->n_in;
-    e.w = malloc((size_t)(n * n) * sizeof(float));
-    e.w_ff = malloc((size_t)(n_in * n + 1) * sizeof(float));
-    double sf[SNN_MAX_TYPES * SNN_MAX_TYPES], sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
-    if (!e.w || !e.w_ff) {
-        free(e.w);
-        free(e.w_ff);
-        return snn_fail(err, SNN_ERUN, "out of memory saving %s", path);
-    }
-    memset(e.w, 0, (size_t)(n * n) * sizeof(float));
-    memset(e.w_ff, 0, (size_t)(n_in * n) * sizeof(float));
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t q = net->rec.row[i]; q < net->rec.row[i + 1]; q++)
-            e.w[i * n + net->rec.col[q]] = (float)net->rec.w_eff[q];
-    for (int64_t m = 0; m < n_in; m++)
-        for (int64_t q = net->ff.row[m]; q < net->ff.row[m + 1]; q++)
-            e.w_ff[m * n + net->ff.col[q]] = (float)net->ff.w_eff[q];
-    for (int a = 0; a < net->n_types; a++)
-        for (int b = 0; b < net->n_types; b++) sf[a * net->n_types + b] = net->sf[a][b];
-    for (int a = 0; a < net->n_ff_types; a++)
-        for (int b = 0; b < net->n_types; b++) sf_ff[a * net->n_types + b] = net->sf_ff[a][b];
-    e.has_scaling_factors = 1;
-    e.n_types = net->n_types;
-    e.n_ff_types = net->n_ff_types;
-    e.sf = sf;
-    e.sf_ff = sf_ff;
-    int rc = snn_structure_save(path, &e, err);
-    free(e.w);
-    free(e.w_ff);
-    return rc;
-}
-
 /* initial_state/ or final_state/: the structure and a 10 s run of trial 0 on the teacher's inputs. */
 static int save_state_dir(const char *out, const char *name, const snn_params *p, const snn_structure *s,
                           const snn_network *net, teacher_data *td, snn_error *err) {
-    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
-    int rc = snn_path_join(dir, sizeof dir, out, name, err);
-    if (!rc) rc = snn_mkdirs(dir, err);
-    if (!rc) rc = snn_path_join(path, sizeof path, dir, "network_structure.npz", err);
-    if (!rc) rc = save_effective(path, s, net, err);
-    if (rc) return rc;
     int64_t steps = (int64_t)(10000.0 / td->dt + 0.5);
     int64_t n_ch = (steps + td->L - 1) / td->L;
     if (n_ch > td->T / td->L) n_ch = td->T / td->L;
     steps = steps < n_ch * td->L ? steps : n_ch * td->L;
     uint8_t *in = malloc((size_t)(n_ch * td->L * td->n_in + 1)), *cin = malloc((size_t)(td->B * td->L * td->n_in + 1));
     uint8_t *cout = malloc((size_t)(td->B * td->L * td->n));
-    snn_state start = {0};
+    int rc = SNN_OK;
     if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory for the %s run", name);
     for (int64_t c = 0; !rc && c < n_ch; c++) {
         rc = read_teacher_chunk(td, c, cin, cout, err);
         memcpy(in + c * td->L * td->n_in, cin, (size_t)(td->L * td->n_in)); /* trial 0 */
     }
-    if (!rc) rc = snn_state_alloc(&start, net, 1, err);
-    if (!rc) rc = snn_path_join(path, sizeof path, dir, "dashboard_traces.npz", err);
-    if (!rc)
-        rc = snn_traces_write(path, net, &start, 0, in, steps, p->rec.type_names, NULL, NULL, 0, err);
-    if (!rc)
-        printf("✓ %s: network_structure.npz and a %.1f s run of trial 0 saved to %s\n", name,
-               (double)steps * td->dt / 1000.0, dir);
-    if (!rc) rc = snn_plot_state_dir(dir, p, err);
-    snn_state_free(&start);
+    if (!rc) rc = snn_save_state_dir(out, name, p, s, net, in, steps, NULL, err);
+    if (!rc) {
+        char dir[SNN_PATH_MAX];
+        rc = snn_path_join(dir, sizeof dir, out, name, err);
+        if (!rc) rc = snn_plot_state_dir(dir, p, err);
+    }
     free(in);
     free(cin);
     free(cout);
     return rc;
-}
-
-static void print_matrix(const char *title, const double *m, int rows, int cols) {
-    printf("%s\n[", title);
-    for (int a = 0; a < rows; a++) {
-        printf("%s[", a ? " " : "");
-        for (int b = 0; b < cols; b++) printf("%s%.8f", b ? " " : "", m[a * cols + b]);
-        printf("]%s", a + 1 < rows ? "\n" : "");
-    }
-    printf("]\n");
 }
 
 /* Perturbs the teacher's weights (SPEC 7.2), fills the targets; returns them for the metrics. */
@@ -316,16 +262,16 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         if (!checkpoint) {
             printf("\n===================================\nINITIAL SCALING FACTORS AND TARGETS\n"
                    "===================================\n");
-            print_matrix("Initial recurrent scaling factors:", sf0, nt, nt);
+            snn_print_matrix("Initial recurrent scaling factors:", sf0, nt, nt);
             printf("\n");
-            print_matrix("Initial feedforward scaling factors:", sff0, nff, nt);
+            snn_print_matrix("Initial feedforward scaling factors:", sff0, nff, nt);
             if (has_sf) {
                 printf("\n");
-                print_matrix("Target recurrent scaling factors:", target_sf, nt, nt);
+                snn_print_matrix("Target recurrent scaling factors:", target_sf, nt, nt);
             }
             if (has_sf_ff) {
                 printf("\n");
-                print_matrix("Target feedforward scaling factors:", target_sf_ff, nff, nt);
+                snn_print_matrix("Target feedforward scaling factors:", target_sf_ff, nff, nt);
             }
             printf("===================================\n\n");
             snn_stage_print_refractory(p);
@@ -387,8 +333,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
     if (!rc && !tr.train_w) {
-        print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
-        print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
+        snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
+        snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
     }
 done:
     if (have_tr) snn_trainer_free(&tr);
@@ -419,6 +365,10 @@ int snn_stage_resume(const snn_stage_opts *o, snn_error *err) {
                         o->output);
     if (!snn_path_exists(params))
         return snn_fail(err, SNN_EINPUT, "%s: parameters.toml is missing", o->output);
+    /* a stage-2 (homeostatic) folder continues there */
+    snn_stage which;
+    if ((rc = snn_params_training_stage(params, &which, err))) return rc;
+    if (which == SNN_STAGE_HOMEOSTATIC) return snn_stage_homeostatic_resume(o, err);
     /* the teacher data's folder is recorded in the checkpoint */
     snn_npz *z = snn_npz_open(ckpt, err);
     if (!z) return SNN_EINPUT;

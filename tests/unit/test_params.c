@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fsutil.h"
 #include "io/params.h"
 #include "io/toml.h"
 #include "testutil.h"
@@ -792,6 +793,207 @@ static void test_train_variants(void **state) {
     }
 }
 
+/* homeostatic-plasticity.toml as the reference wrote it: every value lands where stage 2 reads it. */
+static void test_reference_homeostatic_file(void **state) {
+    (void)state;
+    snn_error err = {0};
+    const char *path = tu_src("tests/fixtures/reference-params/homeostatic-plasticity.toml");
+    if (snn_params_load(path, SNN_STAGE_HOMEOSTATIC, &P, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(P.stage, SNN_STAGE_HOMEOSTATIC);
+    assert_string_equal(snn_stage_name(SNN_STAGE_HOMEOSTATIC), "homeostatic");
+    assert_int_equal(P.sim.seed, 43);
+    assert_true(P.sim.dt == 1.0 && P.sim.has_dt);
+    assert_true(P.sim.duration == 200000.0);
+    assert_int_equal(P.sim.chunk_size, 100);
+    assert_true(P.sim.has_batch_size);
+    assert_int_equal(P.sim.batch_size, 100);
+    const snn_train_params *t = &P.train;
+    assert_true(t->has_iterations);
+    assert_int_equal(t->iterations, 2000); /* int(200000 / (100 * 1)) chunks */
+    assert_false(t->has_passes);
+    assert_int_equal(t->accumulation_interval, 10);
+    assert_int_equal(t->log_interval, 5);
+    assert_int_equal(t->checkpoint_interval, 100);
+    assert_int_equal(t->plot_interval, 10);
+    assert_int_equal(t->plot_size, 100);
+    assert_true(t->mixed_precision_given);
+    assert_true(t->has_grad_norm_clip && t->grad_norm_clip == 1.0);
+    assert_int_equal(t->optimisable, SNN_OPT_SCALING_FACTORS);
+    assert_true(t->weight_perturbation_variance == 0.0);
+    assert_true(t->has_target_rates);
+    assert_true(t->target_rate[0] == 0.5 && t->target_rate[1] == 2.0);
+    assert_true(t->has_target_cvs); /* absent: 1 for every type, the reference's target */
+    assert_true(t->target_cv[0] == 1.0 && t->target_cv[1] == 1.0);
+    assert_true(t->alpha[0] == 10.0 && t->alpha[1] == 2.0);
+    assert_true(t->threshold_ratio[0] == 0.25 && t->threshold_ratio[1] == 0.45);
+    assert_true(t->target_weight_ratio == 2.0);
+    assert_true(t->surrgrad_scale == 200.0);
+    assert_true(t->learning_rate == 1e-2);
+    assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] == 0.0);
+    assert_true(t->loss_weight[SNN_LOSS_FIRING_RATE] == 1.0);
+    assert_true(t->loss_weight[SNN_LOSS_CV] == 0.5);
+    assert_true(t->loss_weight[SNN_LOSS_SILENT_PENALTY] == 0.1);
+    assert_true(t->loss_weight[SNN_LOSS_MEMBRANE_VARIANCE] == 10.0);
+    assert_true(t->loss_weight[SNN_LOSS_WEIGHT_RATIO] == 0.01);
+    assert_true(t->sf_init[1][0] == 1.0 && t->sf_ff_init[0][1] == 1.0);
+    /* what the generator needs */
+    assert_true(P.rec.has_topology && P.rec.has_weights && P.rec.has_proportion);
+    assert_true(P.ff.has_topology && P.ff.has_weights && P.ff.has_proportion && P.ff.has_activity);
+    assert_int_equal(P.rec.num_neurons, 5000);
+    assert_int_equal(P.rec.num_assemblies, 20);
+    assert_int_equal(P.ff.num_neurons, 1500);
+    assert_true(P.rec.w_mu[1][1] == 0.19 && P.ff.w_mu[0][1] == 0.02);
+    assert_true(P.ff.firing_rate[0] == 6.0);
+    check_reference_physiology(&P);
+    assert_true(P.rec.synapses[2].g_bar == 8.139);
+    assert_true(P.ff.synapses[0].g_bar == 4.177);
+
+    /* the shipped file is the reference's, commented */
+    static snn_params shipped;
+    if (snn_params_load(tu_src("parameters/homeostatic-plasticity.toml"), SNN_STAGE_HOMEOSTATIC, &shipped, &err))
+        fail_msg("%s", err.msg);
+    assert_memory_equal(&shipped.sim, &P.sim, sizeof P.sim);
+    assert_memory_equal(&shipped.train, &P.train, sizeof P.train);
+    /* (layers field by field: synapse names carry stack bytes after their terminator) */
+    check_same_neurons(&shipped, &P);
+    for (int l = 0; l < 2; l++) {
+        const snn_layer_params *a = l ? &shipped.ff : &shipped.rec, *b = l ? &P.ff : &P.rec;
+        assert_memory_equal(a->proportion, b->proportion, sizeof a->proportion);
+        assert_true(a->num_neurons == b->num_neurons && a->num_assemblies == b->num_assemblies);
+        assert_memory_equal(a->conn_within, b->conn_within, sizeof a->conn_within);
+        assert_memory_equal(a->conn_between, b->conn_between, sizeof a->conn_between);
+        assert_memory_equal(a->conn_inputs, b->conn_inputs, sizeof a->conn_inputs);
+        assert_memory_equal(a->w_mu, b->w_mu, sizeof a->w_mu);
+        assert_memory_equal(a->w_sigma, b->w_sigma, sizeof a->w_sigma);
+        assert_memory_equal(a->firing_rate, b->firing_rate, sizeof a->firing_rate);
+    }
+
+    /* resume tells the two training stages apart by the file alone */
+    snn_stage which = SNN_STAGE_CONNECTOME;
+    assert_int_equal(snn_params_training_stage(path, &which, &err), SNN_OK);
+    assert_int_equal(which, SNN_STAGE_HOMEOSTATIC);
+    const char *student = tu_src("tests/fixtures/reference-params/train-student.toml");
+    assert_int_equal(snn_params_training_stage(student, &which, &err), SNN_OK);
+    assert_int_equal(which, SNN_STAGE_TRAIN);
+    assert_int_equal(snn_params_training_stage(tu_src("parameters/fitting-activity.toml"), &which, &err), SNN_OK);
+    assert_int_equal(which, SNN_STAGE_TRAIN);
+    /* and each refuses the other's file */
+    assert_int_equal(snn_params_load(path, SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
+    assert_int_equal(snn_params_load(student, SNN_STAGE_HOMEOSTATIC, &P, &err), SNN_EINPUT);
+}
+
+/* The demo: the demo network with the teacher's synapses, short, with targets in a plausible range. */
+static void test_demo_homeostatic_file(void **state) {
+    (void)state;
+    snn_error err = {0};
+    static snn_params conn, teacher;
+    if (snn_params_load(tu_src("parameters/demo-connectome.toml"), SNN_STAGE_CONNECTOME, &conn, &err))
+        fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/demo-teacher.toml"), SNN_STAGE_TEACHER, &teacher, &err))
+        fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/demo-homeostatic.toml"), SNN_STAGE_HOMEOSTATIC, &P, &err))
+        fail_msg("%s", err.msg);
+    const snn_train_params *t = &P.train;
+    assert_true(t->iterations >= 50 && t->iterations <= 400); /* about a minute on two cores at most */
+    assert_true(P.sim.batch_size >= 1 && P.sim.batch_size <= 32);
+    assert_true(t->target_rate[0] >= 0.5 && t->target_rate[0] <= 5.0);
+    assert_true(t->target_rate[1] >= 2.0 && t->target_rate[1] <= 20.0);
+    /* the demo network's topology and weights */
+    assert_memory_equal(&P.rec.conn_within, &conn.rec.conn_within, sizeof conn.rec.conn_within);
+    assert_memory_equal(&P.rec.conn_between, &conn.rec.conn_between, sizeof conn.rec.conn_between);
+    assert_memory_equal(&P.rec.w_mu, &conn.rec.w_mu, sizeof conn.rec.w_mu);
+    assert_memory_equal(&P.ff.conn_inputs, &conn.ff.conn_inputs, sizeof conn.ff.conn_inputs);
+    assert_memory_equal(&P.ff.w_mu, &conn.ff.w_mu, sizeof conn.ff.w_mu);
+    assert_int_equal(P.rec.num_neurons, conn.rec.num_neurons);
+    assert_int_equal(P.rec.num_assemblies, conn.rec.num_assemblies);
+    assert_int_equal(P.ff.num_neurons, conn.ff.num_neurons);
+    assert_true(P.sim.seed == conn.sim.seed);
+    /* the teacher's neurons and synapses, so final_state serves as stage 3's network */
+    check_same_neurons(&P, &teacher);
+}
+
+/* Stage-2 rules: each refused with one line naming the file, line and key. */
+static void test_homeostatic_errors(void **state) {
+    (void)state;
+    char *base = NULL;
+    size_t len = 0;
+    snn_error err = {0};
+    if (snn_read_file(tu_src("tests/fixtures/reference-params/homeostatic-plasticity.toml"), &base, &len, &err))
+        fail_msg("%s", err.msg);
+    static const struct {
+        const char *old, *new_text, *anchor, *want;
+    } cases[] = {
+        {"duration = 200000.0", "duration = 50.0", "duration = 50.0",
+         "[simulation] duration: 50 ms is shorter than one chunk (chunk_size x dt = 100 ms)"},
+        {"duration = 200000.0                    # ms\n", "", "[simulation]",
+         "[simulation] is missing required key 'duration'"},
+        {"batch_size = 100\n", "", "[training]", "[training] is missing required key 'batch_size'"},
+        {"batch_size = 100", "batch_size = 0", "batch_size", "[training] batch_size: must be >= 1"},
+        {"seed = 43", "seed = 43\nbatch_size = 4", "batch_size = 4", "[simulation] batch_size: belongs in [training]"},
+        {"chunks_per_update = 10", "epochs = 3", "epochs", "[training] epochs: not a stage-2 key"},
+        {"chunks_per_update = 10", "weight_perturbation_variance = 0.1", "weight_perturbation",
+         "[training] weight_perturbation_variance: a stage-4 key"},
+        {"optimisable = \"scaling_factors\"", "optimisable = \"all\"", "optimisable",
+         "[training] optimisable: expected one of"},
+        {"firing_rate.excitatory = 0.5           # Hz\nfiring_rate.inhibitory = 2.0           # Hz\n", "",
+         "[targets]\n", "[targets] is missing required key 'firing_rate'"},
+        {"firing_rate.inhibitory = 2.0", "firing_rate.inhibitroy = 2.0", "firing_rate.inhibitroy",
+         "[targets.firing_rate] unknown key 'inhibitroy'"},
+        {"weight_ratio = 2.0", "weight_ratio = 2.0\ncv = -1", "cv = -1", "[targets] cv: must be >= 0"},
+        {"surrgrad_scale = 200.0", "van_rossum_tau = 20.0", "van_rossum_tau",
+         "[hyperparameters] van_rossum_tau: a stage-4 key: stage 2 has no teacher spikes"},
+        {"loss_weight.cv = 0.5", "loss_weight.van_rossum = 0.5", "loss_weight.van_rossum",
+         "[hyperparameters.loss_weight] van_rossum: a stage-4 key"},
+        {"[feedforward.activity.mitral]\nfiring_rate = 6.0\n", "", "[feedforward.cell_types]",
+         "[feedforward] is missing required table [feedforward.activity]"},
+        {"[targets]\n", "[odours]\ntau = 1.0\n\n[targets]\n", "[odours]\n", "unknown key 'odours'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = mutate(base, cases[i].old, cases[i].new_text);
+        snn_error_clear(&err);
+        if (snn_params_load_string(text, "bad.toml", SNN_STAGE_HOMEOSTATIC, &P, &err) != SNN_EINPUT)
+            fail_msg("case %zu (%s) was accepted", i, cases[i].want);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "bad.toml:%d: ", line_of(text, cases[i].anchor));
+        if (strncmp(err.msg, prefix, strlen(prefix)) != 0 || !strstr(err.msg, cases[i].want))
+            fail_msg("case %zu: message\n  '%s'\nshould start with '%s' and contain\n  '%s'", i, err.msg, prefix,
+                     cases[i].want);
+        assert_null(strchr(err.msg, '\n'));
+        free(text);
+    }
+    /* accepted: any checkpoint interval (the reference wanted a divisor of the chunks), no topology
+     * (the network then comes from -i), one rate for every type, intervals left out */
+    const char *const ok[][2] = {
+        {"checkpoint_interval = 100", "checkpoint_interval = 7"},
+        {"num_neurons = 5000\nnum_assemblies = 20\n", ""},
+        {"firing_rate.excitatory = 0.5           # Hz\nfiring_rate.inhibitory = 2.0           # Hz\n",
+         "firing_rates = 3.0\ncvs = 0.8\n"},
+        {"chunks_per_update = 10\nlog_interval = 5\ncheckpoint_interval = 100\nmixed_precision = false\n"
+         "plot_size = 100\n", ""},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char *text = mutate(base, ok[i][0], ok[i][1]);
+        if (i == 1) { /* the whole [recurrent.topology] table */
+            char *t2 = mutate(text, "[recurrent.topology]\nconn_within = [\n    [0.2, 0.2],\n    [0.4, 0.2],\n]\n"
+                                    "conn_between = [\n    [0.05, 0.05],\n    [0.05, 0.05],\n]\n", "");
+            free(text);
+            text = t2;
+        }
+        if (snn_params_load_string(text, "ok.toml", SNN_STAGE_HOMEOSTATIC, &P, &err)) fail_msg("%zu: %s", i, err.msg);
+        free(text);
+        if (i == 0) assert_int_equal(P.train.checkpoint_interval, 7);
+        if (i == 1) assert_false(P.rec.has_topology);
+        if (i == 2) assert_true(P.train.target_rate[1] == 3.0 && P.train.target_cv[0] == 0.8);
+        if (i == 3) {
+            assert_int_equal(P.train.accumulation_interval, 1);
+            assert_int_equal(P.train.log_interval, 1);
+            assert_int_equal(P.train.checkpoint_interval, 50);
+            assert_false(P.train.mixed_precision_given);
+        }
+    }
+    free(base);
+}
+
 typedef struct bad {
     snn_stage stage;
     const char *old, *new_text; /* applied to the stage's base text */
@@ -1058,6 +1260,9 @@ int main(void) {
         cmocka_unit_test(test_accepted_variants),
         cmocka_unit_test(test_reference_train_file),
         cmocka_unit_test(test_train_variants),
+        cmocka_unit_test(test_reference_homeostatic_file),
+        cmocka_unit_test(test_demo_homeostatic_file),
+        cmocka_unit_test(test_homeostatic_errors),
         cmocka_unit_test(test_bases_are_valid),
         cmocka_unit_test(test_each_rule_has_a_message),
         cmocka_unit_test(test_file_errors),
