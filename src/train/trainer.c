@@ -296,7 +296,13 @@ static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
                 v[q++] = tr->last_grad[n_sf(tr) + a];
             }
     }
-    return snn_metrics_row(&tr->metrics, tr->iteration, v, present, err);
+    int rc = snn_metrics_row(&tr->metrics, tr->iteration, v, present, err);
+    if (!rc && tr->hooks.on_row) {
+        const char *names[512];
+        for (int i = 0; i < c.n; i++) names[i] = c.names[i];
+        rc = tr->hooks.on_row(tr->hooks.ctx, tr->iteration, c.n, names, v, present, err);
+    }
+    return rc;
 }
 
 /* ---- one iteration ---- */
@@ -507,6 +513,11 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
             tr->log_count = 0;
             tr->t_window = 0;
         }
+        if (tr->hooks.on_plot && tr->iteration % tp->plot_interval == 0) {
+            snn_progress_clear(&bar);
+            rc = tr->hooks.on_plot(tr->hooks.ctx, tr, tr->iteration, err);
+            if (rc) break;
+        }
         done_here++;
         int stop = g_stop_requested || (stop_after > 0 && done_here >= stop_after);
         if (tr->iteration % tp->checkpoint_interval == 0 || tr->iteration == tr->iterations || stop) {
@@ -515,6 +526,10 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
             snn_progress_clear(&bar);
             printf("  ✓ Checkpoint saved (epoch %lld) to %s\n", (long long)tr->iteration, latest);
             fflush(stdout);
+            if (tr->hooks.on_checkpoint) {
+                rc = tr->hooks.on_checkpoint(tr->hooks.ctx, tr, tr->iteration, err);
+                if (rc) break;
+            }
         }
         char post[96];
         snprintf(post, sizeof post, "Total=%.4f", total);

@@ -25,7 +25,22 @@
 /* Reads chunk c of the teacher data: inputs [B][L][N_in] and target spikes [B][L][N]. */
 typedef int (*snn_chunk_reader)(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err);
 
+struct snn_trainer;
+
+/* Callbacks of the stage around the trainer (each may be NULL): logging backends and figures.
+ * on_row: after each metrics row (the CSV's columns after `epoch`, with presence flags);
+ * on_plot: every plot_interval epochs, to draw figures/epoch_XXXX/;
+ * on_checkpoint: after each save of checkpoint_latest.npz. A non-zero return stops the run. */
+typedef struct snn_trainer_hooks {
+    void *ctx;
+    int (*on_row)(void *ctx, int64_t epoch, int n, const char *const *names, const double *values,
+                  const uint8_t *present, snn_error *err);
+    int (*on_plot)(void *ctx, struct snn_trainer *tr, int64_t epoch, snn_error *err);
+    int (*on_checkpoint)(void *ctx, struct snn_trainer *tr, int64_t epoch, snn_error *err);
+} snn_trainer_hooks;
+
 typedef struct snn_trainer {
+    snn_trainer_hooks hooks;
     const snn_params *p;
     snn_network *net;
     int B;
