@@ -276,6 +276,13 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             printf("===================================\n\n");
             snn_stage_print_refractory(p);
             rc = snn_stage_copy_params(o, err);
+            /* the teacher's (unperturbed) network, as the reference's runner links it: the target of
+             * `snnfit compare` */
+            char idir[SNN_PATH_MAX], icopy[SNN_PATH_MAX];
+            if (!rc) rc = snn_path_join(idir, sizeof idir, o->output, "inputs", err);
+            if (!rc) rc = snn_mkdirs(idir, err);
+            if (!rc) rc = snn_path_join(icopy, sizeof icopy, idir, "network_structure.npz", err);
+            if (!rc) rc = snn_copy_file(spath, icopy, err);
             if (!rc) rc = save_state_dir(o->output, "initial_state", p, &s, &net, &td, err);
             if (rc) goto done;
         }
