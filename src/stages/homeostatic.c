@@ -55,6 +55,21 @@ static int read_poisson_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *ta
     return SNN_OK;
 }
 
+/* figures/epoch_XXXX/ at every plot interval, over trial 0's inputs of the first plot_size chunks */
+typedef struct epoch_plots {
+    const char *out;
+    const snn_params *p;
+    const snn_structure *s;
+    uint8_t *inputs;
+    int64_t steps;
+} epoch_plots;
+
+static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
+    epoch_plots *ep = ctx;
+    return snn_epoch_figures(ep->out, epoch, ep->p, ep->s, tr->net, ep->inputs, ep->steps, ep->s->assembly_ids,
+                             err);
+}
+
 /* -i IN: the file itself, or IN/network_structure.npz, or IN/inputs/network_structure.npz. */
 static int find_structure(const char *input, char *out, size_t n, snn_error *err) {
     if (!snn_is_dir(input)) {
@@ -155,6 +170,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     snn_structure s = {0};
     snn_network net = {0};
     poisson_source src = {0};
+    epoch_plots ep = {0};
     snn_poisson aux = {0};
     snn_trainer tr;
     int have_tr = 0;
@@ -272,6 +288,19 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
+    {
+        int64_t pc = p->train.plot_size < iterations ? p->train.plot_size : iterations;
+        ep = (epoch_plots){o->output, p, &s, malloc((size_t)(pc * L * src.n_in + 1)), pc * L};
+        if (!ep.inputs) {
+            rc = snn_fail(err, SNN_ERUN, "out of memory for the epoch figures' inputs");
+            goto done;
+        }
+        for (int64_t c = 0; !rc && c < pc && src.n_in; c++)
+            rc = snn_poisson_draw_rates(&src.ps, 0, c * L, L, ep.inputs + c * L * src.n_in, err);
+        if (rc) goto done;
+        tr.hooks.ctx = &ep;
+        tr.hooks.on_plot = on_plot;
+    }
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
         if (rc) goto done;
@@ -325,6 +354,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     printf("✓ Final state (stage 3's input): %s\n", path);
 done:
     if (have_tr) snn_trainer_free(&tr);
+    free(ep.inputs);
     snn_poisson_free(&src.ps);
     snn_poisson_free(&aux);
     snn_free(probe);

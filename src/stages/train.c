@@ -95,6 +95,25 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
     return SNN_OK;
 }
 
+/* Trial 0's input spikes of the first n_ch chunks of the teacher data (caller frees). */
+static uint8_t *trial0_inputs(teacher_data *td, int64_t n_ch, snn_error *err) {
+    uint8_t *in = malloc((size_t)(n_ch * td->L * td->n_in + 1)), *cin = malloc((size_t)(td->B * td->L * td->n_in + 1));
+    uint8_t *cout = malloc((size_t)(td->B * td->L * td->n));
+    int rc = SNN_OK;
+    if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory reading trial 0's inputs");
+    for (int64_t c = 0; !rc && c < n_ch; c++) {
+        rc = read_teacher_chunk(td, c, cin, cout, err);
+        if (!rc) memcpy(in + c * td->L * td->n_in, cin, (size_t)(td->L * td->n_in));
+    }
+    free(cin);
+    free(cout);
+    if (rc) {
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
 /* initial_state/ or final_state/: the structure and a 10 s run of trial 0 on the teacher's inputs. */
 static int save_state_dir(const char *out, const char *name, const snn_params *p, const snn_structure *s,
                           const snn_network *net, teacher_data *td, snn_error *err) {
@@ -102,24 +121,30 @@ static int save_state_dir(const char *out, const char *name, const snn_params *p
     int64_t n_ch = (steps + td->L - 1) / td->L;
     if (n_ch > td->T / td->L) n_ch = td->T / td->L;
     steps = steps < n_ch * td->L ? steps : n_ch * td->L;
-    uint8_t *in = malloc((size_t)(n_ch * td->L * td->n_in + 1)), *cin = malloc((size_t)(td->B * td->L * td->n_in + 1));
-    uint8_t *cout = malloc((size_t)(td->B * td->L * td->n));
-    int rc = SNN_OK;
-    if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory for the %s run", name);
-    for (int64_t c = 0; !rc && c < n_ch; c++) {
-        rc = read_teacher_chunk(td, c, cin, cout, err);
-        memcpy(in + c * td->L * td->n_in, cin, (size_t)(td->L * td->n_in)); /* trial 0 */
-    }
-    if (!rc) rc = snn_save_state_dir(out, name, p, s, net, in, steps, NULL, err);
+    uint8_t *in = trial0_inputs(td, n_ch, err);
+    if (!in) return err && err->code ? err->code : SNN_ERUN;
+    int rc = snn_save_state_dir(out, name, p, s, net, in, steps, NULL, err);
     if (!rc) {
         char dir[SNN_PATH_MAX];
         rc = snn_path_join(dir, sizeof dir, out, name, err);
         if (!rc) rc = snn_plot_state_dir(dir, p, err);
     }
     free(in);
-    free(cin);
-    free(cout);
     return rc;
+}
+
+/* figures/epoch_XXXX/ at every plot interval, over trial 0's first plot_size chunks */
+typedef struct epoch_plots {
+    const char *out;
+    const snn_params *p;
+    const snn_structure *s;
+    uint8_t *inputs;
+    int64_t steps;
+} epoch_plots;
+
+static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
+    epoch_plots *ep = ctx;
+    return snn_epoch_figures(ep->out, epoch, ep->p, ep->s, tr->net, ep->inputs, ep->steps, NULL, err);
 }
 
 /* Perturbs the teacher's weights (SPEC 7.2), fills the targets; returns them for the metrics. */
@@ -206,6 +231,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     snn_structure s = {0};
     snn_network net = {0};
     teacher_data td = {0};
+    epoch_plots ep = {0};
     snn_trainer tr;
     int have_tr = 0;
     char spath[SNN_PATH_MAX];
@@ -291,6 +317,14 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
+    int64_t plot_chunks = p->train.plot_size < n_chunks ? p->train.plot_size : n_chunks;
+    ep = (epoch_plots){o->output, p, &s, trial0_inputs(&td, plot_chunks, err), plot_chunks * td.L};
+    if (!ep.inputs) {
+        rc = err && err->code ? err->code : SNN_ERUN;
+        goto done;
+    }
+    tr.hooks.ctx = &ep;
+    tr.hooks.on_plot = on_plot;
     tr.has_target_sf = has_sf;
     tr.has_target_sf_ff = has_sf_ff;
     memcpy(tr.target_sf, target_sf, sizeof target_sf);
@@ -345,6 +379,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     }
 done:
     if (have_tr) snn_trainer_free(&tr);
+    free(ep.inputs);
     teacher_close(&td);
     snn_network_free(&net);
     snn_structure_free(&s);

@@ -6,40 +6,80 @@
 
 #include "core/fsutil.h"
 #include "model/lif.h"
+#include "plot/dashboards.h"
 #include "stages/traces.h"
 
-int snn_save_effective_structure(const char *path, const snn_structure *s, const snn_network *net, snn_error *err) {
-    snn_structure e = *s;
+int snn_effective_structure(const snn_structure *s, const snn_network *net, snn_structure *e, snn_error *err) {
+    *e = *s;
     int64_t n = s->n, n_in = s->n_in;
-    e.w = malloc((size_t)(n * n) * sizeof(float));
-    e.w_ff = malloc((size_t)(n_in * n + 1) * sizeof(float));
-    double sf[SNN_MAX_TYPES * SNN_MAX_TYPES], sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
-    if (!e.w || !e.w_ff) {
-        free(e.w);
-        free(e.w_ff);
-        return snn_fail(err, SNN_ERUN, "out of memory saving %s", path);
+    e->w = calloc((size_t)(n * n) + 1, sizeof(float));
+    e->w_ff = calloc((size_t)(n_in * n) + 1, sizeof(float));
+    e->sf = malloc(SNN_MAX_TYPES * SNN_MAX_TYPES * sizeof(double));
+    e->sf_ff = malloc(SNN_MAX_TYPES * SNN_MAX_TYPES * sizeof(double));
+    if (!e->w || !e->w_ff || !e->sf || !e->sf_ff) {
+        snn_effective_structure_free(e);
+        return snn_fail(err, SNN_ERUN, "out of memory building the effective weights");
     }
-    memset(e.w, 0, (size_t)(n * n) * sizeof(float));
-    memset(e.w_ff, 0, (size_t)(n_in * n) * sizeof(float));
     /* the network's own effective weights: exactly what the simulator multiplies with */
     for (int64_t i = 0; i < n; i++)
         for (int64_t q = net->rec.row[i]; q < net->rec.row[i + 1]; q++)
-            e.w[i * n + net->rec.col[q]] = (float)net->rec.w_eff[q];
+            e->w[i * n + net->rec.col[q]] = (float)net->rec.w_eff[q];
     for (int64_t m = 0; m < n_in; m++)
         for (int64_t q = net->ff.row[m]; q < net->ff.row[m + 1]; q++)
-            e.w_ff[m * n + net->ff.col[q]] = (float)net->ff.w_eff[q];
+            e->w_ff[m * n + net->ff.col[q]] = (float)net->ff.w_eff[q];
     for (int a = 0; a < net->n_types; a++)
-        for (int b = 0; b < net->n_types; b++) sf[a * net->n_types + b] = net->sf[a][b];
+        for (int b = 0; b < net->n_types; b++) e->sf[a * net->n_types + b] = net->sf[a][b];
     for (int a = 0; a < net->n_ff_types; a++)
-        for (int b = 0; b < net->n_types; b++) sf_ff[a * net->n_types + b] = net->sf_ff[a][b];
-    e.has_scaling_factors = 1;
-    e.n_types = net->n_types;
-    e.n_ff_types = net->n_ff_types;
-    e.sf = sf;
-    e.sf_ff = sf_ff;
-    int rc = snn_structure_save(path, &e, err);
-    free(e.w);
-    free(e.w_ff);
+        for (int b = 0; b < net->n_types; b++) e->sf_ff[a * net->n_types + b] = net->sf_ff[a][b];
+    e->has_scaling_factors = 1;
+    e->n_types = net->n_types;
+    e->n_ff_types = net->n_ff_types;
+    return SNN_OK;
+}
+
+void snn_effective_structure_free(snn_structure *e) {
+    free(e->w);
+    free(e->w_ff);
+    free(e->sf);
+    free(e->sf_ff);
+    e->w = e->w_ff = NULL;
+    e->sf = e->sf_ff = NULL;
+}
+
+int snn_save_effective_structure(const char *path, const snn_structure *s, const snn_network *net, snn_error *err) {
+    snn_structure e;
+    int rc = snn_effective_structure(s, net, &e, err);
+    if (rc) return rc;
+    rc = snn_structure_save(path, &e, err);
+    snn_effective_structure_free(&e);
+    return rc;
+}
+
+int snn_epoch_figures(const char *out, int64_t epoch, const snn_params *p, const snn_structure *s,
+                      const snn_network *net, const uint8_t *inputs, int64_t steps, const int32_t *assembly_ids,
+                      snn_error *err) {
+    char dir[SNN_PATH_MAX], name[64], path[SNN_PATH_MAX], traces[SNN_PATH_MAX];
+    snprintf(name, sizeof name, "figures/epoch_%04lld", (long long)epoch);
+    int rc = snn_path_join(dir, sizeof dir, out, name, err);
+    if (!rc) rc = snn_mkdirs(dir, err);
+    if (rc) return rc;
+    snn_structure e;
+    rc = snn_effective_structure(s, net, &e, err);
+    if (rc) return rc;
+    snn_state start = {0};
+    rc = snn_path_join(path, sizeof path, dir, "connectivity_dashboard.png", err);
+    if (!rc) rc = snn_plot_connectivity(path, &e, p, err);
+    /* the activity of trial 0 over the same inputs every time, from the initial state, with this
+     * epoch's parameters: figures of different epochs differ only by what training changed */
+    if (!rc) rc = snn_state_alloc(&start, net, 1, err);
+    if (!rc) rc = snn_path_join(traces, sizeof traces, dir, ".dashboard_traces.npz", err);
+    if (!rc) rc = snn_traces_write(traces, net, &start, 0, inputs, steps, p->rec.type_names, assembly_ids, NULL, 0, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, dir, "activity_dashboard.png", err);
+    if (!rc) rc = snn_plot_activity(path, traces, &e, p, err);
+    remove(traces);
+    snn_state_free(&start);
+    snn_effective_structure_free(&e);
+    if (!rc) printf("  Saved plots to %s\n", dir);
     return rc;
 }
 

@@ -12,6 +12,17 @@
 #include "model/network.h"
 #include "model/structure.h"
 
+/* s with the network's effective weights and scaling factors, in memory (free with
+ * snn_effective_structure_free; the other arrays are shared with s). */
+int snn_effective_structure(const snn_structure *s, const snn_network *net, snn_structure *e, snn_error *err);
+void snn_effective_structure_free(snn_structure *e);
+
+/* figures/epoch_XXXX/ at a plot interval: the connectivity dashboard of the current effective weights and
+ * the activity dashboard of trial 0 run from the initial state over inputs [steps][n_in]. */
+int snn_epoch_figures(const char *out, int64_t epoch, const snn_params *p, const snn_structure *s,
+                      const snn_network *net, const uint8_t *inputs, int64_t steps, const int32_t *assembly_ids,
+                      snn_error *err);
+
 /* Saves s with the network's effective weights (w * SF[type pre][type post], as the simulator uses
  * them) and its scaling factors (recurrent_scaling_factors, feedforward_scaling_factors), so the file
  * serves directly as a teacher or student structure (SPEC section 2). */
