@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo pipeline on the small built-in network (parameters/demo-*.toml):
-#   stage 1 (connectome) -> stage 3 (teacher activity) -> stage 4 (student training)
+#   stage 1 (connectome) -> stage 2 (homeostatic plasticity) -> stage 3 (teacher activity)
+#   -> stage 4 (student training)
 # usage: tools/demo.sh [OUTPUT_DIR]   (SNNFIT=path/to/snnfit, default build/snnfit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +17,17 @@ banner() { printf '\n==== %s ====\n' "$*"; }
 banner "Stage 1: connectome (parameters/demo-connectome.toml)"
 "$SNNFIT" connectome parameters/demo-connectome.toml -o "$OUT/1-connectome" $QUIET
 
+banner "Stage 2: homeostatic plasticity (parameters/demo-homeostatic.toml)"
+"$SNNFIT" homeostatic parameters/demo-homeostatic.toml -i "$OUT/1-connectome" -o "$OUT/2-homeostatic" $QUIET \
+  | tee "$OUT/homeostatic.log"
+
 banner "Stage 3: teacher activity (parameters/demo-teacher.toml)"
-"$SNNFIT" teacher parameters/demo-teacher.toml -i "$OUT/1-connectome" -o "$OUT/3-teacher" $QUIET | tee "$OUT/teacher.log"
+"$SNNFIT" teacher parameters/demo-teacher.toml -i "$OUT/2-homeostatic/final_state" -o "$OUT/3-teacher" $QUIET \
+  | tee "$OUT/teacher.log"
 
 banner "Stage 4: student training (parameters/demo-train.toml)"
 "$SNNFIT" train parameters/demo-train.toml -i "$OUT/3-teacher" -o "$OUT/4-student" $QUIET
 
 banner "Summary"
 /usr/bin/python3 tools/demo_summary.py "$OUT"
-rm -f "$OUT/teacher.log"
+rm -f "$OUT/teacher.log" "$OUT/homeostatic.log"
