@@ -13,31 +13,41 @@ typedef struct command {
     const char *summary;
     int needs_input;
     int (*run)(const snn_stage_opts *o, snn_error *err);
+    /* > 0: the command takes this many positional arguments, in the order input, output, params_path
+     * (compare: EXP OUT TEACHER.toml; odourants: EXP), instead of P.toml and -i/-o */
+    int positional;
 } command;
 
 static const command k_commands[] = {
     {"connectome", "snnfit connectome P.toml -o OUT [--overwrite] [--quiet]",
-     "stage 1: generate a connectome (network_structure.npz, network_statistics.csv)", 0, snn_stage_connectome},
+     "stage 1: generate a connectome (network_structure.npz, network_statistics.csv)", 0, snn_stage_connectome, 0},
     {"homeostatic", "snnfit homeostatic P.toml [-i IN] -o OUT [--stop-after K] [--no-wandb] [--overwrite] [--quiet]",
      "stage 2: homeostatic plasticity: train the scaling factors towards fixed rate targets on Poisson\n"
      "      input; the network from -i IN (network_structure.npz or a folder with one) or generated;\n"
      "      OUT/final_state/network_structure.npz is stage 3's input",
-     0, snn_stage_homeostatic},
+     0, snn_stage_homeostatic, 0},
     {"teacher", "snnfit teacher P.toml -i IN -o OUT [--overwrite] [--quiet]",
      "stage 3: teacher activity from IN/network_structure.npz into OUT/results/spike_data.zarr", 1,
-     snn_stage_teacher},
+     snn_stage_teacher, 0},
     {"simulate", "snnfit simulate P.toml -i IN -o OUT [--inputs FILE] [--overwrite] [--quiet]",
      "a plain forward run: spikes and tracked traces into OUT/simulation.npz; inputs from --inputs (an npz\n"
      "      with input_spikes, or a teacher spike_data.zarr), IN/spike_data.zarr, or Poisson at the\n"
      "      [feedforward.activity] rates",
-     1, snn_stage_simulate},
+     1, snn_stage_simulate, 0},
     {"train", "snnfit train P.toml -i IN -o OUT [--resume-from FILE] [--stop-after K] [--no-wandb] [--overwrite] [--quiet]",
      "stage 4: train a student on the teacher data of IN (network_structure.npz and spike_data.zarr, e.g.\n"
      "      a stage-3 output folder); checkpoints, metrics, initial_state/ and final_state/ in OUT",
-     1, snn_stage_train},
+     1, snn_stage_train, 0},
     {"resume", "snnfit resume OUT [--stop-after K] [--no-wandb] [--quiet]",
      "continue an interrupted training run (stage 2 or 4) in place from OUT/checkpoints/checkpoint_latest.npz", 0,
-     snn_stage_resume},
+     snn_stage_resume, 0},
+    {"compare", "snnfit compare EXP OUT TEACHER.toml [--overwrite] [--quiet]",
+     "compare a finished stage-4 run EXP with its target on odour 1 (teacher parameters TEACHER.toml):\n"
+     "      Poisson vs learning variability correlogram, raster, dashboards into OUT",
+     0, snn_stage_compare, 3},
+    {"odourants", "snnfit odourants EXP [--quiet]",
+     "odour 1 vs baseline and vs a repeat with other input noise, for a stage-3 run EXP; into EXP/figures/", 0,
+     snn_stage_odourants, 1},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
 
@@ -50,8 +60,10 @@ static void print_main_help(FILE *f) {
 
 static void print_command_help(const command *c, FILE *f) {
     fprintf(f, "usage: %s\n\n  %s\n\noptions:\n", c->usage, c->summary);
-    fprintf(f, "  -i, --input IN     input folder (or file) with network_structure.npz\n");
-    fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");
+    if (!c->positional) {
+        fprintf(f, "  -i, --input IN     input folder (or file) with network_structure.npz\n");
+        fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");
+    }
     fprintf(f, "  --overwrite        replace an existing output folder\n");
     fprintf(f, "  --quiet            no progress bar\n");
     fprintf(f, "  -h, --help         this help\n");
@@ -75,6 +87,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     snn_stage_opts o = {0};
+    const char *pos[3] = {NULL, NULL, NULL};
+    int n_pos = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -116,6 +130,8 @@ int main(int argc, char **argv) {
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "error: unknown option '%s'\nusage: %s\n", a, cmd->usage);
             return 2;
+        } else if (cmd->positional && n_pos < cmd->positional) {
+            pos[n_pos++] = a;
         } else if (!strcmp(cmd->name, "resume") && o.output == NULL) {
             o.output = a;
         } else if (o.params_path == NULL) {
@@ -125,7 +141,14 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!strcmp(cmd->name, "resume")) {
+    if (cmd->positional) {
+        if (n_pos < cmd->positional || o.input || o.output || o.params_path) {
+            fprintf(stderr, "error: expected %d argument%s\nusage: %s\n", cmd->positional,
+                    cmd->positional > 1 ? "s" : "", cmd->usage);
+            return 2;
+        }
+        o.input = pos[0], o.output = pos[1], o.params_path = pos[2];
+    } else if (!strcmp(cmd->name, "resume")) {
         if (o.output == NULL) {
             fprintf(stderr, "error: missing the run folder\nusage: %s\n", cmd->usage);
             return 2;

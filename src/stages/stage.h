@@ -54,5 +54,10 @@ int snn_stage_homeostatic(const snn_stage_opts *o, snn_error *err);
 /* resume of a stage-2 folder o->output (its parameters.toml, inputs/network_structure.npz and
  * checkpoints/checkpoint_latest.npz) */
 int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err);
+/* analysis (SPEC section 8; stages/analysis.c). compare: o->input = EXP (a finished stage-4 run),
+ * o->output = OUT (prepared like any output folder), o->params_path = TEACHER.toml. odourants:
+ * o->input = EXP (a stage-3 run); writes into EXP/figures/. */
+int snn_stage_compare(const snn_stage_opts *o, snn_error *err);
+int snn_stage_odourants(const snn_stage_opts *o, snn_error *err);
 
 #endif
