@@ -32,7 +32,8 @@ test-release: build
 # the demo pipeline.
 test-asan: build-asan
 	cd $(ASAN_BUILD) && SNNFIT_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
-	SNNFIT=$(ASAN_BUILD)/snnfit SNNFIT_SANITIZED=1 bash tools/demo.sh $(ASAN_BUILD)/demo-output
+	SNNFIT=$(ASAN_BUILD)/snnfit SNNFIT_SANITIZED=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan_plot.supp \
+	  bash tools/demo.sh $(ASAN_BUILD)/demo-output
 
 # The float64 build checks the reverse pass against the float64 PyTorch fixtures to 1e-6.
 F64_BUILD ?= build-f64

@@ -7,7 +7,7 @@ packages=(
   libzip-dev zlib1g-dev libblosc-dev libzstd-dev libjansson-dev libcmocka-dev
   python3 python3-numpy python3-zarr python3-numcodecs python3-zstandard
   # figures: PLplot with its cairo driver (libplplot-dev alone has no PNG device) and the font
-  libplplot-dev plplot-driver-cairo libcairo2-dev fonts-dejavu-core
+  libplplot-dev plplot-driver-cairo libcairo2-dev libpng-dev fonts-dejavu-core
   # tests only: decoding the TensorBoard event files (protoc generates the Python module at test time,
   # python3-crc32c checks the records' CRCs)
   python3-protobuf protobuf-compiler python3-crc32c

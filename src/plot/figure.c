@@ -1,6 +1,7 @@
 #include "plot/figure.h"
 
 #include <cairo.h>
+#include <png.h>
 #include <math.h>
 #include <plplot.h>
 #include <pthread.h>
@@ -170,26 +171,70 @@ snn_fig *snn_fig_begin(int width, int height, double font_px, snn_error *err) {
     return f;
 }
 
-typedef struct png_sink {
-    FILE *fp;
-} png_sink;
+/* libpng rather than cairo's PNG writer: cairo compresses at zlib's default level, which made PNG
+ * encoding half the cost of a figure; level 1 with the Sub filter is several times faster for ~1.5x the
+ * bytes, and figures are drawn during training. Deterministic: same pixels, same bytes. */
+static void png_fail(png_structp png, png_const_charp msg) {
+    (void)msg;
+    png_longjmp(png, 1);
+}
 
-static cairo_status_t png_write(void *closure, const unsigned char *data, unsigned int len) {
-    png_sink *s = closure;
-    return fwrite(data, 1, len, s->fp) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+static void png_warn(png_structp png, png_const_charp msg) {
+    (void)png;
+    (void)msg;
+}
+
+/* Separate function so that nothing is modified between setjmp and a longjmp (see -Wclobbered). */
+static int write_png_rows(FILE *fp, const unsigned char *data, int stride, int w, int h, unsigned char *row) {
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail, png_warn);
+    if (!png) return -1;
+    png_infop info = png_create_info_struct(png);
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, info ? &info : NULL);
+        return -1;
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_compression_level(png, 1);
+    png_set_filter(png, 0, PNG_FILTER_SUB);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) {
+        const uint32_t *src = (const uint32_t *)(const void *)(data + (size_t)y * (size_t)stride);
+        for (int x = 0; x < w; x++) {
+            row[3 * x] = (unsigned char)(src[x] >> 16);
+            row[3 * x + 1] = (unsigned char)(src[x] >> 8);
+            row[3 * x + 2] = (unsigned char)src[x];
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    return 0;
 }
 
 int snn_fig_save(snn_fig *f, const char *png, snn_error *err) {
     if (!f) return snn_fail(err, SNN_ERUN, "%s: no figure to save", png);
     cairo_surface_flush(f->surf);
+    const unsigned char *data = cairo_image_surface_get_data(f->surf);
+    int stride = cairo_image_surface_get_stride(f->surf), w = cairo_image_surface_get_width(f->surf),
+        h = cairo_image_surface_get_height(f->surf);
+    unsigned char *row = malloc((size_t)w * 3 + 1);
+    if (!data || !row) {
+        free(row);
+        return snn_fail(err, SNN_ERUN, "%s: cannot encode the PNG (out of memory)", png);
+    }
     snn_atomic_file af;
     int rc = snn_atomic_open(&af, png, err);
-    if (rc) return rc;
-    png_sink sink = {af.fp};
-    cairo_status_t st = cairo_surface_write_to_png_stream(f->surf, png_write, &sink);
-    if (st != CAIRO_STATUS_SUCCESS) {
+    if (rc) {
+        free(row);
+        return rc;
+    }
+    int bad = write_png_rows(af.fp, data, stride, w, h, row);
+    free(row);
+    if (bad) {
         snn_atomic_abort(&af);
-        return snn_fail(err, SNN_ERUN, "%s: cannot write the PNG: %s", png, cairo_status_to_string(st));
+        return snn_fail(err, SNN_ERUN, "%s: cannot write the PNG (libpng error, disk full?)", png);
     }
     return snn_atomic_commit(&af, err);
 }

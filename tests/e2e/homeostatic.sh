@@ -15,7 +15,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 # a metrics row every 2
 sed -e 's/^duration = .*/duration = 3000.0/' -e 's/^batch_size = .*/batch_size = 4/' \
     -e 's/^chunks_per_update = .*/chunks_per_update = 3/' -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' \
-    -e 's/^log_interval = .*/log_interval = 2/' -e 's/^plot_size = .*/plot_size = 3/' \
+    -e 's/^log_interval = .*/log_interval = 2/' -e 's/^plot_interval = .*/plot_interval = 15/' -e 's/^plot_size = .*/plot_size = 3/' \
     parameters/demo-homeostatic.toml > "$work/hp.toml"
 
 "$SNNFIT" homeostatic "$work/hp.toml" -o "$work/straight" --quiet > "$work/straight.log" || { cat "$work/straight.log"; fail "straight run"; }

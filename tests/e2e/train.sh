@@ -19,7 +19,7 @@ sed 's/^duration = .*/duration = 1200.0/' parameters/demo-teacher.toml > "$work/
 mk() { # mk OUT.toml [sed expressions...]
   local out=$1; shift
   sed -e 's/^epochs = .*/epochs = 30/' -e 's/^accumulation_interval = .*/accumulation_interval = 3/' \
-      -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 6/' \
+      -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 15/' \
       -e 's/^plot_size = .*/plot_size = 3/' -e 's/^\[simulation\]/[simulation]\nlog_interval = 2/' \
       "$@" parameters/demo-train.toml > "$out"
 }
