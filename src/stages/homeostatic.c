@@ -30,6 +30,7 @@
 #include "model/connectome.h"
 #include "plot/dashboards.h"
 #include "stages/stage.h"
+#include "stages/train_hooks.h"
 #include "stages/trained_state.h"
 #include "train/trainer.h"
 
@@ -53,21 +54,6 @@ static int read_poisson_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *ta
         if (rc) return rc;
     }
     return SNN_OK;
-}
-
-/* figures/epoch_XXXX/ at every plot interval, over trial 0's inputs of the first plot_size chunks */
-typedef struct epoch_plots {
-    const char *out;
-    const snn_params *p;
-    const snn_structure *s;
-    uint8_t *inputs;
-    int64_t steps;
-} epoch_plots;
-
-static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
-    epoch_plots *ep = ctx;
-    return snn_epoch_figures(ep->out, epoch, ep->p, ep->s, tr->net, ep->inputs, ep->steps, ep->s->assembly_ids,
-                             err);
 }
 
 /* -i IN: the file itself, or IN/network_structure.npz, or IN/inputs/network_structure.npz. */
@@ -170,7 +156,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     snn_structure s = {0};
     snn_network net = {0};
     poisson_source src = {0};
-    epoch_plots ep = {0};
+    snn_train_hooks hooks = {0};
+    int hooks_open = 0, final_written = 0;
     snn_poisson aux = {0};
     snn_trainer tr;
     int have_tr = 0;
@@ -288,24 +275,29 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
-    {
-        int64_t pc = p->train.plot_size < iterations ? p->train.plot_size : iterations;
-        ep = (epoch_plots){o->output, p, &s, malloc((size_t)(pc * L * src.n_in + 1)), pc * L};
-        if (!ep.inputs) {
-            rc = snn_fail(err, SNN_ERUN, "out of memory for the epoch figures' inputs");
-            goto done;
-        }
-        for (int64_t c = 0; !rc && c < pc && src.n_in; c++)
-            rc = snn_poisson_draw_rates(&src.ps, 0, c * L, L, ep.inputs + c * L * src.n_in, err);
-        if (rc) goto done;
-        tr.hooks.ctx = &ep;
-        tr.hooks.on_plot = on_plot;
-    }
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
         if (rc) goto done;
         printf("✓ Resumed from %s at chunk %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration,
                tr.best_loss);
+    }
+    {
+        int64_t pc = p->train.plot_size < iterations ? p->train.plot_size : iterations;
+        uint8_t *fig_in = malloc((size_t)(pc * L * src.n_in + 1));
+        if (!fig_in) {
+            rc = snn_fail(err, SNN_ERUN, "out of memory for the epoch figures' inputs");
+            goto done;
+        }
+        for (int64_t c = 0; !rc && c < pc && src.n_in; c++)
+            rc = snn_poisson_draw_rates(&src.ps, 0, c * L, L, fig_in + c * L * src.n_in, err);
+        if (rc) {
+            free(fig_in);
+            goto done;
+        }
+        rc = snn_train_hooks_open(&hooks, &tr, o->output, p, &s, s.assembly_ids, fig_in, pc * L, o->no_wandb,
+                                  checkpoint != NULL, err);
+        hooks_open = 1;
+        if (rc) goto done;
     }
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal chunks: %lld (%.1fs)\nBatch size: %d\n"
            "Chunks per update: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
@@ -344,6 +336,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            "============================================================\n");
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);
+    final_written = !rc;
     if (!rc) rc = type_rates(&net, probe, probe_steps, L, rates, err);
     if (rc) goto done;
     if (!tr.train_w) {
@@ -353,8 +346,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     print_rates("with the learned weights", p, rates, probe_secs);
     printf("✓ Final state (stage 3's input): %s\n", path);
 done:
+    if (hooks_open) snn_train_hooks_close(&hooks, have_tr ? tr.iteration : 0, final_written);
     if (have_tr) snn_trainer_free(&tr);
-    free(ep.inputs);
     snn_poisson_free(&src.ps);
     snn_poisson_free(&aux);
     snn_free(probe);

@@ -20,6 +20,7 @@
 #include "io/zarr.h"
 #include "plot/dashboards.h"
 #include "stages/stage.h"
+#include "stages/train_hooks.h"
 #include "stages/trained_state.h"
 #include "train/trainer.h"
 
@@ -133,20 +134,6 @@ static int save_state_dir(const char *out, const char *name, const snn_params *p
     return rc;
 }
 
-/* figures/epoch_XXXX/ at every plot interval, over trial 0's first plot_size chunks */
-typedef struct epoch_plots {
-    const char *out;
-    const snn_params *p;
-    const snn_structure *s;
-    uint8_t *inputs;
-    int64_t steps;
-} epoch_plots;
-
-static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
-    epoch_plots *ep = ctx;
-    return snn_epoch_figures(ep->out, epoch, ep->p, ep->s, tr->net, ep->inputs, ep->steps, NULL, err);
-}
-
 /* Perturbs the teacher's weights (SPEC 7.2), fills the targets; returns them for the metrics. */
 static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, double *target_sf, double *target_sf_ff,
                    int *has_sf, int *has_sf_ff, const char *out, snn_error *err) {
@@ -231,7 +218,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     snn_structure s = {0};
     snn_network net = {0};
     teacher_data td = {0};
-    epoch_plots ep = {0};
+    snn_train_hooks hooks = {0};
+    int hooks_open = 0, final_written = 0;
     snn_trainer tr;
     int have_tr = 0;
     char spath[SNN_PATH_MAX];
@@ -317,14 +305,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
-    int64_t plot_chunks = p->train.plot_size < n_chunks ? p->train.plot_size : n_chunks;
-    ep = (epoch_plots){o->output, p, &s, trial0_inputs(&td, plot_chunks, err), plot_chunks * td.L};
-    if (!ep.inputs) {
-        rc = err && err->code ? err->code : SNN_ERUN;
-        goto done;
-    }
-    tr.hooks.ctx = &ep;
-    tr.hooks.on_plot = on_plot;
+
     tr.has_target_sf = has_sf;
     tr.has_target_sf_ff = has_sf_ff;
     memcpy(tr.target_sf, target_sf, sizeof target_sf);
@@ -333,6 +314,18 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         rc = snn_trainer_load(&tr, checkpoint, err);
         if (rc) goto done;
         printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration, tr.best_loss);
+    }
+    {
+        int64_t plot_chunks = p->train.plot_size < n_chunks ? p->train.plot_size : n_chunks;
+        uint8_t *fig_in = trial0_inputs(&td, plot_chunks, err);
+        if (!fig_in) {
+            rc = err && err->code ? err->code : SNN_ERUN;
+            goto done;
+        }
+        rc = snn_train_hooks_open(&hooks, &tr, o->output, p, &s, NULL, fig_in, plot_chunks * td.L, o->no_wandb,
+                                  checkpoint != NULL, err);
+        hooks_open = 1;
+        if (rc) goto done;
     }
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal epochs: %lld (%.1fs of teacher data, %lld passes)\n"
            "Batch size: %lld\nAccumulation interval: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
@@ -373,13 +366,14 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            "============================================================\n");
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
+    final_written = !rc;
     if (!rc && !tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
         snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
     }
 done:
+    if (hooks_open) snn_train_hooks_close(&hooks, have_tr ? tr.iteration : 0, final_written);
     if (have_tr) snn_trainer_free(&tr);
-    free(ep.inputs);
     teacher_close(&td);
     snn_network_free(&net);
     snn_structure_free(&s);

@@ -604,6 +604,10 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = snn_npz_add_scalar_i64(w, "statistics_chunks", tr->stats_filled, err);
     sh1[0] = (int64_t)strlen(tr->input_path);
     if (!rc) rc = snn_npz_add(w, "input_path", SNN_U8, 1, sh1, tr->input_path, err);
+    /* only when uploading to W&B: the id depends on the output folder, and checkpoints of the same run in
+     * two folders should otherwise be identical */
+    sh1[0] = (int64_t)strlen(tr->run_id);
+    if (!rc && tr->run_id[0]) rc = snn_npz_add(w, "wandb_run_id", SNN_U8, 1, sh1, tr->run_id, err);
     if (!rc && !tr->train_w) {
         /* for people reading the checkpoint with numpy */
         int64_t s2[2] = {tr->n_types, tr->n_types}, f2[2] = {tr->n_ff, tr->n_types};
@@ -681,6 +685,17 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
         rc = read_exact(z, "statistics_window", SNN_BOOL, 2, sw2, tr->stats_win, (size_t)(sw2[0] * n), err);
     if (!rc) rc = read_i64(z, "statistics_chunks", &filled, err);
     tr->stats_filled = filled;
+    if (!rc && snn_npz_has(z, "wandb_run_id")) {
+        snn_array id = {0};
+        int64_t any[1] = {-1};
+        rc = snn_npz_read_as(z, "wandb_run_id", SNN_U8, 1, any, &id, err);
+        if (!rc) {
+            size_t len = (size_t)id.shape[0] < sizeof tr->run_id - 1 ? (size_t)id.shape[0] : sizeof tr->run_id - 1;
+            memcpy(tr->run_id, id.data, len);
+            tr->run_id[len] = '\0';
+            snn_array_free(&id);
+        }
+    }
     if (!rc && (tr->iteration < 0 || tr->iteration > tr->iterations || tr->acc_count < 0 ||
                 tr->acc_count >= tr->p->train.accumulation_interval || tr->log_count < 0))
         rc = snn_fail(err, SNN_EINPUT, "%s: inconsistent checkpoint (epoch %lld of %lld)", path,

@@ -83,6 +83,7 @@ typedef struct snn_trainer {
     int metrics_open;
     int quiet;
     double t_window;            /* seconds spent in the current log window */
+    char run_id[65];            /* the W&B run id, kept in the checkpoints so a resumed run appends */
 } snn_trainer;
 
 /* Sets up a trainer for network net (its current weights and scaling factors are the starting point)

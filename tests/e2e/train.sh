@@ -30,7 +30,7 @@ mk "$work/train.toml" -e 's/^loss_weight.firing_rate = .*/loss_weight.firing_rat
 grep -q "snnfit resume" "$work/stop.log" || fail "no resume hint after --stop-after"
 [ ! -e "$work/stopped/final_state" ] || fail "a stopped run wrote its final state"
 "$SNNFIT" resume "$work/stopped" --quiet > "$work/resume.log" || fail "resume"
-diff -r "$work/straight" "$work/stopped" || fail "straight and resumed runs differ"
+diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped" || fail "straight and resumed runs differ"
 echo "ok   resume after a stop at epoch 10 (inside an accumulation window) is byte-identical"
 
 "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/stopped2" --quiet --stop-after 7 > /dev/null || fail "stopped run 2"
@@ -38,7 +38,7 @@ echo "ok   resume after a stop at epoch 10 (inside an accumulation window) is by
   --resume-from "$work/stopped2/checkpoints/checkpoint_latest.npz" --stop-after 9 > /dev/null || fail "resume-from 1"
 "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/stopped2" --quiet \
   --resume-from "$work/stopped2/checkpoints/checkpoint_latest.npz" > /dev/null || fail "resume-from 2"
-diff -r "$work/straight" "$work/stopped2" || fail "straight and twice-resumed runs differ"
+diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped2" || fail "straight and twice-resumed runs differ"
 echo "ok   train --resume-from twice (epochs 7 and 16) is byte-identical"
 
 # SIGINT: the run saves its latest checkpoint at the end of the current epoch and exits 0; resuming
@@ -53,7 +53,7 @@ wait $pid; rc=$?
 [ $rc -eq 0 ] || fail "interrupted run exited with $rc"
 if grep -q "Stopped at epoch" "$work/int.log"; then
   "$SNNFIT" resume "$work/long_int" --quiet > /dev/null || fail "resume after SIGINT"
-  diff -r "$work/long_straight" "$work/long_int" || fail "SIGINT + resume differs from the straight run"
+  diff -r -x tensorboard -x wandb "$work/long_straight" "$work/long_int" || fail "SIGINT + resume differs from the straight run"
   echo "ok   SIGINT at $(grep -o 'Stopped at epoch [0-9]*' "$work/int.log"): checkpoint, exit 0, resume byte-identical"
 else
   echo "note the run finished before the signal arrived; SIGINT not exercised"

@@ -1,0 +1,91 @@
+#include "stages/train_hooks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fsutil.h"
+#include "stages/trained_state.h"
+
+static int on_row(void *ctx, int64_t epoch, int n, const char *const *names, const double *values,
+                  const uint8_t *present, snn_error *err) {
+    snn_train_hooks *h = ctx;
+    return h->tb ? snn_tb_scalars(h->tb, epoch, n, names, values, present, err) : SNN_OK;
+}
+
+static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
+    snn_train_hooks *h = ctx;
+    int rc = snn_epoch_figures(h->out, epoch, h->p, h->s, tr->net, h->inputs, h->steps, h->assembly_ids, err);
+    if (!rc && h->tb) {
+        char name[64], dir[SNN_PATH_MAX];
+        snprintf(name, sizeof name, "figures/epoch_%04lld", (long long)epoch);
+        rc = snn_path_join(dir, sizeof dir, h->out, name, err);
+        if (!rc) rc = snn_tb_image_dir(h->tb, epoch, dir, "figures", err);
+    }
+    return rc;
+}
+
+static int on_checkpoint(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
+    (void)tr;
+    (void)epoch;
+    (void)err;
+    snn_train_hooks *h = ctx;
+    if (h->wb_open) snn_wandb_sync(&h->wb);
+    return SNN_OK;
+}
+
+int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, const snn_params *p,
+                         const snn_structure *s, const int32_t *assembly_ids, uint8_t *inputs, int64_t steps,
+                         int no_wandb, int resumed, snn_error *err) {
+    memset(h, 0, sizeof *h);
+    h->out = out;
+    h->p = p;
+    h->s = s;
+    h->assembly_ids = assembly_ids;
+    h->inputs = inputs;
+    h->steps = steps;
+    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    int rc = snn_path_join(dir, sizeof dir, out, "tensorboard", err);
+    if (!rc) h->tb = snn_tb_open(dir, err);
+    if (!h->tb) return err && err->code ? err->code : SNN_ERUN;
+    if (resumed) {
+        rc = snn_tb_session_start(h->tb, tr->iteration + 1, err);
+    } else {
+        rc = snn_path_join(path, sizeof path, out, "parameters.toml", err);
+        if (!rc) rc = snn_tb_text_file(h->tb, 0, "parameters", path, err);
+        if (!rc) rc = snn_path_join(dir, sizeof dir, out, "initial_state/figures", err);
+        if (!rc && snn_is_dir(dir)) rc = snn_tb_image_dir(h->tb, 0, dir, "initial_state", err);
+    }
+    if (rc) return rc;
+    char id[SNN_WANDB_ID_MAX];
+    if (resumed && snn_wandb_id_valid(tr->run_id)) snprintf(id, sizeof id, "%s", tr->run_id);
+    else if ((rc = snn_wandb_make_run_id(out, p->sim.seed, id, err))) return rc;
+    rc = snn_wandb_open(&h->wb, &p->wandb, no_wandb, out, id, resumed, err);
+    if (rc) return rc;
+    /* the checkpoints keep the id only while the run uploads */
+    if (h->wb.active) snprintf(tr->run_id, sizeof tr->run_id, "%s", id);
+    else tr->run_id[0] = '\0';
+    h->wb_open = 1;
+    tr->hooks.ctx = h;
+    tr->hooks.on_row = on_row;
+    tr->hooks.on_plot = on_plot;
+    tr->hooks.on_checkpoint = on_checkpoint;
+    return SNN_OK;
+}
+
+void snn_train_hooks_close(snn_train_hooks *h, int64_t step, int final_state_written) {
+    if (h->tb && final_state_written) {
+        char dir[SNN_PATH_MAX];
+        if (!snn_path_join(dir, sizeof dir, h->out, "final_state/figures", NULL) && snn_is_dir(dir))
+            snn_tb_image_dir(h->tb, step, dir, "final_state", NULL);
+    }
+    if (h->tb) snn_tb_close(h->tb);
+    h->tb = NULL;
+    if (h->wb_open) {
+        snn_wandb_sync(&h->wb);
+        snn_wandb_finish(&h->wb, SNN_WANDB_FINISH_WAIT_S);
+    }
+    h->wb_open = 0;
+    free(h->inputs);
+    h->inputs = NULL;
+}

@@ -1,0 +1,39 @@
+/* What the training stages (2 and 4) attach to the trainer's hooks: figures/epoch_XXXX/ at every plot
+ * interval, TensorBoard events (every metrics row as scalars, every figure as an image, the parameters
+ * as text) in OUT/tensorboard/, and the W&B upload of that folder at every checkpoint (SPEC section 9).
+ * TensorBoard files carry wall-clock times; they are the one output that differs between an
+ * interrupted-and-resumed run and an uninterrupted one (as are W&B's logs). */
+#ifndef SNNFIT_STAGES_TRAIN_HOOKS_H
+#define SNNFIT_STAGES_TRAIN_HOOKS_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "io/events.h"
+#include "io/params.h"
+#include "model/structure.h"
+#include "stages/wandb.h"
+#include "train/trainer.h"
+
+typedef struct snn_train_hooks {
+    const char *out;
+    const snn_params *p;
+    const snn_structure *s;        /* the student's structure (raw weights; the network holds the factors) */
+    const int32_t *assembly_ids;   /* for the traced neuron, or NULL */
+    uint8_t *inputs;               /* trial 0's inputs of the epoch figures (owned) */
+    int64_t steps;
+    snn_tb *tb;
+    snn_wandb wb;
+    int wb_open;
+} snn_train_hooks;
+
+/* Opens the loggers and installs the hooks on tr (after snn_trainer_init, after loading a checkpoint).
+ * inputs (malloc'd, owned from now on) are trial 0's inputs for the epoch figures. resumed: the trainer
+ * was loaded from a checkpoint (tr->run_id then holds the W&B run id). */
+int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, const snn_params *p,
+                         const snn_structure *s, const int32_t *assembly_ids, uint8_t *inputs, int64_t steps,
+                         int no_wandb, int resumed, snn_error *err);
+/* After the run (finished or stopped): final figures into TensorBoard, last upload, close. */
+void snn_train_hooks_close(snn_train_hooks *h, int64_t step, int final_state_written);
+
+#endif
