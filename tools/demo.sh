@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo pipeline on the small built-in network (parameters/demo-*.toml):
 #   stage 1 (connectome) -> stage 2 (homeostatic plasticity) -> stage 3 (teacher activity)
-#   -> stage 4 (student training)
+#   -> stage 4 (student training) -> compare (trained vs target) -> odourants (teacher's odour responses)
 # usage: tools/demo.sh [OUTPUT_DIR]   (SNNFIT=path/to/snnfit, default build/snnfit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,12 @@ banner "Stage 3: teacher activity (parameters/demo-teacher.toml)"
 
 banner "Stage 4: student training (parameters/demo-train.toml)"
 "$SNNFIT" train parameters/demo-train.toml -i "$OUT/3-teacher" -o "$OUT/4-student" $QUIET
+
+banner "Compare: the trained student against its target (snnfit compare)"
+"$SNNFIT" compare "$OUT/4-student" "$OUT/5-compare" parameters/demo-teacher.toml $QUIET
+
+banner "Odourants: the teacher's responses to odour 1 and to baseline input (snnfit odourants)"
+"$SNNFIT" odourants "$OUT/3-teacher" $QUIET
 
 banner "Summary"
 /usr/bin/python3 tools/demo_summary.py "$OUT"

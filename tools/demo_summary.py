@@ -21,6 +21,8 @@ for path, what in [
     ("4-student/training_metrics.csv", "stage 4: losses, rates, CVs, scaling factors per log interval"),
     ("4-student/checkpoints", "stage 4: checkpoint_latest.npz and checkpoint_best.npz (snnfit resume)"),
     ("4-student/final_state/network_structure.npz", "stage 4: the trained network (effective weights + factors)"),
+    ("5-compare/firing_rate_correlogram.png", "compare: Poisson vs learning variability (windowed rates, r)"),
+    ("3-teacher/figures/odourant_vs_baseline_correlogram.png", "odourants: odour 1 vs baseline and vs repeat"),
 ]:
     if os.path.exists(f"{out}/{path}"):
         print(f"  {out}/{path:<46} {what}")
@@ -74,7 +76,8 @@ for k in loss_cols:
     print(f"  {k:24s} {float(first[k]):.6f} -> {float(later[k]):.6f}")
 print("  (the student need not reach the targets in a short demo: see docs/training.md)")
 print("\nFigures to open first:")
-for f in ["3-teacher/figures/activity_dashboard.png", "4-student/final_state/figures/activity_dashboard.png",
+for f in ["5-compare/firing_rate_correlogram.png", "3-teacher/figures/activity_dashboard.png",
+          "4-student/final_state/figures/activity_dashboard.png", "2-homeostatic/final_state/figures/activity_dashboard.png",
           "1-connectome/figures/connectivity_dashboard.png"]:
     if os.path.exists(f"{out}/{f}"):
         print(f"  {out}/{f}")
