@@ -454,7 +454,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     snn_progress bar;
     snn_progress_start(&bar, "Training", tr->iterations, tr->quiet);
     int64_t done_here = 0;
-    double t_run = 0;
+    double t_run = 0, t_since_plot = 0;
     while (tr->iteration < tr->iterations) {
         const int64_t k = tr->iteration, chunk = k % tr->n_chunks;
         double t0 = snn_now();
@@ -503,6 +503,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         }
         tr->t_window += snn_now() - t0;
         t_run += snn_now() - t0;
+        t_since_plot += snn_now() - t0;
         if (tr->iteration % tp->log_interval == 0) {
             row_stats rs = {0, 0, 0};
             rc = log_row(tr, &rs, err);
@@ -515,8 +516,15 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         }
         if (tr->hooks.on_plot && tr->iteration % tp->plot_interval == 0) {
             snn_progress_clear(&bar);
+            double tp0 = snn_now();
             rc = tr->hooks.on_plot(tr->hooks.ctx, tr, tr->iteration, err);
             if (rc) break;
+            double t_plot = snn_now() - tp0;
+            /* the cost of the figures next to the training time since the last ones */
+            printf("  Plots took %.2f s, %.1f%% of the %.2f s of training since the last plots\n", t_plot,
+                   t_since_plot > 0 ? 100.0 * t_plot / t_since_plot : 0.0, t_since_plot);
+            fflush(stdout);
+            t_since_plot = 0;
         }
         done_here++;
         int stop = g_stop_requested || (stop_after > 0 && done_here >= stop_after);
