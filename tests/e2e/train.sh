@@ -99,6 +99,18 @@ assert tr["output_spikes"].shape[1] == f["recurrent_weights"].shape[0]
 print("ok   checkpoint, metrics, targets and final state read with numpy")
 PYEOF
 
+# the training figures: initial and final state, and figures/epoch_XXXX/ at every plot interval (15)
+"$PY" tests/py/png_check.py \
+  "$work/straight/initial_state/figures/connectivity_dashboard.png:2400x1600" \
+  "$work/straight/initial_state/figures/activity_dashboard.png:2400x1600" \
+  "$work/straight/final_state/figures/connectivity_dashboard.png:2400x1600" \
+  "$work/straight/final_state/figures/activity_dashboard.png:2400x1600" \
+  "$work/straight/figures/epoch_0015/connectivity_dashboard.png:2400x1600" \
+  "$work/straight/figures/epoch_0015/activity_dashboard.png:2400x1600" \
+  "$work/straight/figures/epoch_0030/activity_dashboard.png:2400x1600" > /dev/null || fail "training figures"
+[ "$(ls "$work/straight/figures")" = "$(printf 'epoch_0015\nepoch_0030')" ] || fail "figure folders: $(ls "$work/straight/figures")"
+echo "ok   initial, final and per-plot-interval figures decode, have the expected size and are not blank"
+
 # a student at the teacher's own parameters: zero van Rossum loss, zero gradient, no movement
 mk "$work/same.toml" -e 's/^weight_perturbation_variance = .*/weight_perturbation_variance = 0.0/'
 "$SNNFIT" train "$work/same.toml" -i "$work/teacher" -o "$work/same" --quiet > /dev/null || fail "zero-perturbation run"
