@@ -48,6 +48,10 @@ static const command k_commands[] = {
     {"odourants", "snnfit odourants EXP [--quiet]",
      "odour 1 vs baseline and vs a repeat with other input noise, for a stage-3 run EXP; into EXP/figures/", 0,
      snn_stage_odourants, 1},
+    {"run", "snnfit run EXPERIMENT.toml [--overwrite] [--no-wandb] [--quiet]",
+     "a tracked run of any stage from an experiment file (stage, parameters_file, output_dir, inputs):\n"
+     "      inputs linked or copied into OUT/inputs/, metadata.json, README.md, a line in log_file",
+     0, snn_stage_run, 1},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
 
@@ -87,6 +91,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     snn_stage_opts o = {0};
+    o.argc = argc, o.argv = argv;
     const char *pos[3] = {NULL, NULL, NULL};
     int n_pos = 0;
     for (int i = 2; i < argc; i++) {

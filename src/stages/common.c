@@ -21,7 +21,7 @@ static int dir_is_empty(const char *path) {
 
 int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err) {
     if (o->output == NULL || !*o->output) return snn_fail(err, SNN_EINPUT, "no output folder given (-o OUT)");
-    if (snn_path_exists(o->output)) {
+    if (snn_path_exists(o->output) && !o->keep_existing) {
         if (!snn_is_dir(o->output))
             return snn_fail(err, SNN_EINPUT, "%s: output path exists and is not a folder", o->output);
         if (!dir_is_empty(o->output)) {

@@ -23,9 +23,15 @@ typedef struct snn_stage_opts {
     const char *resume_from;   /* train --resume-from FILE */
     int64_t stop_after;        /* train/resume --stop-after K: stop (with a checkpoint) after K iterations */
     int no_wandb;
+    /* set by `snnfit run`, which prepares OUT (inputs/, metadata.json) before the stage runs: the
+     * stage uses the folder as it is, never refusing or removing it */
+    int keep_existing;
+    int argc;              /* the command line, recorded by `snnfit run` in metadata.json */
+    char **argv;
 } snn_stage_opts;
 
-/* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it. */
+/* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it.
+ * With keep_existing it only creates the folder if missing. */
 int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err);
 
 /* Copies the parameter file to <output>/parameters.toml. */
@@ -59,5 +65,9 @@ int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err);
  * o->input = EXP (a stage-3 run); writes into EXP/figures/. */
 int snn_stage_compare(const snn_stage_opts *o, snn_error *err);
 int snn_stage_odourants(const snn_stage_opts *o, snn_error *err);
+
+/* snnfit run EXPERIMENT.toml (stages/run.c, SPEC section 10): o->input = the experiment file,
+ * o->overwrite replaces its output folder; the exit status is the stage's. */
+int snn_stage_run(const snn_stage_opts *o, snn_error *err);
 
 #endif
