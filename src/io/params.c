@@ -22,6 +22,32 @@ typedef struct loader {
 static const char *const OPTIMISABLE[] = {"weights", "scaling_factors", "scaling_factors_recurrent",
                                           "scaling_factors_feedforward"};
 
+/* The keys each table accepts: shared by the loaders below and by snn_params_schema_keys, which
+ * lists them for docs/parameters.md and its test, so that the documented schema cannot drift from
+ * the one enforced. */
+static const char *const ROOT_KEYS_CONNECTOME[] = {"simulation", "recurrent", "feedforward"};
+static const char *const ROOT_KEYS_TEACHER[] = {"simulation", "recurrent", "feedforward", "odours",
+                                                "tau",        "temperature", "sigma"};
+static const char *const ROOT_KEYS_SIMULATE[] = {"simulation", "recurrent", "feedforward", "odours",
+                                                 "tau",        "temperature", "sigma",     "tracking"};
+static const char *const ROOT_KEYS_TRAIN[] = {"simulation",      "training",        "targets",
+                                              "hyperparameters", "scaling_factors", "recurrent",
+                                              "feedforward",     "wandb"};
+static const char *const SIM_KEYS_CONNECTOME[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
+static const char *const SIM_KEYS[] = {"dt",        "duration",  "seed",       "chunk_size",
+                                       "batch_size", "plot_size", "optimisable"};
+static const char *const CELL_TYPE_KEYS[] = {"names", "proportion"};
+static const char *const PHYSIOLOGY_KEYS[] = {"tau_mem", "theta", "U_reset", "E_L", "g_L", "tau_ref"};
+static const char *const SYNAPSE_KEYS[] = {"names", "tau_rise", "tau_decay", "E_syn", "g_bar"};
+static const char *const REC_TOPOLOGY_KEYS[] = {"num_neurons", "num_assemblies", "neurons_per_assembly",
+                                                "conn_within", "conn_between"};
+static const char *const FF_TOPOLOGY_KEYS[] = {"num_neurons", "conn_inputs"};
+static const char *const WEIGHT_KEYS[] = {"w_mu", "w_sigma"};
+static const char *const ACTIVITY_KEYS[] = {"firing_rate"};
+static const char *const OU_KEYS[] = {"tau", "temperature", "sigma"};
+static const char *const ODOUR_KEYS[] = {"baseline_rate", "modulation_rate", "modulation_fraction"};
+static const char *const TRACKING_KEYS[] = {"trials", "neurons"};
+
 const char *snn_stage_name(snn_stage s) {
     switch (s) {
     case SNN_STAGE_CONNECTOME: return "connectome";
@@ -51,20 +77,25 @@ static void type_name_ptrs(const snn_layer_params *l, const char **out) {
 /* ---------------------------------------------------------------------------------------------- */
 /* [simulation] */
 
+/* The keys of [simulation] in the stages loaded here (not stages 2 and 4: io/params_train.c). */
+static int sim_keys(snn_stage stage, const char *const **keys) {
+    if (stage == SNN_STAGE_CONNECTOME) {
+        *keys = SIM_KEYS_CONNECTOME;
+        return ARRLEN(SIM_KEYS_CONNECTOME);
+    }
+    *keys = SIM_KEYS;
+    return ARRLEN(SIM_KEYS);
+}
+
 static int load_simulation(loader *L, const toml_value *root) {
     const snn_pr *r = &L->r;
     snn_sim_params *s = &L->p->sim;
     const toml_value *t;
     int rc;
     if ((rc = snn_pr_table(r, root, "", "simulation", 1, &t))) return rc;
-    static const char *const conn_keys[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
-    static const char *const all_keys[] = {"dt", "duration", "seed", "chunk_size", "batch_size", "plot_size",
-                                           "optimisable"};
-    if (L->stage == SNN_STAGE_CONNECTOME)
-        rc = snn_pr_check_keys(r, t, "simulation", conn_keys, ARRLEN(conn_keys));
-    else
-        rc = snn_pr_check_keys(r, t, "simulation", all_keys, ARRLEN(all_keys));
-    if (rc) return rc;
+    const char *const *keys;
+    int nk = sim_keys(L->stage, &keys);
+    if ((rc = snn_pr_check_keys(r, t, "simulation", keys, nk))) return rc;
 
     if ((rc = snn_pr_num(r, t, "simulation", "dt", 1, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
     if ((rc = snn_pr_num(r, t, "simulation", "duration", 1, SNN_DOM_POS, &s->duration, &s->has_duration))) return rc;
@@ -104,8 +135,7 @@ static int load_cell_types(loader *L, const toml_value *layer_t, const char *lna
     char path[128];
     snn_pr_join(path, sizeof path, lname, "cell_types");
     if ((rc = snn_pr_table(r, layer_t, lname, "cell_types", 1, &t))) return rc;
-    static const char *const keys[] = {"names", "proportion"};
-    if ((rc = snn_pr_check_keys(r, t, path, keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, path, CELL_TYPE_KEYS, ARRLEN(CELL_TYPE_KEYS)))) return rc;
     if ((rc = snn_pr_str_list(r, t, path, "names", 1, &l->type_names[0][0], SNN_NAME_MAX, SNN_MAX_TYPES, &l->n_types,
                               NULL)))
         return rc;
@@ -138,14 +168,13 @@ static int load_physiology(loader *L, const toml_value *layer_t, snn_layer_param
     type_name_ptrs(l, names);
     if ((rc = snn_pr_check_names(r, t, "recurrent.physiology", names, l->n_types, "a recurrent cell type")))
         return rc;
-    static const char *const keys[] = {"tau_mem", "theta", "U_reset", "E_L", "g_L", "tau_ref"};
     for (int i = 0; i < l->n_types; i++) {
         const toml_value *pt;
         if ((rc = snn_pr_table(r, t, "recurrent.physiology", names[i], 1, &pt))) return rc;
         char path[128];
         snn_pr_join(path, sizeof path, "recurrent.physiology", names[i]);
         snn_physiology *ph = &l->physiology[i];
-        if ((rc = snn_pr_check_keys(r, pt, path, keys, ARRLEN(keys)))) return rc;
+        if ((rc = snn_pr_check_keys(r, pt, path, PHYSIOLOGY_KEYS, ARRLEN(PHYSIOLOGY_KEYS)))) return rc;
         if ((rc = snn_pr_num(r, pt, path, "tau_mem", 1, SNN_DOM_POS, &ph->tau_mem, NULL))) return rc;
         if ((rc = snn_pr_num(r, pt, path, "theta", 1, SNN_DOM_ANY, &ph->theta, NULL))) return rc;
         if ((rc = snn_pr_num(r, pt, path, "U_reset", 1, SNN_DOM_ANY, &ph->U_reset, NULL))) return rc;
@@ -173,7 +202,6 @@ static int load_synapses(loader *L, const toml_value *layer_t, const char *lname
     char what[64];
     snprintf(what, sizeof what, "a %s cell type", lname);
     if ((rc = snn_pr_check_names(r, t, spath, names, l->n_types, what))) return rc;
-    static const char *const keys[] = {"names", "tau_rise", "tau_decay", "E_syn", "g_bar"};
     l->n_synapses = 0;
     /* file order, not type order: the reference numbers synapses this way */
     for (size_t k = 0; k < t->nkeys; k++) {
@@ -182,7 +210,7 @@ static int load_synapses(loader *L, const toml_value *layer_t, const char *lname
         if ((rc = snn_pr_table(r, t, spath, tname, 1, &st))) return rc;
         char path[192];
         snn_pr_join(path, sizeof path, spath, tname);
-        if ((rc = snn_pr_check_keys(r, st, path, keys, ARRLEN(keys)))) return rc;
+        if ((rc = snn_pr_check_keys(r, st, path, SYNAPSE_KEYS, ARRLEN(SYNAPSE_KEYS)))) return rc;
         char syn_names[SNN_MAX_SYNAPSES][SNN_NAME_MAX];
         double tr[SNN_MAX_SYNAPSES], td[SNN_MAX_SYNAPSES], es[SNN_MAX_SYNAPSES], gb[SNN_MAX_SYNAPSES];
         int n = 0, m = 0;
@@ -228,9 +256,7 @@ static int load_rec_topology(loader *L, const toml_value *t, snn_layer_params *l
     const snn_pr *r = &L->r;
     const char *path = "recurrent.topology";
     int rc;
-    static const char *const keys[] = {"num_neurons", "num_assemblies", "neurons_per_assembly", "conn_within",
-                                       "conn_between"};
-    if ((rc = snn_pr_check_keys(r, t, path, keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, path, REC_TOPOLOGY_KEYS, ARRLEN(REC_TOPOLOGY_KEYS)))) return rc;
     if ((rc = snn_pr_int(r, t, path, "num_neurons", 1, 1, INT32_MAX, &l->num_neurons, NULL))) return rc;
     int64_t na = 0, npa = 0;
     int has_na = 0;
@@ -254,8 +280,7 @@ static int load_ff_topology(loader *L, const toml_value *t, snn_layer_params *ff
     const snn_pr *r = &L->r;
     const char *path = "feedforward.topology";
     int rc;
-    static const char *const keys[] = {"num_neurons", "conn_inputs"};
-    if ((rc = snn_pr_check_keys(r, t, path, keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, path, FF_TOPOLOGY_KEYS, ARRLEN(FF_TOPOLOGY_KEYS)))) return rc;
     if ((rc = snn_pr_int(r, t, path, "num_neurons", 1, 1, INT32_MAX, &ff->num_neurons, NULL))) return rc;
     const char *fn[SNN_MAX_TYPES], *rn[SNN_MAX_TYPES];
     type_name_ptrs(ff, fn);
@@ -273,8 +298,7 @@ static int load_weights(loader *L, const toml_value *t, const char *lname, snn_l
     char path[128];
     snn_pr_join(path, sizeof path, lname, "weights");
     int rc;
-    static const char *const keys[] = {"w_mu", "w_sigma"};
-    if ((rc = snn_pr_check_keys(r, t, path, keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, path, WEIGHT_KEYS, ARRLEN(WEIGHT_KEYS)))) return rc;
     const char *rows[SNN_MAX_TYPES], *cols[SNN_MAX_TYPES];
     type_name_ptrs(l, rows);
     type_name_ptrs(rec, cols);
@@ -295,13 +319,12 @@ static int load_activity(loader *L, const toml_value *t, snn_layer_params *ff) {
     int rc;
     if ((rc = snn_pr_check_names(r, t, "feedforward.activity", names, ff->n_types, "a feedforward cell type")))
         return rc;
-    static const char *const keys[] = {"firing_rate"};
     for (int i = 0; i < ff->n_types; i++) {
         const toml_value *at;
         if ((rc = snn_pr_table(r, t, "feedforward.activity", names[i], 1, &at))) return rc;
         char path[128];
         snn_pr_join(path, sizeof path, "feedforward.activity", names[i]);
-        if ((rc = snn_pr_check_keys(r, at, path, keys, ARRLEN(keys)))) return rc;
+        if ((rc = snn_pr_check_keys(r, at, path, ACTIVITY_KEYS, ARRLEN(ACTIVITY_KEYS)))) return rc;
         if ((rc = snn_pr_num(r, at, path, "firing_rate", 1, SNN_DOM_NONNEG, &ff->firing_rate[i], NULL))) return rc;
     }
     ff->has_activity = 1;
@@ -341,6 +364,18 @@ static layer_schema schema_for(snn_stage stage, int recurrent) {
     return s;
 }
 
+/* The keys of [<layer>] under schema s, into keys (room for 8); returns their number. */
+static int layer_keys(layer_schema s, const char **keys) {
+    int nk = 0;
+    keys[nk++] = "cell_types";
+    if (s.topology) keys[nk++] = "topology";
+    if (s.weights) keys[nk++] = "weights";
+    if (s.physiology) keys[nk++] = "physiology";
+    if (s.activity) keys[nk++] = "activity";
+    keys[nk++] = "synapses";
+    return nk;
+}
+
 static int load_layer(loader *L, const toml_value *root, int recurrent) {
     const snn_pr *r = &L->r;
     const char *lname = recurrent ? "recurrent" : "feedforward";
@@ -350,13 +385,7 @@ static int load_layer(loader *L, const toml_value *root, int recurrent) {
     if ((rc = snn_pr_table(r, root, "", lname, 1, &t))) return rc;
     layer_schema s = schema_for(L->stage, recurrent);
     const char *keys[8];
-    int nk = 0;
-    keys[nk++] = "cell_types";
-    if (s.topology) keys[nk++] = "topology";
-    if (s.weights) keys[nk++] = "weights";
-    if (s.physiology) keys[nk++] = "physiology";
-    if (s.activity) keys[nk++] = "activity";
-    keys[nk++] = "synapses";
+    int nk = layer_keys(s, keys);
     if ((rc = snn_pr_check_keys(r, t, lname, keys, nk))) return rc;
     if ((rc = load_cell_types(L, t, lname, l))) return rc;
     if (s.physiology && (rc = load_physiology(L, t, l))) return rc;
@@ -385,9 +414,8 @@ static int load_odours(loader *L, const toml_value *root) {
     const snn_pr *r = &L->r;
     snn_params *p = L->p;
     int required = L->stage == SNN_STAGE_TEACHER;
-    static const char *const ou_keys[] = {"tau", "temperature", "sigma"};
     int top_ou = 0;
-    for (int i = 0; i < 3; i++) top_ou |= toml_get(root, ou_keys[i]) != NULL;
+    for (int i = 0; i < 3; i++) top_ou |= toml_get(root, OU_KEYS[i]) != NULL;
     const toml_value *t;
     int rc;
     if ((rc = snn_pr_table(r, root, "", "odours", required || top_ou, &t))) return rc;
@@ -396,7 +424,7 @@ static int load_odours(loader *L, const toml_value *root) {
     const snn_layer_params *ff = &p->ff;
     const char *cands[SNN_MAX_TYPES + 3];
     int nc = 0;
-    for (int i = 0; i < 3; i++) cands[nc++] = ou_keys[i];
+    for (int i = 0; i < 3; i++) cands[nc++] = OU_KEYS[i];
     for (int i = 0; i < ff->n_types; i++) cands[nc++] = ff->type_names[i];
     if ((rc = snn_pr_check_names(r, t, "odours", cands, nc,
                                  "tau, temperature, sigma or a feedforward cell type")))
@@ -405,28 +433,27 @@ static int load_odours(loader *L, const toml_value *root) {
     double *dst[3] = {&p->ou_tau, &p->ou_temperature, &p->ou_sigma};
     snn_dom dom[3] = {SNN_DOM_POS, SNN_DOM_POS, SNN_DOM_NONNEG};
     for (int i = 0; i < 3; i++) {
-        const toml_value *in_t = toml_get(t, ou_keys[i]), *in_root = toml_get(root, ou_keys[i]);
+        const toml_value *in_t = toml_get(t, OU_KEYS[i]), *in_root = toml_get(root, OU_KEYS[i]);
         if (in_t && in_root)
-            return snn_pr_fail(r, in_root->line, "", ou_keys[i],
+            return snn_pr_fail(r, in_root->line, "", OU_KEYS[i],
                                "given both at the top level and under [odours] (line %d); write it once", in_t->line);
         if (!in_t && !in_root)
             return snn_fail(r->err, SNN_EINPUT,
                             "%s:%d: [odours] is missing required key '%s' (it may also be written at the top level)",
-                            r->file, t->line, ou_keys[i]);
+                            r->file, t->line, OU_KEYS[i]);
         if (in_t)
-            rc = snn_pr_num(r, t, "odours", ou_keys[i], 1, dom[i], dst[i], NULL);
+            rc = snn_pr_num(r, t, "odours", OU_KEYS[i], 1, dom[i], dst[i], NULL);
         else
-            rc = snn_pr_num(r, root, "", ou_keys[i], 1, dom[i], dst[i], NULL);
+            rc = snn_pr_num(r, root, "", OU_KEYS[i], 1, dom[i], dst[i], NULL);
         if (rc) return rc;
     }
-    static const char *const keys[] = {"baseline_rate", "modulation_rate", "modulation_fraction"};
     for (int i = 0; i < ff->n_types; i++) {
         const toml_value *ot;
         if ((rc = snn_pr_table(r, t, "odours", ff->type_names[i], 1, &ot))) return rc;
         char path[128];
         snn_pr_join(path, sizeof path, "odours", ff->type_names[i]);
         snn_odour_params *o = &p->odours[i];
-        if ((rc = snn_pr_check_keys(r, ot, path, keys, ARRLEN(keys)))) return rc;
+        if ((rc = snn_pr_check_keys(r, ot, path, ODOUR_KEYS, ARRLEN(ODOUR_KEYS)))) return rc;
         if ((rc = snn_pr_num(r, ot, path, "baseline_rate", 1, SNN_DOM_NONNEG, &o->baseline_rate, NULL))) return rc;
         if ((rc = snn_pr_num(r, ot, path, "modulation_rate", 1, SNN_DOM_NONNEG, &o->modulation_rate, NULL))) return rc;
         if ((rc = snn_pr_num(r, ot, path, "modulation_fraction", 1, SNN_DOM_PROB, &o->modulation_fraction, NULL)))
@@ -450,8 +477,7 @@ static int load_tracking(loader *L, const toml_value *root) {
     int rc;
     if ((rc = snn_pr_table(r, root, "", "tracking", 0, &t))) return rc;
     if (!t) return SNN_OK;
-    static const char *const keys[] = {"trials", "neurons"};
-    if ((rc = snn_pr_check_keys(r, t, "tracking", keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, "tracking", TRACKING_KEYS, ARRLEN(TRACKING_KEYS)))) return rc;
     if ((rc = snn_pr_int_list(r, t, "tracking", "trials", 0, 0, INT64_MAX, tr->trials, SNN_MAX_TRACKED, &tr->n_trials,
                               NULL)))
         return rc;
@@ -484,26 +510,26 @@ static int load_tracking(loader *L, const toml_value *root) {
 
 /* ---------------------------------------------------------------------------------------------- */
 
+/* The top-level keys of a stage's files, into *keys; returns their number. */
+static int root_keys(snn_stage stage, const char *const **keys) {
+    /* stage 2 knows the same sections as stage 4 */
+    switch (stage) {
+    case SNN_STAGE_CONNECTOME: *keys = ROOT_KEYS_CONNECTOME; return ARRLEN(ROOT_KEYS_CONNECTOME);
+    case SNN_STAGE_TEACHER: *keys = ROOT_KEYS_TEACHER; return ARRLEN(ROOT_KEYS_TEACHER);
+    case SNN_STAGE_TRAIN:
+    case SNN_STAGE_HOMEOSTATIC: *keys = ROOT_KEYS_TRAIN; return ARRLEN(ROOT_KEYS_TRAIN);
+    case SNN_STAGE_SIMULATE: break;
+    }
+    *keys = ROOT_KEYS_SIMULATE;
+    return ARRLEN(ROOT_KEYS_SIMULATE);
+}
+
 static int load_tree(loader *L, const toml_value *root) {
     const snn_pr *r = &L->r;
     int rc;
-    static const char *const conn_keys[] = {"simulation", "recurrent", "feedforward"};
-    static const char *const teacher_keys[] = {"simulation", "recurrent", "feedforward", "odours",
-                                               "tau", "temperature", "sigma"};
-    static const char *const sim_keys[] = {"simulation", "recurrent", "feedforward", "odours",
-                                           "tau", "temperature", "sigma", "tracking"};
-    static const char *const train_keys[] = {"simulation",      "training",        "targets",
-                                             "hyperparameters", "scaling_factors", "recurrent",
-                                             "feedforward",     "wandb"};
-    /* stage 2 knows the same sections as stage 4 */
-    switch (L->stage) {
-    case SNN_STAGE_CONNECTOME: rc = snn_pr_check_keys(r, root, "", conn_keys, ARRLEN(conn_keys)); break;
-    case SNN_STAGE_TEACHER: rc = snn_pr_check_keys(r, root, "", teacher_keys, ARRLEN(teacher_keys)); break;
-    case SNN_STAGE_TRAIN:
-    case SNN_STAGE_HOMEOSTATIC: rc = snn_pr_check_keys(r, root, "", train_keys, ARRLEN(train_keys)); break;
-    default: rc = snn_pr_check_keys(r, root, "", sim_keys, ARRLEN(sim_keys)); break;
-    }
-    if (rc) return rc;
+    const char *const *keys;
+    int nk = root_keys(L->stage, &keys);
+    if ((rc = snn_pr_check_keys(r, root, "", keys, nk))) return rc;
     if (L->stage == SNN_STAGE_TRAIN || L->stage == SNN_STAGE_HOMEOSTATIC) {
         /* the objective's per-type keys need the cell-type names, hence the layers in between */
         if (L->stage == SNN_STAGE_TRAIN) rc = snn_params_train_schedule(r, root, L->p);
@@ -550,4 +576,72 @@ int snn_params_load_string(const char *text, const char *name, snn_stage stage, 
     toml_value *root = toml_parse_string(text, name, err);
     if (!root) return SNN_EINPUT;
     return load_root(root, name, stage, out, err);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the schema as a list of key paths, walking the tables the loaders above check against */
+
+static void emit(const char *prefix, const char *const *keys, int n, snn_params_key_cb cb, void *ctx) {
+    for (int i = 0; i < n; i++) {
+        char path[256];
+        snn_pr_join(path, sizeof path, prefix, keys[i]);
+        cb(path, ctx);
+    }
+}
+
+static void schema_layer(snn_stage stage, int recurrent, snn_params_key_cb cb, void *ctx) {
+    const char *lname = recurrent ? "recurrent" : "feedforward";
+    const char *keys[8];
+    int nk = layer_keys(schema_for(stage, recurrent), keys);
+    for (int i = 0; i < nk; i++) {
+        char path[128];
+        const char *k = keys[i];
+        if (!strcmp(k, "cell_types")) {
+            snprintf(path, sizeof path, "%s.%s", lname, k);
+            emit(path, CELL_TYPE_KEYS, ARRLEN(CELL_TYPE_KEYS), cb, ctx);
+        } else if (!strcmp(k, "topology")) {
+            snprintf(path, sizeof path, "%s.%s", lname, k);
+            if (recurrent) emit(path, REC_TOPOLOGY_KEYS, ARRLEN(REC_TOPOLOGY_KEYS), cb, ctx);
+            else emit(path, FF_TOPOLOGY_KEYS, ARRLEN(FF_TOPOLOGY_KEYS), cb, ctx);
+        } else if (!strcmp(k, "weights")) {
+            snprintf(path, sizeof path, "%s.%s", lname, k);
+            emit(path, WEIGHT_KEYS, ARRLEN(WEIGHT_KEYS), cb, ctx);
+        } else if (!strcmp(k, "physiology")) {
+            snprintf(path, sizeof path, "%s.%s.<type>", lname, k);
+            emit(path, PHYSIOLOGY_KEYS, ARRLEN(PHYSIOLOGY_KEYS), cb, ctx);
+        } else if (!strcmp(k, "activity")) {
+            snprintf(path, sizeof path, "%s.%s.<type>", lname, k);
+            emit(path, ACTIVITY_KEYS, ARRLEN(ACTIVITY_KEYS), cb, ctx);
+        } else if (!strcmp(k, "synapses")) {
+            snprintf(path, sizeof path, "%s.%s.<type>", lname, k);
+            emit(path, SYNAPSE_KEYS, ARRLEN(SYNAPSE_KEYS), cb, ctx);
+        } else {
+            /* a key without a sub-walker is listed as it is, so that it still needs documenting */
+            emit(lname, &keys[i], 1, cb, ctx);
+        }
+    }
+}
+
+void snn_params_schema_keys(snn_stage stage, snn_params_key_cb cb, void *ctx) {
+    const char *const *keys;
+    int nk = root_keys(stage, &keys);
+    const int training = stage == SNN_STAGE_TRAIN || stage == SNN_STAGE_HOMEOSTATIC;
+    for (int i = 0; i < nk; i++) {
+        const char *k = keys[i];
+        if (training && snn_params_train_schema_table(stage, k, cb, ctx)) continue;
+        if (!strcmp(k, "simulation")) {
+            const char *const *sk;
+            int n = sim_keys(stage, &sk);
+            emit(k, sk, n, cb, ctx);
+        } else if (!strcmp(k, "recurrent") || !strcmp(k, "feedforward")) {
+            schema_layer(stage, !strcmp(k, "recurrent"), cb, ctx);
+        } else if (!strcmp(k, "odours")) {
+            emit(k, OU_KEYS, ARRLEN(OU_KEYS), cb, ctx);
+            emit("odours.<type>", ODOUR_KEYS, ARRLEN(ODOUR_KEYS), cb, ctx);
+        } else if (!strcmp(k, "tracking")) {
+            emit(k, TRACKING_KEYS, ARRLEN(TRACKING_KEYS), cb, ctx);
+        } else {
+            emit("", &keys[i], 1, cb, ctx);
+        }
+    }
 }

@@ -260,4 +260,13 @@ int snn_params_training_stage(const char *path, snn_stage *out, snn_error *err);
 int snn_params_load_string(const char *text, const char *name, snn_stage stage, snn_params *out,
                            snn_error *err);
 
+/* Every key path a stage's parameter files accept, in file-schema order, walking the same key tables
+ * the loader checks against (so the list cannot drift from the code): "simulation.dt",
+ * "recurrent.physiology.<type>.tau_mem", "hyperparameters.loss_weight.van_rossum", top-level keys
+ * as themselves ("tau"). Per-cell-type tables appear once with "<type>" for the type name; keys whose
+ * value may be a number or a table keyed by cell type (targets.firing_rates, ...) appear as leaves.
+ * Used by the test that keeps docs/parameters.md complete. */
+typedef void (*snn_params_key_cb)(const char *path, void *ctx);
+void snn_params_schema_keys(snn_stage stage, snn_params_key_cb cb, void *ctx);
+
 #endif

@@ -21,6 +21,29 @@ static const char *const OPTIMISABLE[] = {"scaling_factors", "scaling_factors_re
 static const char *const LOSS_NAMES[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
                                                      "membrane_variance", "weight_ratio"};
 
+/* The keys each table accepts: shared by the loaders below and by snn_params_train_schema_table,
+ * which lists them for docs/parameters.md and its test. */
+static const char *const TRAIN_SIM_KEYS[] = {"seed",         "chunk_size",    "dt",        "epochs",
+                                             "accumulation_interval", "checkpoint_interval",
+                                             "log_interval", "plot_interval", "plot_size"};
+static const char *const TRAIN_TRAINING_KEYS[] = {"epochs",          "chunks_per_update", "log_interval",
+                                                  "checkpoint_interval", "plot_interval", "plot_size",
+                                                  "mixed_precision", "weight_perturbation_variance",
+                                                  "grad_norm_clip",  "optimisable"};
+static const char *const HOMEO_SIM_KEYS[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
+static const char *const HOMEO_TRAINING_KEYS[] = {"batch_size",      "chunks_per_update", "log_interval",
+                                                  "checkpoint_interval", "plot_interval", "plot_size",
+                                                  "mixed_precision", "grad_norm_clip",    "optimisable"};
+/* the singular spellings are stage 2's (the reference's homeostatic-plasticity.toml) */
+static const char *const TARGET_KEYS[] = {"firing_rates", "firing_rate",     "cvs",         "cv",
+                                          "alpha",        "threshold_ratio", "weight_ratio"};
+static const char *const HP_KEYS[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
+                                      "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight"};
+/* stage 2 knows every key but the van Rossum ones (first in HP_KEYS and in LOSS_NAMES) */
+static const char *const HP_KEYS_HOMEO[] = {"learning_rate", "surrgrad_scale", "loss_weight"};
+static const char *const SF_KEYS[] = {"recurrent", "feedforward"};
+static const char *const WANDB_KEYS[] = {"enabled", "project", "entity", "tags", "notes"};
+
 static int optimisable_index(const char *s) {
     for (int i = 0; i < ARRLEN(OPTIMISABLE); i++)
         if (strcmp(s, OPTIMISABLE[i]) == 0) return i;
@@ -68,9 +91,6 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
     if ((rc = snn_pr_table(r, root, "", "simulation", 1, &sim))) return rc;
     if ((rc = snn_pr_table(r, root, "", "training", 0, &tr))) return rc;
 
-    static const char *const sim_keys[] = {"seed",           "chunk_size",          "dt",
-                                           "epochs",         "accumulation_interval", "checkpoint_interval",
-                                           "log_interval",   "plot_interval",       "plot_size"};
     static const hint sim_hints[] = {
         {"batch_size", NO_BATCH},
         {"duration", "not a stage-4 key: the run's length is [simulation] epochs (iterations) or [training] "
@@ -81,12 +101,9 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
         {"grad_norm_clip", "belongs in [training]"},
         {"mixed_precision", "belongs in [training]"},
     };
-    if ((rc = check_keys_hinted(r, sim, "simulation", sim_keys, ARRLEN(sim_keys), sim_hints, ARRLEN(sim_hints))))
+    if ((rc = check_keys_hinted(r, sim, "simulation", TRAIN_SIM_KEYS, ARRLEN(TRAIN_SIM_KEYS), sim_hints,
+                                ARRLEN(sim_hints))))
         return rc;
-    static const char *const tr_keys[] = {"epochs",        "chunks_per_update", "log_interval",
-                                          "checkpoint_interval", "plot_interval", "plot_size",
-                                          "mixed_precision", "weight_perturbation_variance", "grad_norm_clip",
-                                          "optimisable"};
     static const hint tr_hints[] = {
         {"batch_size", NO_BATCH},
         {"accumulation_interval",
@@ -95,7 +112,8 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
         {"chunk_size", "belongs in [simulation]"},
         {"dt", "belongs in [simulation]"},
     };
-    if (tr && (rc = check_keys_hinted(r, tr, "training", tr_keys, ARRLEN(tr_keys), tr_hints, ARRLEN(tr_hints))))
+    if (tr && (rc = check_keys_hinted(r, tr, "training", TRAIN_TRAINING_KEYS, ARRLEN(TRAIN_TRAINING_KEYS),
+                                      tr_hints, ARRLEN(tr_hints))))
         return rc;
 
     int64_t seed = 0;
@@ -158,7 +176,6 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
     int rc;
     if ((rc = snn_pr_table(r, root, "", "simulation", 1, &sim))) return rc;
     if ((rc = snn_pr_table(r, root, "", "training", 1, &tr))) return rc;
-    static const char *const sim_keys[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
     static const hint sim_hints[] = {
         {"batch_size", "belongs in [training] (the number of trials)"},
         {"epochs", "not a stage-2 key: the run has int(duration / (chunk_size * dt)) iterations"},
@@ -168,11 +185,9 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
         {"plot_interval", "belongs in [training]"},
         {"plot_size", "belongs in [training]"},
     };
-    if ((rc = check_keys_hinted(r, sim, "simulation", sim_keys, ARRLEN(sim_keys), sim_hints, ARRLEN(sim_hints))))
+    if ((rc = check_keys_hinted(r, sim, "simulation", HOMEO_SIM_KEYS, ARRLEN(HOMEO_SIM_KEYS), sim_hints,
+                                ARRLEN(sim_hints))))
         return rc;
-    static const char *const tr_keys[] = {"batch_size",     "chunks_per_update", "log_interval",
-                                          "checkpoint_interval", "plot_interval", "plot_size",
-                                          "mixed_precision", "grad_norm_clip", "optimisable"};
     static const hint tr_hints[] = {
         {"epochs", "not a stage-2 key: the run has int([simulation] duration / (chunk_size * dt)) iterations"},
         {"weight_perturbation_variance", "a stage-4 key: stage 2 has no teacher whose weights it perturbs"},
@@ -182,7 +197,8 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
         {"dt", "belongs in [simulation]"},
         {"duration", "belongs in [simulation]"},
     };
-    if ((rc = check_keys_hinted(r, tr, "training", tr_keys, ARRLEN(tr_keys), tr_hints, ARRLEN(tr_hints))))
+    if ((rc = check_keys_hinted(r, tr, "training", HOMEO_TRAINING_KEYS, ARRLEN(HOMEO_TRAINING_KEYS), tr_hints,
+                                ARRLEN(tr_hints))))
         return rc;
 
     if ((rc = snn_pr_num(r, sim, "simulation", "dt", 1, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
@@ -285,10 +301,7 @@ static int load_targets(const snn_pr *r, const toml_value *root, snn_params *p) 
     int rc;
     if ((rc = snn_pr_table(r, root, "", "targets", homeo, &t))) return rc;
     if (!t) return SNN_OK;
-    /* the singular spellings are stage 2's (the reference's homeostatic-plasticity.toml) */
-    static const char *const keys[] = {"firing_rates", "firing_rate", "cvs", "cv", "alpha", "threshold_ratio",
-                                       "weight_ratio"};
-    if ((rc = snn_pr_check_keys(r, t, "targets", keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, "targets", TARGET_KEYS, ARRLEN(TARGET_KEYS)))) return rc;
     const char *names[SNN_MAX_TYPES];
     for (int i = 0; i < n; i++) names[i] = rec->type_names[i];
     const char *what = "a recurrent cell type";
@@ -320,18 +333,16 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     const toml_value *t, *lw;
     int rc;
     if ((rc = snn_pr_table(r, root, "", "hyperparameters", 1, &t))) return rc;
-    static const char *const keys[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
-                                       "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight"};
     static const char NO_TEACHER[] = "a stage-4 key: stage 2 has no teacher spikes to compare with";
     static const hint homeo_hints[] = {
         {"van_rossum_tau", NO_TEACHER}, {"van_rossum_tau_rise", NO_TEACHER}, {"van_rossum_tau_decay", NO_TEACHER}};
-    /* stage 2 knows every key but the van Rossum ones (first in keys[] and in LOSS_NAMES) */
+    /* stage 2 knows every key but the van Rossum ones (first in HP_KEYS and in LOSS_NAMES) */
     const int homeo = p->stage == SNN_STAGE_HOMEOSTATIC;
     if (homeo) {
-        static const char *const hkeys[] = {"learning_rate", "surrgrad_scale", "loss_weight"};
-        rc = check_keys_hinted(r, t, "hyperparameters", hkeys, ARRLEN(hkeys), homeo_hints, ARRLEN(homeo_hints));
+        rc = check_keys_hinted(r, t, "hyperparameters", HP_KEYS_HOMEO, ARRLEN(HP_KEYS_HOMEO), homeo_hints,
+                               ARRLEN(homeo_hints));
     } else {
-        rc = snn_pr_check_keys(r, t, "hyperparameters", keys, ARRLEN(keys));
+        rc = snn_pr_check_keys(r, t, "hyperparameters", HP_KEYS, ARRLEN(HP_KEYS));
     }
     if (rc) return rc;
     const char *hp = "hyperparameters";
@@ -408,8 +419,7 @@ static int load_scaling_factors(const snn_pr *r, const toml_value *root, snn_par
     int rc;
     if ((rc = snn_pr_table(r, root, "", "scaling_factors", 0, &t))) return rc;
     if (!t) return SNN_OK;
-    static const char *const keys[] = {"recurrent", "feedforward"};
-    if ((rc = snn_pr_check_keys(r, t, "scaling_factors", keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, "scaling_factors", SF_KEYS, ARRLEN(SF_KEYS)))) return rc;
     const char *rn[SNN_MAX_TYPES], *fn[SNN_MAX_TYPES];
     for (int i = 0; i < rec->n_types; i++) rn[i] = rec->type_names[i];
     for (int i = 0; i < ff->n_types; i++) fn[i] = ff->type_names[i];
@@ -427,8 +437,7 @@ static int load_wandb(const snn_pr *r, const toml_value *root, snn_params *p) {
     int rc;
     if ((rc = snn_pr_table(r, root, "", "wandb", 0, &t))) return rc;
     if (!t) return SNN_OK;
-    static const char *const keys[] = {"enabled", "project", "entity", "tags", "notes"};
-    if ((rc = snn_pr_check_keys(r, t, "wandb", keys, ARRLEN(keys)))) return rc;
+    if ((rc = snn_pr_check_keys(r, t, "wandb", WANDB_KEYS, ARRLEN(WANDB_KEYS)))) return rc;
     if ((rc = snn_pr_bool(r, t, "wandb", "enabled", 0, &w->enabled, NULL))) return rc;
     if ((rc = snn_pr_str(r, t, "wandb", "project", 0, w->project, sizeof w->project, NULL))) return rc;
     if ((rc = snn_pr_str(r, t, "wandb", "entity", 0, w->entity, sizeof w->entity, NULL))) return rc;
@@ -446,4 +455,43 @@ int snn_params_train_objective(const snn_pr *r, const toml_value *root, snn_para
     if ((rc = load_hyperparameters(r, root, p))) return rc;
     if ((rc = load_scaling_factors(r, root, p))) return rc;
     return load_wandb(r, root, p);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static void emit_keys(const char *prefix, const char *const *keys, int n, snn_params_key_cb cb, void *ctx) {
+    for (int i = 0; i < n; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s.%s", prefix, keys[i]);
+        cb(path, ctx);
+    }
+}
+
+int snn_params_train_schema_table(snn_stage stage, const char *table, snn_params_key_cb cb, void *ctx) {
+    const int homeo = stage == SNN_STAGE_HOMEOSTATIC;
+    if (!strcmp(table, "simulation")) {
+        if (homeo) emit_keys(table, HOMEO_SIM_KEYS, ARRLEN(HOMEO_SIM_KEYS), cb, ctx);
+        else emit_keys(table, TRAIN_SIM_KEYS, ARRLEN(TRAIN_SIM_KEYS), cb, ctx);
+    } else if (!strcmp(table, "training")) {
+        if (homeo) emit_keys(table, HOMEO_TRAINING_KEYS, ARRLEN(HOMEO_TRAINING_KEYS), cb, ctx);
+        else emit_keys(table, TRAIN_TRAINING_KEYS, ARRLEN(TRAIN_TRAINING_KEYS), cb, ctx);
+    } else if (!strcmp(table, "targets")) {
+        emit_keys(table, TARGET_KEYS, ARRLEN(TARGET_KEYS), cb, ctx);
+    } else if (!strcmp(table, "hyperparameters")) {
+        const char *const *keys = homeo ? HP_KEYS_HOMEO : HP_KEYS;
+        int n = homeo ? ARRLEN(HP_KEYS_HOMEO) : ARRLEN(HP_KEYS);
+        for (int i = 0; i < n; i++) {
+            if (strcmp(keys[i], "loss_weight") == 0)
+                emit_keys("hyperparameters.loss_weight", LOSS_NAMES + homeo, SNN_N_LOSSES - homeo, cb, ctx);
+            else
+                emit_keys(table, keys + i, 1, cb, ctx);
+        }
+    } else if (!strcmp(table, "scaling_factors")) {
+        emit_keys(table, SF_KEYS, ARRLEN(SF_KEYS), cb, ctx);
+    } else if (!strcmp(table, "wandb")) {
+        emit_keys(table, WANDB_KEYS, ARRLEN(WANDB_KEYS), cb, ctx);
+    } else {
+        return 0;
+    }
+    return 1;
 }

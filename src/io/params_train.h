@@ -17,4 +17,9 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
 /* [targets], [hyperparameters], [scaling_factors], [wandb]; needs p->rec and p->ff loaded. */
 int snn_params_train_objective(const snn_pr *r, const toml_value *root, snn_params *p);
 
+/* Lists (for snn_params_schema_keys) the key paths of a stage-2 or stage-4 table the schedule and
+ * objective loaders own: simulation, training, targets, hyperparameters (with
+ * hyperparameters.loss_weight.*), scaling_factors, wandb. Returns 0 for any other table. */
+int snn_params_train_schema_table(snn_stage stage, const char *table, snn_params_key_cb cb, void *ctx);
+
 #endif
