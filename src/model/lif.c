@@ -17,9 +17,10 @@ int snn_state_alloc(snn_state *st, const snn_network *net, int n_trials, snn_err
                                "conductances", err);
     st->drive = snn_calloc_aligned(tn * (size_t)(net->n_groups ? net->n_groups : 1), sizeof(snn_real),
                                    "synaptic drive", err);
-    st->isyn = snn_calloc_aligned(tn, sizeof(double), "synaptic currents", err);
+    st->isyn = snn_calloc_aligned(tn, sizeof(snn_real), "synaptic currents", err);
+    st->vf = snn_calloc_aligned(tn, sizeof(snn_real), "membrane potentials", err);
     st->spk = snn_calloc_aligned(tn, sizeof(int32_t), "spike lists", err);
-    if (!st->v || !st->ref || !st->g || !st->drive || !st->isyn || !st->spk) {
+    if (!st->v || !st->ref || !st->g || !st->drive || !st->isyn || !st->vf || !st->spk) {
         snn_state_free(st);
         return SNN_ERUN;
     }
@@ -33,6 +34,7 @@ void snn_state_free(snn_state *st) {
     snn_free(st->g);
     snn_free(st->drive);
     snn_free(st->isyn);
+    snn_free(st->vf);
     snn_free(st->spk);
     memset(st, 0, sizeof *st);
 }
@@ -112,7 +114,8 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
     int32_t *restrict ref = st->ref + (size_t)b * n;
     snn_real *restrict g = st->g + (size_t)b * 2 * S * n;
     snn_real *restrict drive = st->drive + (size_t)b * K * n;
-    double *restrict isyn = st->isyn + (size_t)b * n;
+    snn_real *restrict isyn = st->isyn + (size_t)b * n;
+    snn_real *restrict vf = st->vf + (size_t)b * n;
     int32_t *restrict spk = st->spk + (size_t)b * n;
     const snn_real *restrict theta = net->theta, *restrict u_reset = net->u_reset, *restrict e_l = net->e_l;
     const snn_real *restrict leak = net->leak_factor, *restrict dtc = net->dt_over_c;
@@ -137,7 +140,10 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
         if (tr) track_before(net, tr, tr->row0 + t, v, g);
 
         /* 1. spikes from the previous voltage */
-        for (int64_t j = 0; j < n; j++) o[j] = v[j] - theta[j] > 0;
+        for (int64_t j = 0; j < n; j++) {
+            o[j] = v[j] - theta[j] > 0;
+            vf[j] = (snn_real)v[j];
+        }
 
         /* 2. synaptic current from the previous v and G */
         for (int64_t j = 0; j < n; j++) isyn[j] = 0;
@@ -145,15 +151,16 @@ static inline __attribute__((always_inline)) void run_trial(const snn_network *n
             for (int64_t j = 0; j < n; j++) tgs[j] = 0;
         for (int s = 0; s < S; s++) {
             const snn_real *restrict g0 = g + (size_t)s * n, *restrict g1 = g + (size_t)(S + s) * n;
-            const double e = net->e_syn[s];
-            for (int64_t j = 0; j < n; j++) isyn[j] += (double)(g0[j] + g1[j]) * (v[j] - e);
+            /* the current in float (its rounding is that of G); v itself accumulates in double */
+            const snn_real e = net->e_syn[s];
+            for (int64_t j = 0; j < n; j++) isyn[j] += (g0[j] + g1[j]) * (vf[j] - e);
             if (taped)
                 for (int64_t j = 0; j < n; j++) tgs[j] += g0[j] + g1[j];
         }
 
         /* 3. voltage update, reset, refractory hold */
         for (int64_t j = 0; j < n; j++) {
-            double vt = v[j] - isyn[j] * dtc[j] - (v[j] - e_l[j]) * leak[j];
+            double vt = v[j] - (double)(isyn[j] * dtc[j]) - (v[j] - e_l[j]) * leak[j];
             int32_t r = ref[j];
             double vn = (o[j] || r > 0) ? (double)u_reset[j] : vt;
             if (taped) {

@@ -31,7 +31,8 @@ typedef struct snn_state {
     snn_real *g;       /* [trials][2][S][n] */
     /* scratch, one slice per trial so that trials run in parallel */
     snn_real *drive;   /* [trials][groups][n] */
-    double *isyn;      /* [trials][n] */
+    snn_real *isyn;    /* [trials][n] */
+    snn_real *vf;      /* [trials][n] v rounded to the state's precision, for the currents */
     int32_t *spk;      /* [trials][n] */
 } snn_state;
 
