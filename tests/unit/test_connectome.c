@@ -387,7 +387,7 @@ static void test_impossible_blocks(void **state) {
         assert_int_equal(snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, adj, 2, &gn,
                                                  &work, &err),
                          SNN_EINPUT);
-        assert_true(now_s() - t0 < 1.0);
+        assert_true(now_s() - t0 < 10.0); /* "not a hang", with room for a loaded machine */
         assert_non_null(strstr(err.msg, "assembly 3 -> 3"));
         assert_non_null(strstr(err.msg, "excitatory -> excitatory"));
     }
@@ -443,7 +443,7 @@ static void test_impossible_blocks(void **state) {
     snn_error_clear(&err);
     const double t0 = now_s();
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_EINPUT);
-    assert_true(now_s() - t0 < (tu_sanitized() ? 60.0 : 2.0));
+    assert_true(now_s() - t0 < (tu_sanitized() ? 120.0 : 20.0)); /* not a hang, on a loaded machine too */
     assert_non_null(strstr(err.msg, "[feedforward] connectome: block mitral -> excitatory"));
     assert_null(s.w);
 }
