@@ -128,11 +128,6 @@ static int save_state(const char *out, const char *name, const snn_params *p, co
     return rc;
 }
 
-static void on_signal(int sig) {
-    (void)sig;
-    snn_trainer_request_stop();
-}
-
 /* The checkpoint's input_path (what the run was started with), so that a resumed run writes the
  * same checkpoints as the uninterrupted one. */
 static int checkpoint_input_path(const char *ckpt, char *out, size_t n, snn_error *err) {
@@ -308,14 +303,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     int finished = tr.iteration >= iterations;
     int stopped = 0;
     if (!finished) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        rc = snn_trainer_run(&tr, read_poisson_chunk, &src, o->stop_after, &stopped, err);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, &stopped, err);
         if (rc) goto done;
     }
     if (stopped) {

@@ -206,11 +206,6 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
     return snn_npz_close(w, err);
 }
 
-static void on_signal(int sig) {
-    (void)sig;
-    snn_trainer_request_stop();
-}
-
 static int run(const snn_stage_opts *o, const char *params_path, const char *input, const char *checkpoint,
                snn_error *err) {
     snn_params *p = calloc(1, sizeof *p);
@@ -337,14 +332,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     int finished = tr.iteration >= iterations;
     int stopped = 0;
     if (!finished) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        rc = snn_trainer_run(&tr, read_teacher_chunk, &td, o->stop_after, &stopped, err);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
+        rc = snn_stage_run_trainer(&tr, read_teacher_chunk, &td, o->stop_after, &stopped, err);
         if (rc) goto done;
     }
     if (stopped) {

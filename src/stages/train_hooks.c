@@ -1,5 +1,6 @@
 #include "stages/train_hooks.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,4 +89,22 @@ void snn_train_hooks_close(snn_train_hooks *h, int64_t step, int final_state_wri
     h->wb_open = 0;
     free(h->inputs);
     h->inputs = NULL;
+}
+
+static void on_signal(int sig) {
+    (void)sig;
+    snn_trainer_request_stop();
+}
+
+int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
+                          snn_error *err) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int rc = snn_trainer_run(tr, read_chunk, ctx, stop_after, stopped, err);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return rc;
 }

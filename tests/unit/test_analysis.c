@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "plot/analysis_figures.h"
 
 static void test_window_rule(void **state) {
@@ -68,8 +69,10 @@ static void check_png(const char *path, int w, int h) {
 
 static void test_figures(void **state) {
     (void)state;
-    char dir[] = "/tmp/snnfit_test_analysisXXXXXX", path[256];
-    assert_non_null(mkdtemp(dir));
+    char dir[200], path[512];
+    const char *tmp = tu_tmpdir();
+    assert_non_null(tmp);
+    snprintf(dir, sizeof dir, "%s", tmp);
     enum { T = 400, N = 12 };
     uint8_t *a = calloc(T * N, 1), *b = calloc(T * N, 1);
     for (int t = 0; t < T; t++)
