@@ -300,28 +300,9 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            (double)(iterations * L) * p->sim.dt / 1000.0, B, (long long)tp->accumulation_interval,
            (long long)tp->log_interval, (long long)tp->checkpoint_interval);
     fflush(stdout);
-    int finished = tr.iteration >= iterations;
-    int stopped = 0;
-    if (!finished) {
-        rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, &stopped, err);
-        if (rc) goto done;
-    }
-    if (stopped) {
-        printf("\nStopped at chunk %lld of %lld; continue with: snnfit resume %s\n", (long long)tr.iteration,
-               (long long)iterations, o->output);
-        goto done;
-    }
-    snn_path_join(path, sizeof path, o->output, "final_state/network_structure.npz", NULL);
-    if (finished && snn_path_exists(path)) {
-        printf("The run in %s is already finished (chunk %lld of %lld); nothing to do.\n", o->output,
-               (long long)tr.iteration, (long long)iterations);
-        goto done;
-    }
-    printf("\n============================================================\nTraining complete!\n"
-           "Best loss achieved: %.6f\n============================================================\n",
-           tr.best_loss);
-    printf("\n============================================================\nSAVING FINAL STATE AND RUNNING INFERENCE\n"
-           "============================================================\n");
+    int save_final = 0;
+    rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, "chunk", o->output, &save_final, err);
+    if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);
     final_written = !rc;

@@ -329,29 +329,9 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            (long long)td.B, (long long)p->train.accumulation_interval, (long long)p->train.log_interval,
            (long long)p->train.checkpoint_interval);
     fflush(stdout);
-    int finished = tr.iteration >= iterations;
-    int stopped = 0;
-    if (!finished) {
-        rc = snn_stage_run_trainer(&tr, read_teacher_chunk, &td, o->stop_after, &stopped, err);
-        if (rc) goto done;
-    }
-    if (stopped) {
-        printf("\nStopped at epoch %lld of %lld; continue with: snnfit resume %s\n", (long long)tr.iteration,
-               (long long)iterations, o->output);
-        goto done;
-    }
-    char fpath[SNN_PATH_MAX];
-    snn_path_join(fpath, sizeof fpath, o->output, "final_state/network_structure.npz", NULL);
-    if (finished && snn_path_exists(fpath)) {
-        printf("The run in %s is already finished (epoch %lld of %lld); nothing to do.\n", o->output,
-               (long long)tr.iteration, (long long)iterations);
-        goto done;
-    }
-    printf("\n============================================================\nTraining complete!\n"
-           "Best loss achieved: %.6f\n============================================================\n",
-           tr.best_loss);
-    printf("\n============================================================\nSAVING FINAL STATE AND RUNNING INFERENCE\n"
-           "============================================================\n");
+    int save_final = 0;
+    rc = snn_stage_run_trainer(&tr, read_teacher_chunk, &td, o->stop_after, "epoch", o->output, &save_final, err);
+    if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
     final_written = !rc;

@@ -96,15 +96,39 @@ static void on_signal(int sig) {
     snn_trainer_request_stop();
 }
 
-int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
-                          snn_error *err) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    int rc = snn_trainer_run(tr, read_chunk, ctx, stop_after, stopped, err);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    return rc;
+int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after,
+                          const char *unit, const char *out, int *save_final, snn_error *err) {
+    *save_final = 0;
+    const int finished = tr->iteration >= tr->iterations;
+    int stopped = 0;
+    if (!finished) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        int rc = snn_trainer_run(tr, read_chunk, ctx, stop_after, &stopped, err);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        if (rc) return rc;
+    }
+    if (stopped) {
+        printf("\nStopped at %s %lld of %lld; continue with: snnfit resume %s\n", unit, (long long)tr->iteration,
+               (long long)tr->iterations, out);
+        return 0;
+    }
+    char path[SNN_PATH_MAX];
+    snn_path_join(path, sizeof path, out, "final_state/network_structure.npz", NULL);
+    if (finished && snn_path_exists(path)) {
+        printf("The run in %s is already finished (%s %lld of %lld); nothing to do.\n", out, unit,
+               (long long)tr->iteration, (long long)tr->iterations);
+        return 0;
+    }
+    printf("\n============================================================\nTraining complete!\n"
+           "Best loss achieved: %.6f\n============================================================\n",
+           tr->best_loss);
+    printf("\n============================================================\nSAVING FINAL STATE AND RUNNING INFERENCE\n"
+           "============================================================\n");
+    *save_final = 1;
+    return 0;
 }

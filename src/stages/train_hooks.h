@@ -33,10 +33,13 @@ typedef struct snn_train_hooks {
 int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, const snn_params *p,
                          const snn_structure *s, const int32_t *assembly_ids, uint8_t *inputs, int64_t steps,
                          int no_wandb, int resumed, snn_error *err);
-/* Runs the trainer with SIGINT/SIGTERM turned into a clean stop (a checkpoint, then *stopped = 1),
- * restoring the default handlers afterwards. */
-int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
-                          snn_error *err);
+/* Runs the trainer to its last iteration with SIGINT/SIGTERM turned into a clean stop (a checkpoint,
+ * then the "continue with: snnfit resume" line), restoring the default handlers afterwards. unit names
+ * an iteration in the messages ("chunk", "epoch"). *save_final = 1 when the caller should now write
+ * final_state/ (training completed in this call, or finished earlier without a final state); 0 when the
+ * run stopped or was already complete. */
+int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after,
+                          const char *unit, const char *out, int *save_final, snn_error *err);
 
 /* After the run (finished or stopped): final figures into TensorBoard, last upload, close. */
 void snn_train_hooks_close(snn_train_hooks *h, int64_t step, int final_state_written);
