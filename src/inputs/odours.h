@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/params.h"
+#include "config/params.h"
 
 typedef struct snn_odour_network {
     int64_t n_inputs;           /* N_in */

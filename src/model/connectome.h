@@ -43,7 +43,7 @@
 
 #include "core/error.h"
 #include "core/nprandom.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/structure.h"
 
 /* Repair cap. A repair pass that does not lower the best count of bad stubs (self-loops and

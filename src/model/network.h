@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 #include "core/real.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/structure.h"
 
 #define SNN_MAX_COLUMNS SNN_MAX_SYNAPSES

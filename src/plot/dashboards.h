@@ -11,7 +11,7 @@
 #define SNNFIT_PLOT_DASHBOARDS_H
 
 #include "core/error.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/structure.h"
 
 int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_params *p, snn_error *err);

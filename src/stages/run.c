@@ -46,8 +46,8 @@
 
 #include "core/fsutil.h"
 #include "core/sha256.h"
-#include "io/params_read.h"
-#include "io/toml.h"
+#include "config/params_read.h"
+#include "config/toml.h"
 #include "stages/stage.h"
 
 #define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))

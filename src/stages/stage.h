@@ -8,7 +8,7 @@
 #define SNNFIT_STAGES_STAGE_H
 
 #include "core/error.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/lif.h"
 #include "model/network.h"
 #include "model/structure.h"

@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "io/events.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/structure.h"
 #include "stages/wandb.h"
 #include "train/trainer.h"

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/network.h"
 #include "model/structure.h"
 

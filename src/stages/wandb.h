@@ -39,7 +39,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
-#include "io/params.h"
+#include "config/params.h"
 
 /* Size of a run-id buffer (ids are at most 64 characters: W&B's limit). */
 #define SNN_WANDB_ID_MAX 65

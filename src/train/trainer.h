@@ -16,7 +16,7 @@
 
 #include "core/error.h"
 #include "io/metrics.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/lif.h"
 #include "model/network.h"
 #include "train/adam.h"

@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "io/params.h"
-#include "io/toml.h"
+#include "config/params.h"
+#include "config/toml.h"
 #include "testutil.h"
 
 /* A small valid stage-1 file. Values are distinct where a test needs to find a line by its text. */

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "io/params.h"
-#include "io/toml.h"
+#include "config/params.h"
+#include "config/toml.h"
 #include "testutil.h"
 
 #define N_STAGES 5

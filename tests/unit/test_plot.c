@@ -15,7 +15,7 @@
 
 #include "core/fsutil.h"
 #include "io/npz.h"
-#include "io/params.h"
+#include "config/params.h"
 #include "model/structure.h"
 #include "plot/dashboards.h"
 #include "plot/figure.h"

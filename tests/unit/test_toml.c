@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/fsutil.h"
-#include "io/toml.h"
+#include "config/toml.h"
 #include "testutil.h"
 
 /* ---- tagged JSON dump, read by tests/py/toml_oracle.py ---- */

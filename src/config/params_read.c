@@ -1,4 +1,4 @@
-#include "io/params_read.h"
+#include "config/params_read.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -10,8 +10,8 @@
  * The document is a tree of toml_value nodes; tables keep their keys in file order (synapse numbering
  * depends on it). Every node records the line where it was defined. The `used` flag is for schema
  * readers: they mark what they consume and then report every unmarked key as unknown. */
-#ifndef SNNFIT_IO_TOML_H
-#define SNNFIT_IO_TOML_H
+#ifndef SNNFIT_CONFIG_TOML_H
+#define SNNFIT_CONFIG_TOML_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * may be declared by a [header] once; tables made by dotted keys are closed to headers once their
  * section ends; inline tables and literal arrays are frozen. Those flags live in a private wrapper
  * around each public node, so toml.h stays plain data. */
-#include "io/toml.h"
+#include "config/toml.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,15 +1,15 @@
 /* The schemas of the connectome (stage 1), teacher (stage 3), simulate, train (stage 4) and
- * homeostatic (stage 2) commands; the two training stages' own sections are in io/params_train.c. Every check happens here, before a command does any
+ * homeostatic (stage 2) commands; the two training stages' own sections are in config/params_train.c. Every check happens here, before a command does any
  * work, so that later code can trust the struct. */
-#include "io/params.h"
+#include "config/params.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "io/params_read.h"
-#include "io/params_train.h"
-#include "io/toml.h"
+#include "config/params_read.h"
+#include "config/params_train.h"
+#include "config/toml.h"
 
 #define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))
 
@@ -48,28 +48,6 @@ static const char *const OU_KEYS[] = {"tau", "temperature", "sigma"};
 static const char *const ODOUR_KEYS[] = {"baseline_rate", "modulation_rate", "modulation_fraction"};
 static const char *const TRACKING_KEYS[] = {"trials", "neurons"};
 
-const char *snn_stage_name(snn_stage s) {
-    switch (s) {
-    case SNN_STAGE_CONNECTOME: return "connectome";
-    case SNN_STAGE_TEACHER: return "teacher";
-    case SNN_STAGE_SIMULATE: return "simulate";
-    case SNN_STAGE_TRAIN: return "train";
-    case SNN_STAGE_HOMEOSTATIC: return "homeostatic";
-    }
-    return "?";
-}
-
-int snn_params_type_index(const snn_layer_params *layer, const char *name) {
-    for (int i = 0; i < layer->n_types; i++)
-        if (strcmp(layer->type_names[i], name) == 0) return i;
-    return -1;
-}
-
-int64_t snn_params_num_chunks(const snn_sim_params *sim) {
-    if (!sim->has_duration || sim->dt <= 0 || sim->chunk_size < 1) return 0;
-    return (int64_t)(sim->duration / ((double)sim->chunk_size * sim->dt));
-}
-
 static void type_name_ptrs(const snn_layer_params *l, const char **out) {
     for (int i = 0; i < l->n_types; i++) out[i] = l->type_names[i];
 }
@@ -77,7 +55,7 @@ static void type_name_ptrs(const snn_layer_params *l, const char **out) {
 /* ---------------------------------------------------------------------------------------------- */
 /* [simulation] */
 
-/* The keys of [simulation] in the stages loaded here (not stages 2 and 4: io/params_train.c). */
+/* The keys of [simulation] in the stages loaded here (not stages 2 and 4: config/params_train.c). */
 static int sim_keys(snn_stage stage, const char *const **keys) {
     if (stage == SNN_STAGE_CONNECTOME) {
         *keys = SIM_KEYS_CONNECTOME;

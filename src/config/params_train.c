@@ -4,12 +4,12 @@
  * table, epochs counting passes over the teacher data). A file may mix them, but a setting written
  * in both is an error rather than a silent choice between two values. Stage 2 has one spelling, the
  * reference's homeostatic-plasticity.toml. */
-#include "io/params_train.h"
+#include "config/params_train.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "io/toml.h"
+#include "config/toml.h"
 
 #define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))
 

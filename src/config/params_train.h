@@ -1,12 +1,12 @@
 /* The training sections of a parameter file, stage 4 (student training) and stage 2 (homeostatic
- * plasticity); private to io/params.c, which loads the layers and calls these around them (the
+ * plasticity); private to config/params.c, which loads the layers and calls these around them (the
  * schedule first, the objective once the cell-type names are known). They fill p->sim and p->train
- * as io/params.h documents; the objective reads p->stage to know which of the two it loads. */
-#ifndef SNNFIT_IO_PARAMS_TRAIN_H
-#define SNNFIT_IO_PARAMS_TRAIN_H
+ * as config/params.h documents; the objective reads p->stage to know which of the two it loads. */
+#ifndef SNNFIT_CONFIG_PARAMS_TRAIN_H
+#define SNNFIT_CONFIG_PARAMS_TRAIN_H
 
-#include "io/params.h"
-#include "io/params_read.h"
+#include "config/params_types.h"
+#include "config/params_read.h"
 
 /* [simulation] and [training]: seed, chunk_size, dt, how long, intervals, optimisable. */
 int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_params *p);

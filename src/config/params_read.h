@@ -4,16 +4,16 @@
  * "<file>:<line>: [<table>] <key>: <what was expected>" (SNN_EINPUT); a missing required key reads
  * "<file>:<line of the table>: [<table>] is missing required key '<key>'". Integers are accepted
  * where floats are expected, integral floats where integers are; NaN and infinities never are.
- * Getters mark what they read as used. Used by the schema loaders of every command (io/params.c
+ * Getters mark what they read as used. Used by the schema loaders of every command (config/params.c
  * and the training-stage loaders), which name tables by their dotted path ("recurrent.topology";
  * "" is the top level). */
-#ifndef SNNFIT_IO_PARAMS_READ_H
-#define SNNFIT_IO_PARAMS_READ_H
+#ifndef SNNFIT_CONFIG_PARAMS_READ_H
+#define SNNFIT_CONFIG_PARAMS_READ_H
 
 #include <stdint.h>
 
 #include "core/error.h"
-#include "io/toml.h"
+#include "config/toml.h"
 
 typedef struct snn_pr {
     const char *file; /* name used in messages */
