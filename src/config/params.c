@@ -25,7 +25,7 @@ static const char *const OPTIMISABLE[] = {"weights", "scaling_factors", "scaling
 /* The keys each table accepts: shared by the loaders below and by snn_params_schema_keys, which
  * lists them for docs/parameters.md and its test, so that the documented schema cannot drift from
  * the one enforced. */
-static const char *const ROOT_KEYS_CONNECTOME[] = {"simulation", "recurrent", "feedforward"};
+static const char *const ROOT_KEYS_CONNECTOME[] = {"simulation", "recurrent", "feedforward", "output"};
 static const char *const ROOT_KEYS_TEACHER[] = {"simulation", "recurrent", "feedforward", "odours",
                                                 "tau",        "temperature", "sigma"};
 static const char *const ROOT_KEYS_SIMULATE[] = {"simulation", "recurrent", "feedforward", "odours",
@@ -47,6 +47,7 @@ static const char *const ACTIVITY_KEYS[] = {"firing_rate"};
 static const char *const OU_KEYS[] = {"tau", "temperature", "sigma"};
 static const char *const ODOUR_KEYS[] = {"baseline_rate", "modulation_rate", "modulation_fraction"};
 static const char *const TRACKING_KEYS[] = {"trials", "neurons"};
+static const char *const OUTPUT_KEYS[] = {"sparse"};
 
 static void type_name_ptrs(const snn_layer_params *l, const char **out) {
     for (int i = 0; i < l->n_types; i++) out[i] = l->type_names[i];
@@ -487,6 +488,26 @@ static int load_tracking(loader *L, const toml_value *root) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
+/* [output] (connectome): sparse = true | false | "auto" */
+
+static int load_output(loader *L, const toml_value *root) {
+    const snn_pr *r = &L->r;
+    const toml_value *t;
+    int rc;
+    L->p->output_format = SNN_OUTPUT_AUTO;
+    if ((rc = snn_pr_table(r, root, "", "output", 0, &t))) return rc;
+    if (!t) return SNN_OK;
+    if ((rc = snn_pr_check_keys(r, t, "output", OUTPUT_KEYS, ARRLEN(OUTPUT_KEYS)))) return rc;
+    toml_value *v = toml_get(t, "sparse");
+    if (!v) return SNN_OK;
+    v->used = 1;
+    if (v->type == TOML_BOOL) L->p->output_format = v->b ? SNN_OUTPUT_SPARSE : SNN_OUTPUT_DENSE;
+    else if (v->type == TOML_STRING && !strcmp(v->str, "auto")) L->p->output_format = SNN_OUTPUT_AUTO;
+    else return snn_pr_fail(r, v->line, "output", "sparse", "expected true, false or \"auto\"");
+    return SNN_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
 
 /* The top-level keys of a stage's files, into *keys; returns their number. */
 static int root_keys(snn_stage stage, const char *const **keys) {
@@ -521,6 +542,7 @@ static int load_tree(loader *L, const toml_value *root) {
     if ((rc = load_layer(L, root, 1))) return rc;
     if ((rc = load_layer(L, root, 0))) return rc;
     if (L->stage != SNN_STAGE_CONNECTOME && (rc = load_odours(L, root))) return rc;
+    if (L->stage == SNN_STAGE_CONNECTOME && (rc = load_output(L, root))) return rc;
     if (L->stage == SNN_STAGE_SIMULATE && (rc = load_tracking(L, root))) return rc;
     return SNN_OK;
 }
@@ -618,6 +640,8 @@ void snn_params_schema_keys(snn_stage stage, snn_params_key_cb cb, void *ctx) {
             emit("odours.<type>", ODOUR_KEYS, ARRLEN(ODOUR_KEYS), cb, ctx);
         } else if (!strcmp(k, "tracking")) {
             emit(k, TRACKING_KEYS, ARRLEN(TRACKING_KEYS), cb, ctx);
+        } else if (!strcmp(k, "output")) {
+            emit(k, OUTPUT_KEYS, ARRLEN(OUTPUT_KEYS), cb, ctx);
         } else {
             emit("", &keys[i], 1, cb, ctx);
         }

@@ -77,6 +77,13 @@ typedef struct snn_sim_params {
     int64_t plot_size;    /* chunks kept for the dashboards */
 } snn_sim_params;
 
+/* [output] sparse (connectome): how network_structure.npz is written */
+typedef enum snn_output_format {
+    SNN_OUTPUT_AUTO,    /* "auto" (default): dense unless the dense matrices would be too large */
+    SNN_OUTPUT_DENSE,   /* false */
+    SNN_OUTPUT_SPARSE   /* true */
+} snn_output_format;
+
 /* [tracking] (simulate): which trials and neurons have v, currents and conductances recorded */
 #define SNN_MAX_TRACKED 64
 typedef struct snn_tracking_params {
@@ -171,6 +178,7 @@ typedef struct snn_params {
     double ou_sigma;
     int has_tracking;
     snn_tracking_params tracking;
+    snn_output_format output_format;  /* connectome: [output] sparse */
     /* stage 4 */
     snn_train_params train;
     int has_wandb;

@@ -118,6 +118,24 @@ double snn_np_standard_normal(snn_nprandom *r) {
     return f * x2;
 }
 
+void snn_np_skip_standard_normals(snn_nprandom *r, uint64_t k) {
+    if (k > 0 && r->has_gauss) {
+        r->has_gauss = 0;
+        r->gauss = 0.0;
+        k--;
+    }
+    /* whole pairs: only the polar method's acceptance test decides how many uniforms they take */
+    for (; k >= 2; k -= 2) {
+        double x1, x2, r2;
+        do {
+            x1 = 2.0 * snn_np_random(r) - 1.0;
+            x2 = 2.0 * snn_np_random(r) - 1.0;
+            r2 = x1 * x1 + x2 * x2;
+        } while (r2 >= 1.0 || r2 == 0.0);
+    }
+    if (k == 1) (void)snn_np_standard_normal(r);
+}
+
 double snn_np_normal(snn_nprandom *r, double loc, double scale) {
     return loc + scale * snn_np_standard_normal(r);
 }

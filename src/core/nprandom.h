@@ -53,6 +53,11 @@ void snn_np_shuffle_i64(snn_nprandom *r, int64_t *x, size_t n);
 /* standard_normal(): polar Box-Muller; each pair's first value is cached for the next call. */
 double snn_np_standard_normal(snn_nprandom *r);
 
+/* Advances the stream exactly as k calls of snn_np_standard_normal would (the cached value
+ * included), without computing the values it skips: the reference draws one normal per entry of a
+ * dense weight grid, and a sparse network skips the entries without a synapse. */
+void snn_np_skip_standard_normals(snn_nprandom *r, uint64_t k);
+
 /* normal(loc, scale) = loc + scale * standard_normal(). */
 double snn_np_normal(snn_nprandom *r, double loc, double scale);
 

@@ -94,11 +94,14 @@ static void assembly_drive(const snn_odour_network *net, const int *pattern_of, 
                            float *drive /* P x N_in */) {
     const int64_t N = net->n_neurons, N_in = net->n_inputs;
     memset(drive, 0, (size_t)n_patterns * (size_t)N_in * sizeof *drive);
-    for (int64_t k = 0; k < N_in; k++) {
-        const float *row = net->w_ff + (size_t)k * (size_t)N;
-        for (int64_t j = 0; j < N; j++)
-            if (pattern_of[j] >= 0) drive[(size_t)pattern_of[j] * (size_t)N_in + (size_t)k] += row[j];
-    }
+    (void)N;
+    /* the weights absent from the sparse rows are zeros, which leave a float32 sum unchanged */
+    const snn_sparse *ff = net->ff;
+    for (int64_t k = 0; k < N_in; k++)
+        for (int64_t e = ff->row[k]; e < ff->row[k + 1]; e++) {
+            const int64_t j = ff->col[e];
+            if (pattern_of[j] >= 0) drive[(size_t)pattern_of[j] * (size_t)N_in + (size_t)k] += ff->w[e];
+        }
 }
 
 int snn_odour_patterns(const snn_odour_network *net, double **patterns_out, int32_t **assembly_ids_out,
@@ -107,7 +110,7 @@ int snn_odour_patterns(const snn_odour_network *net, double **patterns_out, int3
         return snn_fail(err, SNN_EINPUT, "odour patterns: missing argument");
     const int64_t N = net->n_neurons, N_in = net->n_inputs;
     if (N <= 0 || N_in < 0 || net->n_ff_types < 0 || net->assembly == NULL || net->cell_type == NULL ||
-        (N_in > 0 && (net->w_ff == NULL || net->ff_type == NULL)))
+        (N_in > 0 && (net->ff == NULL || net->ff_type == NULL || net->ff->n_rows != N_in || net->ff->n_cols != N)))
         return snn_fail(err, SNN_EINPUT, "odour patterns: bad sizes or missing arrays");
 
     int rc = check_odour_params(net->n_ff_types, net->odours, net->ff_type_names, err);

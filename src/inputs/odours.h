@@ -20,11 +20,12 @@
 
 #include "core/error.h"
 #include "config/params.h"
+#include "model/structure.h"
 
 typedef struct snn_odour_network {
     int64_t n_inputs;           /* N_in */
     int64_t n_neurons;          /* N */
-    const float *w_ff;          /* N_in x N, [input][neuron] */
+    const snn_sparse *ff;       /* N_in x N feedforward weights, [input][neuron] */
     const int64_t *ff_type;     /* N_in: feedforward type of each input */
     const int64_t *cell_type;   /* N: recurrent cell type of each neuron */
     const int32_t *assembly;    /* N: assembly id, -1 = none */

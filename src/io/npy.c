@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 #include "io/npy.h"
 
 #include <errno.h>
@@ -201,7 +202,7 @@ static void byteswap(void *data, size_t count, size_t size) {
     }
 }
 
-int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+int snn_npy_read_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_npy_info *out,
                         snn_error *err) {
     memset(out, 0, sizeof *out);
     unsigned char pre[12];
@@ -260,6 +261,33 @@ int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const cha
     if (avail != nbytes)
         return snn_fail(err, SNN_EINPUT, "%s: holds %llu bytes of data but shape %s of %s needs %llu", what,
                         (unsigned long long)avail, shp, snn_dtype_name(info.dtype), (unsigned long long)nbytes);
+    out->dtype = info.dtype;
+    out->big_endian = info.big_endian;
+    out->ndim = info.ndim;
+    memcpy(out->shape, info.shape, sizeof info.shape);
+    out->count = count;
+    return SNN_OK;
+}
+
+void snn_npy_fix_elements(const snn_npy_info *info, void *data, size_t count) {
+    size_t esize = snn_dtype_size(info->dtype);
+    if (info->big_endian && esize > 1) byteswap(data, count, esize);
+    if (info->dtype == SNN_BOOL) {
+        unsigned char *b = data;
+        for (size_t i = 0; i < count; i++) b[i] = b[i] != 0;
+    }
+}
+
+int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                        snn_error *err) {
+    memset(out, 0, sizeof *out);
+    snn_npy_info info;
+    int rc = snn_npy_read_header(rd, ctx, total, what, &info, err);
+    if (rc) return rc;
+    size_t esize = snn_dtype_size(info.dtype);
+    uint64_t count = info.count, nbytes = count * esize;
+    char shp[160];
+    snn_npy_shape_str(info.ndim, info.shape, shp, sizeof shp);
     if (nbytes > SIZE_MAX)
         return snn_fail(err, SNN_ERUN, "%s: %llu bytes do not fit in memory on this platform", what,
                         (unsigned long long)nbytes);
@@ -280,11 +308,7 @@ int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const cha
         free(data);
         return rc;
     }
-    if (info.big_endian && esize > 1) byteswap(data, (size_t)count, esize);
-    if (info.dtype == SNN_BOOL) {
-        unsigned char *b = data;
-        for (size_t i = 0; i < (size_t)count; i++) b[i] = b[i] != 0;
-    }
+    snn_npy_fix_elements(&info, data, (size_t)count);
     out->dtype = info.dtype;
     out->ndim = info.ndim;
     memcpy(out->shape, info.shape, sizeof info.shape);
@@ -293,6 +317,9 @@ int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const cha
 }
 
 /* ---- header writing ---- */
+
+static int header_image(const char *descr, int ndim, const int64_t *shape, unsigned char **hdr, size_t *hdr_len,
+                        snn_error *err);
 
 int snn_npy_header(snn_dtype dtype, int ndim, const int64_t *shape, unsigned char **hdr, size_t *hdr_len,
                    size_t *data_len, snn_error *err) {
@@ -312,10 +339,17 @@ int snn_npy_header(snn_dtype dtype, int ndim, const int64_t *shape, unsigned cha
         count *= (size_t)shape[d];
     }
     if (count > SIZE_MAX / esize) return snn_fail(err, SNN_EINPUT, "array too large to write");
+    int rc = header_image(snn_dtype_descr(dtype), ndim, shape, hdr, hdr_len, err);
+    if (rc == SNN_OK) *data_len = count * esize;
+    return rc;
+}
+
+/* The header bytes for a descriptor and shape, padded so that the data starts 64-byte aligned. */
+static int header_image(const char *descr, int ndim, const int64_t *shape, unsigned char **hdr, size_t *hdr_len,
+                        snn_error *err) {
     char shp[256], dict[512];
     snn_npy_shape_str(ndim, shape, shp, sizeof shp);
-    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
-                     snn_dtype_descr(dtype), shp);
+    int n = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shp);
     size_t prefix = 10;
     size_t hlen = (size_t)n + 1;
     hlen += (64 - (prefix + hlen) % 64) % 64;
@@ -340,7 +374,29 @@ int snn_npy_header(snn_dtype dtype, int ndim, const int64_t *shape, unsigned cha
     b[prefix + hlen - 1] = '\n';
     *hdr = b;
     *hdr_len = prefix + hlen;
-    *data_len = count * esize;
+    return SNN_OK;
+}
+
+int snn_npy_encode_bytes(const char *text, void **buf, size_t *len, snn_error *err) {
+    *buf = NULL;
+    size_t k = strlen(text);
+    if (k == 0 || k > 1000) return snn_fail(err, SNN_EINPUT, "cannot write a bytes scalar of %zu characters", k);
+    char descr[32];
+    snprintf(descr, sizeof descr, "|S%zu", k);
+    unsigned char *hdr;
+    size_t hlen;
+    int rc = header_image(descr, 0, NULL, &hdr, &hlen, err);
+    if (rc) return rc;
+    unsigned char *b = snn_calloc(hlen + k, 1, "a .npy image", err);
+    if (b == NULL) {
+        free(hdr);
+        return SNN_ERUN;
+    }
+    memcpy(b, hdr, hlen);
+    memcpy(b + hlen, text, k);
+    free(hdr);
+    *buf = b;
+    *len = hlen + k;
     return SNN_OK;
 }
 
@@ -365,6 +421,23 @@ int snn_npy_encode(snn_dtype dtype, int ndim, const int64_t *shape, const void *
     free(hdr);
     *buf = b;
     *len = hlen + dlen;
+    return SNN_OK;
+}
+
+int snn_npy_decode_bytes(const void *buf, size_t len, const char *what, char *out, size_t n, snn_error *err) {
+    const unsigned char *b = buf;
+    if (len < 10 || memcmp(b, k_magic, sizeof k_magic) != 0 || b[6] != 1)
+        return snn_fail(err, SNN_EINPUT, "%s: not a .npy bytes scalar", what);
+    size_t hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+    if (10 + hlen > len) return snn_fail(err, SNN_EINPUT, "%s: truncated .npy header", what);
+    const char *h = (const char *)b + 10, *d = memmem(h, hlen, "'descr': '|S", 12);
+    if (d == NULL || memmem(h, hlen, "'shape': ()", 11) == NULL)
+        return snn_fail(err, SNN_EINPUT, "%s: expected a bytes scalar (dtype |S<n>, shape ())", what);
+    size_t k = (size_t)strtoul(d + 12, NULL, 10);
+    if (k == 0 || 10 + hlen + k != len || k >= n)
+        return snn_fail(err, SNN_EINPUT, "%s: bytes scalar of unexpected length", what);
+    memcpy(out, b + 10 + hlen, k);
+    out[k] = '\0';
     return SNN_OK;
 }
 

@@ -25,10 +25,33 @@ typedef int64_t (*snn_npy_read_fn)(void *ctx, void *buf, size_t n, snn_error *er
 int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
                         snn_error *err);
 
+/* What a .npy header says, and the element count its shape implies. */
+typedef struct snn_npy_info {
+    snn_dtype dtype;
+    int big_endian;
+    int ndim;
+    int64_t shape[SNN_MAX_NDIM];
+    uint64_t count;
+} snn_npy_info;
+
+/* Reads and checks the header of a .npy image of `total` bytes (the same checks as
+ * snn_npy_read_stream: the data must be exactly count elements); the stream is left at the data, which
+ * the caller reads piecewise (snn_npz_stream_* does) and passes through snn_npy_fix_elements. */
+int snn_npy_read_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_npy_info *out,
+                        snn_error *err);
+/* Byte-swaps big-endian elements and normalises bools to 0/1, in place. */
+void snn_npy_fix_elements(const snn_npy_info *info, void *data, size_t count);
+
 /* Builds the header (magic, version, length, dict, padding) so that the data starts 64-byte aligned.
  * *hdr is malloc'd. Format 1.0 unless the dict needs more than 65535 bytes. */
 int snn_npy_header(snn_dtype dtype, int ndim, const int64_t *shape, unsigned char **hdr, size_t *hdr_len,
                    size_t *data_len, snn_error *err);
+
+/* A NumPy bytes scalar (dtype |S<len>, shape ()) holding text, as np.array(b"csr") saves. */
+int snn_npy_encode_bytes(const char *text, void **buf, size_t *len, snn_error *err);
+
+/* Decodes such a scalar (its whole .npy image) into out (n bytes, NUL-terminated). */
+int snn_npy_decode_bytes(const void *buf, size_t len, const char *what, char *out, size_t n, snn_error *err);
 
 /* Formats a shape as NumPy prints it: "()", "(5,)", "(3, 4)"; -1 entries print as "*". */
 void snn_npy_shape_str(int ndim, const int64_t *shape, char *out, size_t n);

@@ -114,6 +114,157 @@ int snn_npz_add_scalar_i64(snn_npz_writer *w, const char *key, int64_t v, snn_er
     return snn_npz_add(w, key, SNN_I64, 0, NULL, &v, err);
 }
 
+/* Adds a prepared .npy image (libzip owns buf from the call on). */
+static int add_image(snn_npz_writer *w, const char *key, zip_source_t *src, snn_error *err) {
+    char name[1008];
+    snprintf(name, sizeof name, "%s.npy", key);
+    zip_int64_t idx = zip_file_add(w->zip, name, src, ZIP_FL_ENC_UTF_8);
+    if (idx < 0) {
+        int dup = zip_error_code_zip(zip_get_error(w->zip)) == ZIP_ER_EXISTS;
+        zip_source_free(src);
+        if (dup) return snn_fail(err, SNN_EINPUT, "%s: array '%s' added twice", w->final_path, key);
+        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
+    }
+    if (zip_set_file_compression(w->zip, (zip_uint64_t)idx, w->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0 ||
+        zip_file_set_mtime(w->zip, (zip_uint64_t)idx, w->mtime, 0) != 0)
+        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
+    w->count++;
+    return SNN_OK;
+}
+
+static int check_key(const snn_npz_writer *w, const char *key, snn_error *err) {
+    size_t klen = key ? strlen(key) : 0;
+    if (klen == 0 || klen > 1000)
+        return snn_fail(err, SNN_EINPUT, "%s: invalid array name (empty or longer than 1000 characters)",
+                        w->final_path);
+    return SNN_OK;
+}
+
+int snn_npz_add_bytes(snn_npz_writer *w, const char *key, const char *text, snn_error *err) {
+    int rc = check_key(w, key, err);
+    if (rc) return rc;
+    void *buf;
+    size_t len;
+    if ((rc = snn_npy_encode_bytes(text, &buf, &len, err))) return rc;
+    zip_source_t *src = zip_source_buffer(w->zip, buf, len, 1);
+    if (src == NULL) {
+        free(buf);
+        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
+    }
+    return add_image(w, key, src, err);
+}
+
+/* A member whose data a callback produces while libzip writes the archive (at snn_npz_close): the
+ * header, then the elements in slices of GEN_SLICE, regenerated from any offset libzip seeks to. */
+#define GEN_SLICE ((size_t)1 << 20)
+
+typedef struct gen_source {
+    unsigned char *hdr;
+    size_t hdr_len;
+    uint64_t data_len, pos;  /* pos: byte offset into header + data */
+    size_t esize;
+    snn_npz_fill_fn fill;
+    void *ctx;
+    unsigned char *slice;    /* GEN_SLICE bytes: elements [slice_first, slice_first + slice_count) */
+    uint64_t slice_first;
+    size_t slice_count;
+    zip_error_t error;
+} gen_source;
+
+static zip_int64_t gen_read(gen_source *g, unsigned char *out, zip_uint64_t len) {
+    zip_uint64_t total = g->hdr_len + g->data_len, done = 0;
+    while (done < len && g->pos < total) {
+        if (g->pos < g->hdr_len) {
+            size_t k = (size_t)(g->hdr_len - g->pos);
+            if (k > len - done) k = (size_t)(len - done);
+            memcpy(out + done, g->hdr + g->pos, k);
+            g->pos += k;
+            done += k;
+            continue;
+        }
+        uint64_t off = g->pos - g->hdr_len, elem = off / g->esize;
+        if (g->slice_count == 0 || elem < g->slice_first || elem >= g->slice_first + g->slice_count) {
+            uint64_t left = g->data_len / g->esize - elem, per = GEN_SLICE / g->esize;
+            g->slice_first = elem;
+            g->slice_count = (size_t)(left < per ? left : per);
+            g->fill(g->ctx, g->slice_first, g->slice_count, g->slice);
+        }
+        uint64_t in_slice = off - g->slice_first * g->esize;
+        size_t k = (size_t)(g->slice_count * g->esize - in_slice);
+        if (k > len - done) k = (size_t)(len - done);
+        memcpy(out + done, g->slice + in_slice, k);
+        g->pos += k;
+        done += k;
+    }
+    return (zip_int64_t)done;
+}
+
+static zip_int64_t gen_callback(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
+    gen_source *g = ud;
+    switch (cmd) {
+    case ZIP_SOURCE_OPEN: g->pos = 0; return 0;
+    case ZIP_SOURCE_READ: return gen_read(g, data, len);
+    case ZIP_SOURCE_CLOSE: return 0;
+    case ZIP_SOURCE_STAT: {
+        zip_stat_t *st = data;
+        zip_stat_init(st);
+        st->size = g->hdr_len + g->data_len;
+        st->comp_size = st->size;
+        st->comp_method = ZIP_CM_STORE;
+        st->encryption_method = ZIP_EM_NONE;
+        st->valid |= ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD | ZIP_STAT_ENCRYPTION_METHOD;
+        return sizeof *st;
+    }
+    case ZIP_SOURCE_SEEK: {
+        zip_int64_t to = zip_source_seek_compute_offset(g->pos, g->hdr_len + g->data_len, data, len, &g->error);
+        if (to < 0) return -1;
+        g->pos = (uint64_t)to;
+        return 0;
+    }
+    case ZIP_SOURCE_TELL: return (zip_int64_t)g->pos;
+    case ZIP_SOURCE_ERROR: return zip_error_to_data(&g->error, data, len);
+    case ZIP_SOURCE_FREE:
+        free(g->hdr);
+        free(g->slice);
+        zip_error_fini(&g->error);
+        free(g);
+        return 0;
+    case ZIP_SOURCE_SUPPORTS:
+        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+                                              ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+    default: zip_error_set(&g->error, ZIP_ER_OPNOTSUPP, 0); return -1;
+    }
+}
+
+int snn_npz_add_generated(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, const int64_t *shape,
+                          snn_npz_fill_fn fill, void *ctx, snn_error *err) {
+    int rc = check_key(w, key, err);
+    if (rc) return rc;
+    gen_source *g = snn_calloc(1, sizeof *g, "an npz member", err);
+    if (g == NULL) return SNN_ERUN;
+    size_t dlen;
+    if ((rc = snn_npy_header(dtype, ndim, shape, &g->hdr, &g->hdr_len, &dlen, err))) {
+        free(g);
+        return rc;
+    }
+    g->data_len = dlen;
+    g->esize = snn_dtype_size(dtype);
+    g->fill = fill;
+    g->ctx = ctx;
+    zip_error_init(&g->error);
+    g->slice = snn_calloc(GEN_SLICE, 1, "an npz member slice", err);
+    zip_source_t *src = g->slice ? zip_source_function(w->zip, gen_callback, g) : NULL;
+    if (src == NULL) {
+        int had_slice = g->slice != NULL;
+        free(g->hdr);
+        free(g->slice);
+        free(g);
+        return had_slice ? snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip))
+                         : SNN_ERUN;
+    }
+    return add_image(w, key, src, err);
+}
+
 /* libzip deletes an archive that has no entries instead of writing one; np.savez() with no arrays
  * writes a bare end-of-central-directory record, so do the same. */
 static int write_empty_zip(const char *tmp) {
@@ -429,4 +580,96 @@ int snn_npz_read_as(snn_npz *z, const char *key, snn_dtype want, int ndim, const
     out->dtype = want;
     out->data = conv;
     return SNN_OK;
+}
+
+/* ---- piecewise reading of one member ---- */
+
+struct snn_npz_stream {
+    zip_file_t *f;
+    snn_npy_info info;
+    uint64_t left;  /* elements not yet read */
+    char what[1200];
+};
+
+snn_npz_stream *snn_npz_stream_open(snn_npz *z, const char *key, snn_array *shape_out, snn_error *err) {
+    memset(shape_out, 0, sizeof *shape_out);
+    long k = find_key(z, key);
+    if (k < 0) {
+        snn_fail(err, SNN_EINPUT, "%s: missing array '%s'", z->path, key);
+        return NULL;
+    }
+    snn_npz_stream *s = snn_calloc(1, sizeof *s, "an npz stream", err);
+    if (s == NULL) return NULL;
+    what_str(z, key, s->what, sizeof s->what);
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(z->zip, z->index[k], 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE)) {
+        snn_fail(err, SNN_EINPUT, "%s: cannot read its size: %s", s->what, zip_strerror(z->zip));
+        free(s);
+        return NULL;
+    }
+    s->f = zip_fopen_index(z->zip, z->index[k], 0);
+    if (s->f == NULL) {
+        snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", s->what, zip_strerror(z->zip));
+        free(s);
+        return NULL;
+    }
+    zip_stream zs = {s->f, s->what};
+    if (snn_npy_read_header(zip_stream_read, &zs, st.size, s->what, &s->info, err) != SNN_OK) {
+        snn_npz_stream_close(s);
+        return NULL;
+    }
+    s->left = s->info.count;
+    shape_out->dtype = s->info.dtype;
+    shape_out->ndim = s->info.ndim;
+    memcpy(shape_out->shape, s->info.shape, sizeof s->info.shape);
+    return s;
+}
+
+int snn_npz_stream_read(snn_npz_stream *s, void *buf, size_t count, snn_error *err) {
+    if (count > s->left) return snn_fail(err, SNN_ERUN, "%s: read past the end of the array", s->what);
+    size_t esize = snn_dtype_size(s->info.dtype), want = count * esize, got = 0;
+    while (got < want) {
+        zip_int64_t r = zip_fread(s->f, (char *)buf + got, want - got);
+        if (r < 0)
+            return snn_fail(err, SNN_EINPUT, "%s: corrupt or truncated data: %s", s->what, zip_file_strerror(s->f));
+        if (r == 0) return snn_fail(err, SNN_EINPUT, "%s: truncated data", s->what);
+        got += (size_t)r;
+    }
+    snn_npy_fix_elements(&s->info, buf, count);
+    s->left -= count;
+    return SNN_OK;
+}
+
+int snn_npz_stream_end(snn_npz_stream *s, snn_error *err) {
+    if (s->left != 0) return snn_fail(err, SNN_ERUN, "%s: not read to the end", s->what);
+    unsigned char extra;
+    zip_int64_t r = zip_fread(s->f, &extra, 1);
+    if (r < 0) return snn_fail(err, SNN_EINPUT, "%s: corrupt or truncated data: %s", s->what, zip_file_strerror(s->f));
+    if (r > 0) return snn_fail(err, SNN_EINPUT, "%s: holds more data than its shape needs", s->what);
+    return SNN_OK;
+}
+
+void snn_npz_stream_close(snn_npz_stream *s) {
+    if (s == NULL) return;
+    if (s->f) zip_fclose(s->f);
+    free(s);
+}
+
+int snn_npz_read_bytes(snn_npz *z, const char *key, char *out, size_t n, snn_error *err) {
+    long k = find_key(z, key);
+    if (k < 0) return snn_fail(err, SNN_EINPUT, "%s: missing array '%s'", z->path, key);
+    char what[1200];
+    what_str(z, key, what, sizeof what);
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(z->zip, z->index[k], 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE) || st.size > 65536)
+        return snn_fail(err, SNN_EINPUT, "%s: expected a short bytes scalar", what);
+    unsigned char buf[65536];
+    zip_file_t *f = zip_fopen_index(z->zip, z->index[k], 0);
+    if (f == NULL) return snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", what, zip_strerror(z->zip));
+    zip_int64_t r = zip_fread(f, buf, st.size);
+    zip_fclose(f);
+    if (r < 0 || (zip_uint64_t)r != st.size) return snn_fail(err, SNN_EINPUT, "%s: corrupt or truncated data", what);
+    return snn_npy_decode_bytes(buf, (size_t)r, what, out, n, err);
 }

@@ -26,6 +26,15 @@ int snn_npz_add(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, c
 /* Shorthands. */
 int snn_npz_add_scalar_f64(snn_npz_writer *w, const char *key, double v, snn_error *err);
 int snn_npz_add_scalar_i64(snn_npz_writer *w, const char *key, int64_t v, snn_error *err);
+/* A bytes scalar (np.array(b"csr"), dtype |S<len>), as scipy.sparse.save_npz stores the format. */
+int snn_npz_add_bytes(snn_npz_writer *w, const char *key, const char *text, snn_error *err);
+/* Adds an array whose data fill() produces while the archive is written (at snn_npz_close, so ctx
+ * must stay valid until then): fill(ctx, first, count, buf) writes elements [first, first + count)
+ * in C order. The archive's bytes are the same as with snn_npz_add of the whole array, which then
+ * never has to exist in memory (a dense N x N matrix from sparse rows). */
+typedef void (*snn_npz_fill_fn)(void *ctx, uint64_t first, size_t count, void *buf);
+int snn_npz_add_generated(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, const int64_t *shape,
+                          snn_npz_fill_fn fill, void *ctx, snn_error *err);
 /* Writes the archive and renames it into place; frees w in every case. */
 int snn_npz_close(snn_npz_writer *w, snn_error *err);
 /* Discards everything; frees w. */
@@ -53,6 +62,18 @@ int snn_npz_read(snn_npz *z, const char *key, snn_array *out, snn_error *err);
  *   "net.npz: array 'recurrent_weights': expected shape (200, 200), got (200, 199)". */
 int snn_npz_read_as(snn_npz *z, const char *key, snn_dtype want, int ndim, const int64_t *expected,
                     snn_array *out, snn_error *err);
+
+/* Piecewise reading of one array, so that a dense N x N matrix can be read row block by row block:
+ * open gives its dtype and shape (shape_out->data stays NULL); read fills count elements as stored
+ * (little-endian, bools 0/1); end checks that the member holds nothing more (and libzip its CRC). */
+typedef struct snn_npz_stream snn_npz_stream;
+snn_npz_stream *snn_npz_stream_open(snn_npz *z, const char *key, snn_array *shape_out, snn_error *err);
+int snn_npz_stream_read(snn_npz_stream *s, void *buf, size_t count, snn_error *err);
+int snn_npz_stream_end(snn_npz_stream *s, snn_error *err);
+void snn_npz_stream_close(snn_npz_stream *s);
+
+/* Reads a bytes scalar written by snn_npz_add_bytes (or numpy) into out (n bytes, NUL-terminated). */
+int snn_npz_read_bytes(snn_npz *z, const char *key, char *out, size_t n, snn_error *err);
 
 /* ---- single .npy files ---- */
 int snn_npy_write(const char *path, snn_dtype dtype, int ndim, const int64_t *shape, const void *data,

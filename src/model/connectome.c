@@ -26,6 +26,34 @@ void snn_graph_work_free(snn_graph_work *w) {
     memset(w, 0, sizeof *w);
 }
 
+void snn_edges_free(snn_edges *e) {
+    if (e == NULL) return;
+    free(e->pre);
+    free(e->post);
+    memset(e, 0, sizeof *e);
+}
+
+/* Room for `more` edges (capacity doubles, contents kept). */
+static int edges_reserve(snn_edges *e, int64_t more, snn_error *err) {
+    if (e->n + more <= e->cap) return SNN_OK;
+    int64_t cap = e->cap > 0 ? e->cap : 1024;
+    while (cap < e->n + more) cap *= 2;
+    int32_t *a = realloc(e->pre, (size_t)cap * sizeof *a);
+    if (a == NULL) return snn_fail(err, SNN_ERUN, "out of memory: %lld connectome edges", (long long)cap);
+    e->pre = a;
+    int32_t *b = realloc(e->post, (size_t)cap * sizeof *b);
+    if (b == NULL) return snn_fail(err, SNN_ERUN, "out of memory: %lld connectome edges", (long long)cap);
+    e->post = b;
+    e->cap = cap;
+    return SNN_OK;
+}
+
+static void edges_add(snn_edges *e, int64_t pre, int64_t post) {
+    e->pre[e->n] = (int32_t)pre;
+    e->post[e->n] = (int32_t)post;
+    e->n++;
+}
+
 /* Grows two buffers sharing one capacity to at least need (contents are not kept). */
 static int grow_pair(int64_t **p1, int64_t **p2, int64_t *cap, int64_t need, const char *what,
                      snn_error *err) {
@@ -191,9 +219,9 @@ static int64_t find_duplicates(snn_graph_work *w, int64_t n_e, int64_t key_strid
 /* One type block: n_s sources at w->is, n_t targets at w->it, n_e edges of which at most allowed
  * distinct pairs exist; key_stride bounds the target positions (for the duplicate keys). */
 static int config_block(snn_nprandom *rng, int64_t n_s, int64_t n_t, int64_t n_e, int64_t allowed,
-                        int64_t key_stride, int allow_self_loops, snn_graph_work *w, uint8_t *adj,
-                        int64_t ld, const char *where, const char *src_name, const char *tgt_name,
-                        snn_error *err) {
+                        int64_t key_stride, int allow_self_loops, snn_graph_work *w, snn_edges *edges,
+                        int64_t src0, int64_t tgt0, const char *where, const char *src_name,
+                        const char *tgt_name, snn_error *err) {
     int64_t *a = w->a, *b = w->b, *out = w->out, *in = w->in, *bad = w->bad;
     memcpy(a, w->is, (size_t)n_s * sizeof *a);
     memcpy(b, w->it, (size_t)n_t * sizeof *b);
@@ -236,9 +264,10 @@ static int config_block(snn_nprandom *rng, int64_t n_s, int64_t n_t, int64_t n_e
         if (hopeless && n_e == allowed) {
             /* every allowed pair is an edge: the result is unique, only the reference's (endless)
              * search for it differs */
+            if (edges_reserve(edges, allowed, err)) return SNN_ERUN;
             for (int64_t x = 0; x < n_s; x++)
                 for (int64_t y = 0; y < n_t; y++)
-                    if (allow_self_loops || w->is[x] != w->it[y]) adj[w->is[x] * ld + w->it[y]] = 1;
+                    if (allow_self_loops || w->is[x] != w->it[y]) edges_add(edges, src0 + w->is[x], tgt0 + w->it[y]);
             return SNN_OK;
         }
         if (hopeless)
@@ -258,14 +287,15 @@ static int config_block(snn_nprandom *rng, int64_t n_s, int64_t n_t, int64_t n_e
             in[r] = t;
         }
     }
-    for (int64_t e = 0; e < n_e; e++) adj[out[e] * ld + in[e]] = 1;
+    if (edges_reserve(edges, n_e, err)) return SNN_ERUN;
+    for (int64_t e = 0; e < n_e; e++) edges_add(edges, src0 + out[e], tgt0 + in[e]);
     return SNN_OK;
 }
 
 int snn_configuration_graph(snn_nprandom *rng, const int64_t *src, int64_t n_s, int n_src_types,
                             const int64_t *tgt, int64_t n_t, int n_tgt_types,
                             const double conn[SNN_MAX_TYPES][SNN_MAX_TYPES], int allow_self_loops,
-                            uint8_t *adj, int64_t ld, const snn_graph_names *names,
+                            snn_edges *edges, int64_t src0, int64_t tgt0, const snn_graph_names *names,
                             snn_graph_work *work, snn_error *err) {
     const char *where = names && names->where ? names->where : "connectome";
     const char(*src_names)[SNN_NAME_MAX] = names ? names->src : NULL;
@@ -320,8 +350,8 @@ int snn_configuration_graph(snn_nprandom *rng, const int64_t *src, int64_t n_s, 
                                 where, sn, tn, n_e, ns * nt - forbidden, ns, nt,
                                 forbidden ? ", no self-loops" : "");
             if (work_reserve(work, n_s, n_t, n_e, err)) return SNN_ERUN;
-            int rc = config_block(rng, ns, nt, n_e, ns * nt - forbidden, n_t, allow_self_loops, work, adj, ld, where, sn,
-                                  tn, err);
+            int rc = config_block(rng, ns, nt, n_e, ns * nt - forbidden, n_t, allow_self_loops, work, edges, src0,
+                                  tgt0, where, sn, tn, err);
             if (rc) return rc;
         }
     }
@@ -334,7 +364,7 @@ int snn_configuration_graph(snn_nprandom *rng, const int64_t *src, int64_t n_s, 
 int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n_types,
                        int num_assemblies, const double within[SNN_MAX_TYPES][SNN_MAX_TYPES],
                        const double between[SNN_MAX_TYPES][SNN_MAX_TYPES],
-                       const char (*type_names)[SNN_NAME_MAX], const char *layer, uint8_t *adj,
+                       const char (*type_names)[SNN_NAME_MAX], const char *layer, snn_edges *edges,
                        int32_t *assembly_ids, snn_graph_work *work, snn_error *err) {
     char where[512];
     snn_graph_names names = {where, type_names, type_names};
@@ -346,7 +376,7 @@ int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n
         for (int64_t i = 0; i < n; i++) assembly_ids[i] = -1;
         snprintf(where, sizeof where, "%s connectome", layer);
         return snn_configuration_graph(rng, types, n, n_types, types, n, n_types,
-                                       within ? within : between, 0, adj, n, &names, work, err);
+                                       within ? within : between, 0, edges, 0, 0, &names, work, err);
     }
     if (num_assemblies > n)
         return snn_fail(err, SNN_EINPUT, "%s: num_assemblies = %d exceeds num_neurons = %" PRId64,
@@ -362,7 +392,7 @@ int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n
     for (int64_t a = 0; a < A; a++) {
         snprintf(where, sizeof where, "%s connectome, assembly %" PRId64 " -> %" PRId64, layer, a, a);
         rc = snn_configuration_graph(rng, types + a * S, S, n_types, types + a * S, S, n_types, within,
-                                     0, adj + a * S * n + a * S, n, &names, work, err);
+                                     0, edges, a * S, a * S, &names, work, err);
         if (rc) return rc;
     }
     for (int64_t as = 0; as < A; as++) {
@@ -372,7 +402,7 @@ int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n
                      as, at);
             /* the reference forbids local position pairs k -> k here too (quirk kept for the stream) */
             rc = snn_configuration_graph(rng, types + as * S, S, n_types, types + at * S, S, n_types,
-                                         between, 0, adj + as * S * n + at * S, n, &names, work, err);
+                                         between, 0, edges, as * S, at * S, &names, work, err);
             if (rc) return rc;
         }
     }
@@ -381,16 +411,16 @@ int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n
         snprintf(where, sizeof where, "%s connectome, tail neurons %" PRId64 "..%" PRId64 " -> tail",
                  layer, n_used, n - 1);
         rc = snn_configuration_graph(rng, tail, R, n_types, tail, R, n_types, between, 0,
-                                     adj + n_used * n + n_used, n, &names, work, err);
+                                     edges, n_used, n_used, &names, work, err);
         if (rc) return rc;
         for (int64_t a = 0; a < A; a++) {
             snprintf(where, sizeof where, "%s connectome, assembly %" PRId64 " -> tail", layer, a);
             rc = snn_configuration_graph(rng, types + a * S, S, n_types, tail, R, n_types, between, 1,
-                                         adj + a * S * n + n_used, n, &names, work, err);
+                                         edges, a * S, n_used, &names, work, err);
             if (rc) return rc;
             snprintf(where, sizeof where, "%s connectome, tail -> assembly %" PRId64, layer, a);
             rc = snn_configuration_graph(rng, tail, R, n_types, types + a * S, S, n_types, between, 1,
-                                         adj + n_used * n + a * S, n, &names, work, err);
+                                         edges, n_used, a * S, &names, work, err);
             if (rc) return rc;
         }
     }
@@ -409,45 +439,33 @@ void snn_lognormal_params(double mean, double variance, double *mu, double *sigm
     *sigma = sqrt(s2);
 }
 
-void snn_lognormal_weights(snn_nprandom *rng, const uint8_t *adj, int64_t n_s, int64_t n_t,
-                           const int64_t *src, const int64_t *tgt,
+void snn_lognormal_weights(snn_nprandom *rng, snn_sparse *m, const int64_t *src, const int64_t *tgt,
                            const double w_mean[SNN_MAX_TYPES][SNN_MAX_TYPES],
-                           const double w_var[SNN_MAX_TYPES][SNN_MAX_TYPES], float *w, double *w64) {
+                           const double w_var[SNN_MAX_TYPES][SNN_MAX_TYPES], double *w64) {
     double mu[SNN_MAX_TYPES][SNN_MAX_TYPES], sigma[SNN_MAX_TYPES][SNN_MAX_TYPES];
     for (int s = 0; s < SNN_MAX_TYPES; s++)
         for (int t = 0; t < SNN_MAX_TYPES; t++)
             snn_lognormal_params(w_mean[s][t], w_var[s][t], &mu[s][t], &sigma[s][t]);
-    /* every grid entry consumes a normal, edge or not, to keep the reference's stream */
-    for (int64_t i = 0; i < n_s; i++) {
+    /* every grid entry consumes a normal, edge or not, to keep the reference's stream; the entries
+     * between two synapses are skipped without computing them */
+    for (int64_t i = 0; i < m->n_rows; i++) {
         const double *mu_row = mu[src[i]], *sigma_row = sigma[src[i]];
-        const uint8_t *a_row = adj + i * n_t;
-        float *w_row = w + i * n_t;
-        double *w64_row = w64 ? w64 + i * n_t : NULL;
-        for (int64_t j = 0; j < n_t; j++) {
+        int64_t j = 0;
+        for (int64_t e = m->row[i]; e < m->row[i + 1]; e++) {
+            const int64_t c = m->col[e];
+            snn_np_skip_standard_normals(rng, (uint64_t)(c - j));
             const double z = snn_np_standard_normal(rng);
-            double x = 0.0;
-            if (a_row[j]) x = exp(mu_row[tgt[j]] + sigma_row[tgt[j]] * z);
-            w_row[j] = (float)x;
-            if (w64_row) w64_row[j] = x;
+            const double x = exp(mu_row[tgt[c]] + sigma_row[tgt[c]] * z);
+            m->w[e] = (float)x;
+            if (w64) w64[e] = x;
+            j = c + 1;
         }
+        snn_np_skip_standard_normals(rng, (uint64_t)(m->n_cols - j));
     }
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* the whole connectome                                                                             */
-
-static void free_out(snn_structure *s) {
-    free(s->w);
-    free(s->w_ff);
-    free(s->conn);
-    free(s->conn_ff);
-    free(s->cell_types);
-    free(s->ff_cell_types);
-    free(s->assembly_ids);
-    free(s->sf);
-    free(s->sf_ff);
-    memset(s, 0, sizeof *s);
-}
 
 static int check_layer(const snn_params *p, const snn_layer_params *l, const char *table, int recurrent,
                        snn_error *err) {
@@ -495,27 +513,23 @@ int snn_connectome_generate_rng(const snn_params *p, int balanced_types, snn_npr
     snprintf(ff_label, sizeof ff_label, "%s: [feedforward]", file);
 
     const int64_t n = rec->num_neurons, n_in = ff->num_neurons;
-    const size_t nn = (size_t)n * (size_t)n, fn = (size_t)n_in * (size_t)n;
+    if (n > INT32_MAX || n_in > INT32_MAX)
+        return snn_fail(err, SNN_EINPUT, "%s: at most %d neurons and inputs per layer", file, INT32_MAX);
     out->n = n;
     out->n_in = n_in;
     out->n_types = rec->n_types;
     out->n_ff_types = ff->n_types;
-    out->w = snn_calloc(nn, sizeof *out->w, "recurrent weights", err);
-    out->conn = out->w ? snn_calloc(nn, 1, "recurrent connectivity", err) : NULL;
-    out->w_ff = out->conn ? snn_calloc(fn, sizeof *out->w_ff, "feedforward weights", err) : NULL;
-    out->conn_ff = out->w_ff ? snn_calloc(fn, 1, "feedforward connectivity", err) : NULL;
-    out->cell_types = out->conn_ff ? snn_calloc((size_t)n, sizeof(int64_t), "cell types", err) : NULL;
-    out->ff_cell_types =
-        out->cell_types ? snn_calloc((size_t)n_in, sizeof(int64_t), "input cell types", err) : NULL;
-    out->assembly_ids =
-        out->ff_cell_types ? snn_calloc((size_t)n, sizeof(int32_t), "assembly ids", err) : NULL;
+    out->cell_types = snn_calloc((size_t)n, sizeof(int64_t), "cell types", err);
+    out->ff_cell_types = out->cell_types ? snn_calloc((size_t)n_in, sizeof(int64_t), "input cell types", err) : NULL;
+    out->assembly_ids = out->ff_cell_types ? snn_calloc((size_t)n, sizeof(int32_t), "assembly ids", err) : NULL;
     if (out->assembly_ids == NULL) {
-        free_out(out);
+        snn_structure_free(out);
         return SNN_ERUN;
     }
 
     snn_graph_work work;
     memset(&work, 0, sizeof work);
+    snn_edges edges = {0};
     const int A = rec->num_assemblies;
     char where[4300];
     snn_graph_names ff_names = {where, ff->type_names, rec->type_names};
@@ -526,22 +540,26 @@ int snn_connectome_generate_rng(const snn_params *p, int balanced_types, snn_npr
         rc = snn_assembly_graph(rng, out->cell_types, n, rec->n_types, A,
                                 rec->has_conn_within ? rec->conn_within : NULL,
                                 rec->has_conn_between ? rec->conn_between : NULL, rec->type_names,
-                                rec_label, out->conn, out->assembly_ids, &work, err);
+                                rec_label, &edges, out->assembly_ids, &work, err);
+    if (rc == SNN_OK)
+        rc = snn_sparse_from_edges(&out->rec, n, n, edges.n, edges.pre, edges.post, NULL, rec_label, err);
+    edges.n = 0;
     if (rc == SNN_OK) {
-        snn_lognormal_weights(rng, out->conn, n, n, out->cell_types, out->cell_types, rec->w_mu,
-                              rec->w_sigma, out->w, NULL);
+        snn_lognormal_weights(rng, &out->rec, out->cell_types, out->cell_types, rec->w_mu, rec->w_sigma, NULL);
         rc = snn_cell_types_assign(rng, n_in, ff->n_types, ff->proportion, 0, ff_label,
                                    out->ff_cell_types, err);
     }
     if (rc == SNN_OK)
         rc = snn_configuration_graph(rng, out->ff_cell_types, n_in, ff->n_types, out->cell_types, n,
-                                     rec->n_types, ff->conn_inputs, 1, out->conn_ff, n, &ff_names,
+                                     rec->n_types, ff->conn_inputs, 1, &edges, 0, 0, &ff_names,
                                      &work, err);
     if (rc == SNN_OK)
-        snn_lognormal_weights(rng, out->conn_ff, n_in, n, out->ff_cell_types, out->cell_types,
-                              ff->w_mu, ff->w_sigma, out->w_ff, NULL);
+        rc = snn_sparse_from_edges(&out->ff, n_in, n, edges.n, edges.pre, edges.post, NULL, ff_label, err);
+    if (rc == SNN_OK)
+        snn_lognormal_weights(rng, &out->ff, out->ff_cell_types, out->cell_types, ff->w_mu, ff->w_sigma, NULL);
+    snn_edges_free(&edges);
     snn_graph_work_free(&work);
-    if (rc) free_out(out);
+    if (rc) snn_structure_free(out);
     return rc;
 }
 

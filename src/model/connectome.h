@@ -24,8 +24,8 @@
  *    the reference loops forever. A complete block (edges = allowed pairs, e.g. p = 1 feedforward)
  *    whose repair stalls is filled with every allowed pair (the only possible result); the stream
  *    then differs from the reference's, which would not terminate in practice.
- *  - N not divisible by A (S = N / A, n_used = S * A, R = N - n_used tail neurons): the output is still
- *    N x N and the tail neurons get assembly -1. Cell types: unbalanced - the global shuffle covers all
+ *  - N not divisible by A (S = N / A, n_used = S * A, R = N - n_used tail neurons): the output still
+ *    covers all N neurons and the tail neurons get assembly -1. Cell types: unbalanced - the global shuffle covers all
  *    N (as the reference); balanced - assemblies as the reference, then the tail gets the counts each
  *    type still has left (ascending types, truncated to R), shuffled. Connections: after the reference's
  *    blocks (and before the weights) the tail is wired with conn_between as one more pseudo-assembly:
@@ -85,6 +85,14 @@ typedef struct snn_graph_work {
 
 void snn_graph_work_free(snn_graph_work *w);
 
+/* Edges appended by the graph generators (global source and target indices). */
+typedef struct snn_edges {
+    int64_t n, cap;
+    int32_t *pre, *post;
+} snn_edges;
+
+void snn_edges_free(snn_edges *e);
+
 /* Cell types of n neurons from proportions (sum 1 within 1e-6): counts round-half-even(n * p[i]) for
  * i < T-1, the last type takes the rest. num_assemblies = 0: the ascending base array shuffled as a
  * whole; > 0: balanced per assembly (each type's count / A per assembly, type 0 pads, each assembly's
@@ -94,21 +102,22 @@ int snn_cell_types_assign(snn_nprandom *rng, int64_t n, int n_types, const doubl
 
 /* The reference's sparse_graph_generator (configuration model) on the source types src[n_s] and
  * target types tgt[n_t]: for each type pair with conn > 0, exactly round-half-even(p*|Is|*|It|)
- * distinct edges, written as 1 into adj[i * ld + j] (i local source position, j local target
- * position); with allow_self_loops = 0, no edge i == j (local positions). */
+ * distinct edges (i local source position, j local target position), appended to edges as
+ * (src0 + i, tgt0 + j) in the order the reference would set them; with allow_self_loops = 0, no edge
+ * i == j (local positions). */
 int snn_configuration_graph(snn_nprandom *rng, const int64_t *src, int64_t n_s, int n_src_types,
                             const int64_t *tgt, int64_t n_t, int n_tgt_types,
                             const double conn[SNN_MAX_TYPES][SNN_MAX_TYPES], int allow_self_loops,
-                            uint8_t *adj, int64_t ld, const snn_graph_names *names,
+                            snn_edges *edges, int64_t src0, int64_t tgt0, const snn_graph_names *names,
                             snn_graph_work *work, snn_error *err);
 
 /* The reference's assembly_generator with the configuration model on one layer of n neurons
- * (types[n] < n_types): fills adj (n x n, zeroed by the caller) and assembly_ids[n]; A =
+ * (types[n] < n_types): appends the layer's edges to edges and fills assembly_ids[n]; A =
  * num_assemblies (0: one block, see above). layer names the layer in messages. */
 int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n_types,
                        int num_assemblies, const double within[SNN_MAX_TYPES][SNN_MAX_TYPES],
                        const double between[SNN_MAX_TYPES][SNN_MAX_TYPES],
-                       const char (*type_names)[SNN_NAME_MAX], const char *layer, uint8_t *adj,
+                       const char (*type_names)[SNN_NAME_MAX], const char *layer, snn_edges *edges,
                        int32_t *assembly_ids, snn_graph_work *work, snn_error *err);
 
 /* Log-normal parameters from the linear mean and variance: m = max(mean, DBL_EPSILON),
@@ -116,11 +125,12 @@ int snn_assembly_graph(snn_nprandom *rng, const int64_t *types, int64_t n, int n
 void snn_lognormal_params(double mean, double variance, double *mu, double *sigma);
 
 /* The reference's assign_weights_lognormal in "linear" space: one lognormal draw per entry of the
- * n_s x n_t grid in C order; w[i][j] = (float)draw where adj is 1, else 0. w64 (may be NULL) receives
- * the float64 values. Types must be below SNN_MAX_TYPES. */
-void snn_lognormal_weights(snn_nprandom *rng, const uint8_t *adj, int64_t n_s, int64_t n_t,
-                           const int64_t *src, const int64_t *tgt,
+ * rows x cols grid of m in C order, of which the synapses of m keep theirs: m->w[e] = (float)draw
+ * (the others are skipped without being computed, so the time is that of rows x cols draws but the
+ * memory only m's). w64 (nnz, may be NULL) receives the float64 values. Types must be below
+ * SNN_MAX_TYPES. */
+void snn_lognormal_weights(snn_nprandom *rng, snn_sparse *m, const int64_t *src, const int64_t *tgt,
                            const double w_mean[SNN_MAX_TYPES][SNN_MAX_TYPES],
-                           const double w_var[SNN_MAX_TYPES][SNN_MAX_TYPES], float *w, double *w64);
+                           const double w_var[SNN_MAX_TYPES][SNN_MAX_TYPES], double *w64);
 
 #endif

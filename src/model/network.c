@@ -20,38 +20,23 @@ static void csr_free(snn_csr *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* Dense [rows][n] connectivity and weights -> CSR (targets ascending within a row). */
-static int csr_from_dense(snn_csr *m, int64_t rows, int64_t n, const uint8_t *conn, const float *w,
-                          const char *what, snn_error *err) {
+/* The structure's sparse rows -> the simulator's (the same entries, plus room for w_eff). */
+static int csr_from_sparse(snn_csr *m, const snn_sparse *src, const char *what, snn_error *err) {
     memset(m, 0, sizeof *m);
-    m->n_rows = rows;
-    m->row = snn_calloc((size_t)rows + 1, sizeof *m->row, what, err);
-    if (!m->row) return SNN_ERUN;
-    int64_t nnz = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        const uint8_t *c = conn + i * n;
-        for (int64_t j = 0; j < n; j++) nnz += c[j] != 0;
-        m->row[i + 1] = nnz;
-    }
-    m->nnz = nnz;
-    m->col = snn_calloc((size_t)nnz, sizeof *m->col, what, err);
-    m->w = snn_calloc((size_t)nnz, sizeof *m->w, what, err);
-    m->w_eff = snn_calloc_aligned((size_t)nnz, sizeof *m->w_eff, what, err);
-    if (!m->col || !m->w || !m->w_eff) {
+    m->n_rows = src->n_rows;
+    m->nnz = src->nnz;
+    m->row = snn_calloc((size_t)src->n_rows + 1, sizeof *m->row, what, err);
+    m->col = snn_calloc((size_t)src->nnz, sizeof *m->col, what, err);
+    m->w = snn_calloc((size_t)src->nnz, sizeof *m->w, what, err);
+    m->w_eff = snn_calloc_aligned((size_t)src->nnz, sizeof *m->w_eff, what, err);
+    if (!m->row || !m->col || !m->w || !m->w_eff) {
         csr_free(m);
         return SNN_ERUN;
     }
-    int64_t e = 0;
-    for (int64_t i = 0; i < rows; i++) {
-        const uint8_t *c = conn + i * n;
-        const float *wr = w + i * n;
-        for (int64_t j = 0; j < n; j++) {
-            if (c[j]) {
-                m->col[e] = (int32_t)j;
-                m->w[e] = wr[j];
-                e++;
-            }
-        }
+    memcpy(m->row, src->row, ((size_t)src->n_rows + 1) * sizeof *m->row);
+    if (src->nnz) {
+        memcpy(m->col, src->col, (size_t)src->nnz * sizeof *m->col);
+        memcpy(m->w, src->w, (size_t)src->nnz * sizeof *m->w);
     }
     return SNN_OK;
 }
@@ -159,8 +144,8 @@ int snn_network_build(snn_network *net, const snn_layer_params *rec, const snn_l
     }
     for (int64_t m = 0; m < n_in; m++) net->ff_type[m] = (int32_t)s->ff_cell_types[m];
 
-    rc = csr_from_dense(&net->rec, n, n, s->conn, s->w, "recurrent synapses", err);
-    if (!rc) rc = csr_from_dense(&net->ff, n_in, n, s->conn_ff, s->w_ff, "feedforward synapses", err);
+    rc = csr_from_sparse(&net->rec, &s->rec, "recurrent synapses", err);
+    if (!rc) rc = csr_from_sparse(&net->ff, &s->ff, "feedforward synapses", err);
     if (rc) {
         snn_network_free(net);
         return rc;

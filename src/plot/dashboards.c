@@ -152,21 +152,19 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
         free(strength), free(indeg), free(n_w);
         return snn_fail(err, SNN_ERUN, "out of memory for the connectivity statistics");
     }
+    /* from the sparse rows: an absent entry adds 0 to a strength and counts nowhere */
     for (int pass = 0; pass < 2; pass++) {
-        const float *W = pass ? s->w : s->w_ff;
-        const uint8_t *C = pass ? s->conn : s->conn_ff;
+        const snn_sparse *m = pass ? &s->rec : &s->ff;
         const int64_t *ty = pass ? s->cell_types : s->ff_cell_types;
         int64_t rows = pass ? N : M;
         for (int64_t i = 0; i < rows; i++) {
             int a = (pass ? nf : 0) + (int)ty[i];
             double *acc = strength + (size_t)a * (size_t)N;
-            const float *wr = W + i * N;
-            const uint8_t *cr = C + i * N;
             int64_t deg = 0, pos = 0;
-            for (int64_t j = 0; j < N; j++) {
-                acc[j] += wr[j];
-                deg += wr[j] != 0;
-                pos += cr[j] && wr[j] > 0;
+            for (int64_t e = m->row[i]; e < m->row[i + 1]; e++) {
+                acc[m->col[e]] += m->w[e];
+                deg += m->w[e] != 0;
+                pos += m->w[e] > 0;
             }
             indeg[a] += (double)deg;
             n_w[a] += pos;
@@ -203,14 +201,13 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     {
         int64_t *fill = calloc((size_t)ns, sizeof *fill);
         for (int pass = 0; fill && pass < 2; pass++) {
-            const float *W = pass ? s->w : s->w_ff;
-            const uint8_t *C = pass ? s->conn : s->conn_ff;
+            const snn_sparse *m = pass ? &s->rec : &s->ff;
             const int64_t *ty = pass ? s->cell_types : s->ff_cell_types;
             int64_t rows = pass ? N : M;
             for (int64_t i = 0; i < rows; i++) {
                 int a = (pass ? nf : 0) + (int)ty[i];
-                for (int64_t j = 0; j < N; j++)
-                    if (C[i * N + j] && W[i * N + j] > 0) pool[off[a] + fill[a]++] = W[i * N + j];
+                for (int64_t e = m->row[i]; e < m->row[i + 1]; e++)
+                    if (m->w[e] > 0) pool[off[a] + fill[a]++] = m->w[e];
             }
         }
         free(fill);
@@ -228,6 +225,8 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
 
     /* --- top left: feedforward heatmap, first 10 % of inputs x 10 % of neurons --- */
     int64_t fm = M / 10 > 0 ? M / 10 : M, fn = N / 10 > 0 ? N / 10 : N;
+    if (fn > 1000) fn = 1000;  /* a large network shows a corner of the matrix: more cells than pixels otherwise */
+    if (fm > 1000) fm = 1000;
     int64_t rn;
     int n_asm = 0;
     int64_t asm0 = 0;
@@ -244,8 +243,10 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
         free(pool), free(off), free(indeg), free(n_w);
         return snn_fail(err, SNN_ERUN, "out of memory for the connectivity heatmaps");
     }
+    memset(img, 0, (size_t)(fm * fn) * sizeof *img);
     for (int64_t i = 0; i < fm; i++)
-        for (int64_t j = 0; j < fn; j++) img[i * fn + j] = s->w_ff[i * N + j];
+        for (int64_t e = s->ff.row[i]; e < s->ff.row[i + 1] && s->ff.col[e] < fn; e++)
+            img[i * fn + s->ff.col[e]] = s->ff.w[e];
     double vff = weight_limit(img, fm * fn), ticks[5];
     char tl[5][32];
     const char *tlp[5];
@@ -263,9 +264,11 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     snn_fig_figtext(f, 0.235, 0.935, "Weighted Connectomes", 1.2, 1, SNN_CENTER | SNN_BOTTOM);
 
     /* --- bottom left: signed recurrent weights, rows presynaptic (+ from type 0, - otherwise) --- */
+    memset(img, 0, (size_t)(rn * rn) * sizeof *img);
     for (int64_t i = 0; i < rn; i++) {
         double sg = s->cell_types[i] == 0 ? 1.0 : -1.0;
-        for (int64_t j = 0; j < rn; j++) img[i * rn + j] = sg * s->w[i * N + j];
+        for (int64_t e = s->rec.row[i]; e < s->rec.row[i + 1] && s->rec.col[e] < rn; e++)
+            img[i * rn + s->rec.col[e]] = sg * s->rec.w[e];
     }
     double vrec = weight_limit(img, rn * rn);
     /* square: the panel's pixel width equals its height */

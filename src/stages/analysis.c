@@ -69,7 +69,7 @@ static int odour_one(const snn_params *p, const snn_structure *s, const char *sp
         odp[t] = &p->odours[t];
         ffn[t] = p->ff.type_names[t];
     }
-    snn_odour_network on = {.n_inputs = s->n_in, .n_neurons = s->n, .w_ff = s->w_ff, .ff_type = s->ff_cell_types,
+    snn_odour_network on = {.n_inputs = s->n_in, .n_neurons = s->n, .ff = &s->ff, .ff_type = s->ff_cell_types,
                             .cell_type = s->cell_types, .assembly = s->assembly_ids, .target_type = 0,
                             .n_ff_types = p->ff.n_types, .odours = odp, .ff_type_names = ffn};
     double *patterns = NULL;

@@ -39,8 +39,7 @@ static int write_network_statistics(const char *path, const snn_params *p, const
         const snn_layer_params *src = layer == 0 ? &p->rec : &p->ff;
         int64_t n_src = layer == 0 ? n : s->n_in;
         const int64_t *src_type = layer == 0 ? s->cell_types : s->ff_cell_types;
-        const uint8_t *conn = layer == 0 ? s->conn : s->conn_ff;
-        const float *w = layer == 0 ? s->w : s->w_ff;
+        const snn_sparse *m = layer == 0 ? &s->rec : &s->ff;
         for (int a = 0; a < src->n_types; a++)
             for (int b = 0; b < p->rec.n_types; b++) {
                 int64_t ns = 0, nt = 0, edges = 0, self_pairs = 0;
@@ -52,11 +51,12 @@ static int write_network_statistics(const char *path, const snn_params *p, const
                     ns++;
                     if (layer == 0 && s->cell_types[i] == b) self_pairs++;
                     int64_t d = 0;
-                    for (int64_t j = 0; j < n; j++) {
-                        if (s->cell_types[j] != b || !conn[i * n + j]) continue;
+                    for (int64_t e = m->row[i]; e < m->row[i + 1]; e++) {
+                        const int64_t j = m->col[e];
+                        if (s->cell_types[j] != b) continue;
                         d++;
                         indeg[j]++;
-                        double x = w[i * n + j];
+                        double x = m->w[e];
                         ws += x;
                         ws2 += x * x;
                     }
@@ -214,16 +214,17 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     rc = snn_connectome_generate(p, 0, &s, err);
     if (!rc) rc = snn_stage_prepare_output(o, err);  /* impossible parameters leave no output behind */
     if (rc) goto done;
-    int64_t e_rec = 0, e_ff = 0;
-    for (int64_t k = 0; k < s.n * s.n; k++) e_rec += s.conn[k];
-    for (int64_t k = 0; k < s.n_in * s.n; k++) e_ff += s.conn_ff[k];
+    int64_t e_rec = s.rec.nnz, e_ff = s.ff.nnz;
     printf("✓ Generated %lld recurrent and %lld feedforward synapses\n", (long long)e_rec, (long long)e_ff);
 
     char path[SNN_PATH_MAX];
     snn_path_join(path, sizeof path, o->output, "network_structure.npz", NULL);
-    rc = snn_structure_save(path, &s, err);
+    const snn_net_format fmt = p->output_format == SNN_OUTPUT_DENSE    ? SNN_NET_DENSE
+                               : p->output_format == SNN_OUTPUT_SPARSE ? SNN_NET_SPARSE
+                                                                       : snn_structure_auto_format(&s);
+    rc = snn_structure_save_as(path, &s, fmt, err);
     if (rc) goto done;
-    printf("✓ Network structure saved to %s\n", path);
+    printf("✓ Network structure saved to %s (%s)\n", path, fmt == SNN_NET_SPARSE ? "sparse" : "dense");
     snn_path_join(path, sizeof path, o->output, "network_statistics.csv", NULL);
     rc = write_network_statistics(path, p, &s, err);
     if (rc) goto done;

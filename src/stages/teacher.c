@@ -95,7 +95,7 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
         odp[t] = &p->odours[t];
         ffn[t] = p->ff.type_names[t];
     }
-    snn_odour_network on = {.n_inputs = n_in, .n_neurons = n, .w_ff = r.s.w_ff, .ff_type = r.s.ff_cell_types,
+    snn_odour_network on = {.n_inputs = n_in, .n_neurons = n, .ff = &r.s.ff, .ff_type = r.s.ff_cell_types,
                             .cell_type = r.s.cell_types, .assembly = r.s.assembly_ids, .target_type = 0,
                             .n_ff_types = p->ff.n_types, .odours = odp, .ff_type_names = ffn};
     rc = snn_odour_patterns(&on, &r.patterns, &r.pattern_ids, &r.n_patterns, err);

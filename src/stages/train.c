@@ -148,22 +148,21 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
     if (rc) return rc;
     *has_sf = *has_sf_ff = 0;
     if (tp->optimisable == SNN_OPT_WEIGHTS) {
-        /* every synapse by its own factor, row-major over the recurrent then the feedforward matrix */
+        /* every synapse by its own factor, row-major over the recurrent then the feedforward matrix
+         * (the synapses in CSR order are the connected entries in row-major order) */
         snn_structure teacher_copy = *s;
-        float *w0 = malloc((size_t)(n * n) * sizeof(float)), *wf0 = malloc((size_t)(n_in * n + 1) * sizeof(float));
+        float *w0 = malloc((size_t)s->rec.nnz * sizeof(float) + 1), *wf0 = malloc((size_t)s->ff.nnz * sizeof(float) + 1);
         if (!w0 || !wf0) {
             free(w0);
             free(wf0);
             return snn_fail(err, SNN_ERUN, "out of memory perturbing the weights");
         }
-        memcpy(w0, s->w, (size_t)(n * n) * sizeof(float));
-        memcpy(wf0, s->w_ff, (size_t)(n_in * n) * sizeof(float));
-        for (int64_t k = 0; k < n * n; k++)
-            if (s->conn[k]) s->w[k] = (float)((double)s->w[k] * snn_np_lognormal(&rng, mu, sigma));
-        for (int64_t k = 0; k < n_in * n; k++)
-            if (s->conn_ff[k]) s->w_ff[k] = (float)((double)s->w_ff[k] * snn_np_lognormal(&rng, mu, sigma));
-        teacher_copy.w = w0;
-        teacher_copy.w_ff = wf0;
+        memcpy(w0, s->rec.w, (size_t)s->rec.nnz * sizeof(float));
+        memcpy(wf0, s->ff.w, (size_t)s->ff.nnz * sizeof(float));
+        for (int64_t e = 0; e < s->rec.nnz; e++) s->rec.w[e] = (float)((double)s->rec.w[e] * snn_np_lognormal(&rng, mu, sigma));
+        for (int64_t e = 0; e < s->ff.nnz; e++) s->ff.w[e] = (float)((double)s->ff.w[e] * snn_np_lognormal(&rng, mu, sigma));
+        teacher_copy.rec.w = w0;
+        teacher_copy.ff.w = wf0;
         teacher_copy.has_scaling_factors = 0;
         rc = snn_path_join(path, sizeof path, dir, "target_weights.npz", err);
         if (!rc) rc = snn_structure_save(path, &teacher_copy, err);
@@ -185,16 +184,16 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
     int64_t s_rec[2] = {nt, nt}, s_ff[2] = {nff, nt};
     if (do_rec) {
         for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++)
-                s->w[i * n + j] = (float)((double)s->w[i * n + j] * P[s->cell_types[i] * nt + s->cell_types[j]]);
+            for (int64_t e = s->rec.row[i]; e < s->rec.row[i + 1]; e++)
+                s->rec.w[e] = (float)((double)s->rec.w[e] * P[s->cell_types[i] * nt + s->cell_types[s->rec.col[e]]]);
         for (int a = 0; a < nt * nt; a++) target_sf[a] = 1.0 / P[a];
         *has_sf = 1;
         rc = snn_npz_add(w, "recurrent_scaling_factors", SNN_F64, 2, s_rec, target_sf, err);
     }
     if (!rc && do_ff) {
         for (int64_t m = 0; m < n_in; m++)
-            for (int64_t j = 0; j < n; j++)
-                s->w_ff[m * n + j] = (float)((double)s->w_ff[m * n + j] * Pf[s->ff_cell_types[m] * nt + s->cell_types[j]]);
+            for (int64_t e = s->ff.row[m]; e < s->ff.row[m + 1]; e++)
+                s->ff.w[e] = (float)((double)s->ff.w[e] * Pf[s->ff_cell_types[m] * nt + s->cell_types[s->ff.col[e]]]);
         for (int a = 0; a < nff * nt; a++) target_sf_ff[a] = 1.0 / Pf[a];
         *has_sf_ff = 1;
         rc = snn_npz_add(w, "feedforward_scaling_factors", SNN_F64, 2, s_ff, target_sf_ff, err);

@@ -11,22 +11,18 @@
 
 int snn_effective_structure(const snn_structure *s, const snn_network *net, snn_structure *e, snn_error *err) {
     *e = *s;
-    int64_t n = s->n, n_in = s->n_in;
-    e->w = calloc((size_t)(n * n) + 1, sizeof(float));
-    e->w_ff = calloc((size_t)(n_in * n) + 1, sizeof(float));
+    /* the same sparse rows (shared with s) with the network's effective weights */
+    e->rec.w = malloc((size_t)net->rec.nnz * sizeof(float) + 1);
+    e->ff.w = malloc((size_t)net->ff.nnz * sizeof(float) + 1);
     e->sf = malloc(SNN_MAX_TYPES * SNN_MAX_TYPES * sizeof(double));
     e->sf_ff = malloc(SNN_MAX_TYPES * SNN_MAX_TYPES * sizeof(double));
-    if (!e->w || !e->w_ff || !e->sf || !e->sf_ff) {
+    if (!e->rec.w || !e->ff.w || !e->sf || !e->sf_ff) {
         snn_effective_structure_free(e);
         return snn_fail(err, SNN_ERUN, "out of memory building the effective weights");
     }
     /* the network's own effective weights: exactly what the simulator multiplies with */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t q = net->rec.row[i]; q < net->rec.row[i + 1]; q++)
-            e->w[i * n + net->rec.col[q]] = (float)net->rec.w_eff[q];
-    for (int64_t m = 0; m < n_in; m++)
-        for (int64_t q = net->ff.row[m]; q < net->ff.row[m + 1]; q++)
-            e->w_ff[m * n + net->ff.col[q]] = (float)net->ff.w_eff[q];
+    for (int64_t q = 0; q < net->rec.nnz; q++) e->rec.w[q] = (float)net->rec.w_eff[q];
+    for (int64_t q = 0; q < net->ff.nnz; q++) e->ff.w[q] = (float)net->ff.w_eff[q];
     for (int a = 0; a < net->n_types; a++)
         for (int b = 0; b < net->n_types; b++) e->sf[a * net->n_types + b] = net->sf[a][b];
     for (int a = 0; a < net->n_ff_types; a++)
@@ -38,11 +34,11 @@ int snn_effective_structure(const snn_structure *s, const snn_network *net, snn_
 }
 
 void snn_effective_structure_free(snn_structure *e) {
-    free(e->w);
-    free(e->w_ff);
+    free(e->rec.w);
+    free(e->ff.w);
     free(e->sf);
     free(e->sf_ff);
-    e->w = e->w_ff = NULL;
+    e->rec.w = e->ff.w = NULL;
     e->sf = e->sf_ff = NULL;
 }
 

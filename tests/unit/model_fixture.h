@@ -54,11 +54,8 @@ static void load_network_fixture(snn_npz *z, fixture *f) {
     read_or_fail(z, "conn_ff", SNN_BOOL, &connff);
     f->n = w.shape[0];
     f->n_in = wff.shape[0];
-    assert_int_equal(snn_structure_alloc(&f->s, f->n, f->n_in, &err), SNN_OK);
-    memcpy(f->s.w, w.data, (size_t)f->n * f->n * sizeof(float));
-    memcpy(f->s.conn, conn.data, (size_t)f->n * f->n);
-    memcpy(f->s.w_ff, wff.data, (size_t)f->n_in * f->n * sizeof(float));
-    memcpy(f->s.conn_ff, connff.data, (size_t)f->n_in * f->n);
+    assert_int_equal(snn_structure_from_dense(&f->s, f->n, f->n_in, w.data, conn.data, wff.data, connff.data, &err),
+                     SNN_OK);
     memcpy(f->s.cell_types, ct.data, (size_t)f->n * sizeof(int64_t));
     memcpy(f->s.ff_cell_types, fft.data, (size_t)f->n_in * sizeof(int64_t));
 

@@ -11,6 +11,7 @@
 
 #include "core/mem.h"
 #include "core/nprandom.h"
+#include "core/sha256.h"
 #include "model/connectome.h"
 #include "testutil.h"
 #include "tu_sha256.h"
@@ -21,17 +22,85 @@ static void sha16(const void *data, size_t len, const char *expected) {
     assert_string_equal(hex, expected);
 }
 
-static void free_structure(snn_structure *s) {
-    free(s->w);
-    free(s->w_ff);
-    free(s->conn);
-    free(s->conn_ff);
-    free(s->cell_types);
-    free(s->ff_cell_types);
-    free(s->assembly_ids);
-    free(s->sf);
-    free(s->sf_ff);
-    memset(s, 0, sizeof *s);
+static void free_structure(snn_structure *s) { snn_structure_free(s); }
+
+/* The first 16 hex digits of the SHA-256 of m as a dense matrix (the reference's golden hashes are of
+ * its dense arrays), row by row: the connectivity (conn = 1) or the float32 weights. */
+static void sha16_dense(const snn_sparse *m, int conn, const char *expected) {
+    const size_t es = conn ? 1 : sizeof(float);
+    uint8_t *row = malloc((size_t)m->n_cols * es + 1);
+    assert_non_null(row);
+    snn_sha256 c;
+    snn_sha256_init(&c);
+    for (int64_t i = 0; i < m->n_rows; i++) {
+        memset(row, 0, (size_t)m->n_cols * es);
+        for (int64_t e = m->row[i]; e < m->row[i + 1]; e++) {
+            if (conn) row[m->col[e]] = 1;
+            else memcpy(row + (size_t)m->col[e] * es, &m->w[e], es);
+        }
+        snn_sha256_update(&c, row, (size_t)m->n_cols * es);
+    }
+    free(row);
+    uint8_t d[32];
+    char hex[65];
+    snn_sha256_final(&c, d);
+    snn_sha256_to_hex(d, hex);
+    hex[16] = '\0';
+    assert_string_equal(hex, expected);
+}
+
+/* Small matrices as dense arrays, for checks written over the grid. */
+typedef struct dense {
+    uint8_t *conn, *conn_ff;
+    float *w, *w_ff;
+} dense;
+
+static dense densify(const snn_structure *s) {
+    dense d;
+    d.conn = calloc((size_t)(s->n * s->n) + 1, 1);
+    d.w = calloc((size_t)(s->n * s->n) + 1, sizeof(float));
+    d.conn_ff = calloc((size_t)(s->n_in * s->n) + 1, 1);
+    d.w_ff = calloc((size_t)(s->n_in * s->n) + 1, sizeof(float));
+    assert_true(d.conn && d.w && d.conn_ff && d.w_ff);
+    snn_sparse_to_dense(&s->rec, d.conn, d.w);
+    snn_sparse_to_dense(&s->ff, d.conn_ff, d.w_ff);
+    return d;
+}
+
+static void dense_free(dense *d) {
+    free(d->conn);
+    free(d->w);
+    free(d->conn_ff);
+    free(d->w_ff);
+}
+
+/* A generator's edges as a dense rows x cols adjacency (each edge once). */
+static uint8_t *edges_adj(const snn_edges *e, int64_t rows, int64_t cols) {
+    uint8_t *a = calloc((size_t)(rows * cols) + 1, 1);
+    assert_non_null(a);
+    for (int64_t k = 0; k < e->n; k++) {
+        assert_int_equal(a[e->pre[k] * cols + e->post[k]], 0);
+        a[e->pre[k] * cols + e->post[k]] = 1;
+    }
+    return a;
+}
+
+/* Log-normal weights over a dense adjacency, returned dense (w, and w64 when given). */
+static void weights_dense(snn_nprandom *rng, const uint8_t *adj, int64_t rows, int64_t cols, const int64_t *src,
+                          const int64_t *tgt, const double mu[SNN_MAX_TYPES][SNN_MAX_TYPES],
+                          const double var[SNN_MAX_TYPES][SNN_MAX_TYPES], float *w, double *w64) {
+    snn_sparse m;
+    snn_error err = {0};
+    assert_int_equal(snn_sparse_from_dense(&m, rows, cols, adj, NULL, &err), SNN_OK);
+    double *x = calloc((size_t)m.nnz + 1, sizeof *x);
+    assert_non_null(x);
+    snn_lognormal_weights(rng, &m, src, tgt, mu, var, x);
+    snn_sparse_to_dense(&m, NULL, w);
+    if (w64)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t e = m.row[i]; e < m.row[i + 1]; e++) w64[i * cols + m.col[e]] = x[e];
+    free(x);
+    snn_sparse_free(&m);
 }
 
 static double now_s(void) {
@@ -153,11 +222,13 @@ static void test_toy_stage1_steps(void **state) {
         assert_int_equal(e, e_per_asm[a]);
     }
 
-    uint8_t *adj = calloc((size_t)(n * n), 1);
     int32_t asm_ids[200];
+    snn_edges edges = {0};
     assert_int_equal(snn_assembly_graph(&rng, cti, n, 2, 4, p.rec.conn_within, p.rec.conn_between,
-                                        p.rec.type_names, "rec", adj, asm_ids, &work, &err),
+                                        p.rec.type_names, "rec", &edges, asm_ids, &work, &err),
                      SNN_OK);
+    uint8_t *adj = edges_adj(&edges, n, n);
+    snn_edges_free(&edges);
     assert_int_equal(count_ones(adj, (size_t)(n * n)), 3818);
     sha16(adj, (size_t)(n * n), "070842be3c85547e");
     const int64_t outdeg[10] = {16, 18, 17, 17, 19, 25, 25, 18, 18, 17};
@@ -166,7 +237,7 @@ static void test_toy_stage1_steps(void **state) {
 
     float *w = calloc((size_t)(n * n), sizeof *w);
     double *w64 = calloc((size_t)(n * n), sizeof *w64);
-    snn_lognormal_weights(&rng, adj, n, n, cti, cti, p.rec.w_mu, p.rec.w_sigma, w, w64);
+    weights_dense(&rng, adj, n, n, cti, cti, p.rec.w_mu, p.rec.w_sigma, w, w64);
     double sum = 0.0;
     for (int64_t k = 0; k < n * n; k++) sum += w64[k];
     assert_float_equal(sum, 1515.71147388123, 1515.71147388123 * 1e-12);
@@ -177,15 +248,16 @@ static void test_toy_stage1_steps(void **state) {
 
     assert_int_equal(snn_cell_types_assign(&rng, n_in, 1, p.ff.proportion, 0, "ff", ffi, &err), SNN_OK);
     for (int i = 0; i < 60; i++) assert_int_equal(ffi[i], 0);
-    uint8_t *adj_ff = calloc((size_t)(n_in * n), 1);
     assert_int_equal(snn_configuration_graph(&rng, ffi, n_in, 1, cti, n, 2, p.ff.conn_inputs, 1,
-                                             adj_ff, n, NULL, &work, &err),
+                                             &edges, 0, 0, NULL, &work, &err),
                      SNN_OK);
+    uint8_t *adj_ff = edges_adj(&edges, n_in, n);
+    snn_edges_free(&edges);
     assert_int_equal(count_ones(adj_ff, (size_t)(n_in * n)), 600);
     sha16(adj_ff, (size_t)(n_in * n), "95dec9901ac0e195");
     float *w_ff = calloc((size_t)(n_in * n), sizeof *w_ff);
     double *w_ff64 = calloc((size_t)(n_in * n), sizeof *w_ff64);
-    snn_lognormal_weights(&rng, adj_ff, n_in, n, ffi, cti, p.ff.w_mu, p.ff.w_sigma, w_ff, w_ff64);
+    weights_dense(&rng, adj_ff, n_in, n, ffi, cti, p.ff.w_mu, p.ff.w_sigma, w_ff, w_ff64);
     sum = 0.0;
     for (int64_t k = 0; k < n_in * n; k++) sum += w_ff64[k];
     assert_float_equal(sum, 256.337042052965, 256.337042052965 * 1e-12);
@@ -215,10 +287,10 @@ static void test_toy_stage1_generate(void **state) {
     assert_int_equal(s.n, 200);
     assert_int_equal(s.n_in, 60);
     sha16(s.cell_types, 200 * sizeof(int64_t), "c77d2932df75acd3");
-    sha16(s.conn, 200 * 200, "070842be3c85547e");
-    sha16(s.w, 200 * 200 * sizeof(float), "fa442d3d7f22aef5");
-    sha16(s.conn_ff, 60 * 200, "95dec9901ac0e195");
-    sha16(s.w_ff, 60 * 200 * sizeof(float), "ed653e4c465ebf01");
+    sha16_dense(&s.rec, 1, "070842be3c85547e");
+    sha16_dense(&s.rec, 0, "fa442d3d7f22aef5");
+    sha16_dense(&s.ff, 1, "95dec9901ac0e195");
+    sha16_dense(&s.ff, 0, "ed653e4c465ebf01");
     for (int i = 0; i < 60; i++) assert_int_equal(s.ff_cell_types[i], 0);
     for (int i = 0; i < 200; i++) assert_int_equal(s.assembly_ids[i], i / 50);
     assert_true(snn_np_random(&rng) == 0.071131655340476052);
@@ -227,7 +299,7 @@ static void test_toy_stage1_generate(void **state) {
 
     /* the seeding entry point gives the same network */
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_OK);
-    sha16(s.w, 200 * 200 * sizeof(float), "fa442d3d7f22aef5");
+    sha16_dense(&s.rec, 0, "fa442d3d7f22aef5");
     free_structure(&s);
 }
 
@@ -284,6 +356,7 @@ static void test_block_properties(void **state) {
     snn_error err;
     snn_error_clear(&err);
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_OK);
+    dense d = densify(&s);
     const int64_t n = 400, S = 80;
     int64_t n_exc = 0;
     for (int i = 0; i < n; i++) n_exc += s.cell_types[i] == 0;
@@ -292,31 +365,34 @@ static void test_block_properties(void **state) {
         for (int64_t b = 0; b < 5; b++)
             for (int st = 0; st < 2; st++)
                 for (int tt = 0; tt < 2; tt++)
-                    check_block(s.conn, n, s.cell_types, a * S, S, s.cell_types, b * S, S, st, tt,
+                    check_block(d.conn, n, s.cell_types, a * S, S, s.cell_types, b * S, S, st, tt,
                                 a == b ? p.rec.conn_within[st][tt] : p.rec.conn_between[st][tt]);
     /* no self-loops; the reference's between-assembly exclusion of a*S + k -> b*S + k */
     for (int64_t a = 0; a < 5; a++)
         for (int64_t b = 0; b < 5; b++)
-            for (int64_t k = 0; k < S; k++) assert_int_equal(s.conn[(a * S + k) * n + b * S + k], 0);
+            for (int64_t k = 0; k < S; k++) assert_int_equal(d.conn[(a * S + k) * n + b * S + k], 0);
     for (int tt = 0; tt < 2; tt++)
-        check_block(s.conn_ff, n, s.ff_cell_types, 0, 90, s.cell_types, 0, n, 0, tt,
+        check_block(d.conn_ff, n, s.ff_cell_types, 0, 90, s.cell_types, 0, n, 0, tt,
                     p.ff.conn_inputs[0][tt]);
     /* weights exactly where the connectivity is, positive */
-    for (int64_t k = 0; k < n * n; k++) assert_true((s.w[k] > 0.0f) == (s.conn[k] == 1));
-    for (int64_t k = 0; k < 90 * n; k++) assert_true((s.w_ff[k] > 0.0f) == (s.conn_ff[k] == 1));
+    for (int64_t k = 0; k < n * n; k++) assert_true((d.w[k] > 0.0f) == (d.conn[k] == 1));
+    for (int64_t k = 0; k < 90 * n; k++) assert_true((d.w_ff[k] > 0.0f) == (d.conn_ff[k] == 1));
+    dense_free(&d);
     free_structure(&s);
 
     /* balanced: exactly 64 E + 16 I per assembly, blocks still exact */
     assert_int_equal(snn_connectome_generate(&p, 1, &s, &err), SNN_OK);
+    d = densify(&s);
     for (int64_t a = 0; a < 5; a++) {
         int64_t e = 0;
         for (int64_t i = 0; i < S; i++) e += s.cell_types[a * S + i] == 0;
         assert_int_equal(e, 64);
         for (int st = 0; st < 2; st++)
             for (int tt = 0; tt < 2; tt++)
-                check_block(s.conn, n, s.cell_types, a * S, S, s.cell_types, a * S, S, st, tt,
+                check_block(d.conn, n, s.cell_types, a * S, S, s.cell_types, a * S, S, st, tt,
                             p.rec.conn_within[st][tt]);
     }
+    dense_free(&d);
     free_structure(&s);
 }
 
@@ -345,7 +421,7 @@ static void test_lognormal_moments(void **state) {
     fill_2x2(v, 0.1, 0.01, 0.5, 0.2);
     snn_nprandom rng;
     snn_np_seed(&rng, 5);
-    snn_lognormal_weights(&rng, adj, n, n, types, types, m, v, w, NULL);
+    weights_dense(&rng, adj, n, n, types, types, m, v, w, NULL);
     for (int s = 0; s < 2; s++)
         for (int t = 0; t < 2; t++) {
             double sum = 0.0, sq = 0.0, cnt = 0.0;
@@ -375,16 +451,16 @@ static void test_impossible_blocks(void **state) {
     snn_graph_names gn = {"recurrent connectome, assembly 3 -> 3", names, names};
     double conn[SNN_MAX_TYPES][SNN_MAX_TYPES] = {{0}};
     const int64_t two[2] = {0, 0};
-    uint8_t adj[4];
+    snn_edges ed = {0};
     /* one edge among two same-type neurons: numpy seeds 1 and 3 draw the self-loop stub pair, which
      * the reference's repair loop can never fix */
     conn[0][0] = 0.2;
     for (uint32_t seed = 1; seed <= 3; seed += 2) {
         snn_error_clear(&err);
-        memset(adj, 0, sizeof adj);
+        ed.n = 0;
         snn_np_seed(&rng, seed);
         const double t0 = now_s();
-        assert_int_equal(snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, adj, 2, &gn,
+        assert_int_equal(snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, &ed, 0, 0, &gn,
                                                  &work, &err),
                          SNN_EINPUT);
         assert_true(now_s() - t0 < 10.0); /* "not a hang", with room for a loaded machine */
@@ -393,20 +469,23 @@ static void test_impossible_blocks(void **state) {
     }
     /* seed 2 succeeds: a single off-diagonal edge */
     snn_error_clear(&err);
-    memset(adj, 0, sizeof adj);
+    ed.n = 0;
     snn_np_seed(&rng, 2);
     assert_int_equal(
-        snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, adj, 2, &gn, &work, &err), SNN_OK);
+        snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, &ed, 0, 0, &gn, &work, &err), SNN_OK);
+    uint8_t *adj = edges_adj(&ed, 2, 2);
     assert_int_equal(adj[0] + adj[1] + adj[2] + adj[3], 1);
     assert_int_equal(adj[0] + adj[3], 0);
+    free(adj);
 
     /* more edges than allowed pairs, detected up front */
     conn[0][0] = 1.0;
     snn_error_clear(&err);
     snn_np_seed(&rng, 1);
     assert_int_equal(
-        snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, adj, 2, &gn, &work, &err),
+        snn_configuration_graph(&rng, two, 2, 2, two, 2, 2, conn, 0, &ed, 0, 0, &gn, &work, &err),
         SNN_EINPUT);
+    snn_edges_free(&ed);
     assert_non_null(strstr(err.msg, "needs 4 edges but only 2 pairs"));
     assert_non_null(strstr(err.msg, "excitatory -> excitatory"));
     snn_graph_work_free(&work);
@@ -425,7 +504,7 @@ static void test_impossible_blocks(void **state) {
     assert_non_null(strstr(err.msg, "toy.toml"));
     assert_non_null(strstr(err.msg, "assembly 0 -> 1"));
     assert_non_null(strstr(err.msg, "excitatory -> excitatory"));
-    assert_null(s.w);
+    assert_null(s.rec.row);
 
     /* a complete block (every allowed pair) is filled even where the random repair stalls */
     make_params(&p, 40, 2, 10);
@@ -434,7 +513,7 @@ static void test_impossible_blocks(void **state) {
     int rc = snn_connectome_generate(&p, 0, &s, &err);
     if (rc) fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, SNN_OK);
-    assert_int_equal(count_ones(s.conn_ff, 400), 400);
+    assert_int_equal(s.ff.nnz, 400);
     free_structure(&s);
 
     /* a feasible block too dense for the repair: an error after the stall cap, not a hang */
@@ -445,7 +524,7 @@ static void test_impossible_blocks(void **state) {
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_EINPUT);
     assert_true(now_s() - t0 < (tu_sanitized() ? 120.0 : 20.0)); /* not a hang, on a loaded machine too */
     assert_non_null(strstr(err.msg, "[feedforward] connectome: block mitral -> excitatory"));
-    assert_null(s.w);
+    assert_null(s.rec.row);
 }
 
 /* A dense block that wanders for thousands of repair passes before it settles (as in the reference)
@@ -463,11 +542,13 @@ static void test_slow_block_finishes(void **state) {
     int rc = snn_connectome_generate(&p, 0, &s, &err);
     if (rc) fprintf(stderr, "%s\n", err.msg);
     assert_int_equal(rc, SNN_OK);
+    dense d = densify(&s);
     for (int64_t a = 0; a < 4; a++)
         for (int st = 0; st < 2; st++)
             for (int tt = 0; tt < 2; tt++)
-                check_block(s.conn, 300, s.cell_types, a * 75, 75, s.cell_types, a * 75, 75, st, tt,
+                check_block(d.conn, 300, s.cell_types, a * 75, 75, s.cell_types, a * 75, 75, st, tt,
                             p.rec.conn_within[st][tt]);
+    dense_free(&d);
     free_structure(&s);
 }
 
@@ -481,6 +562,7 @@ static void test_tail_neurons(void **state) {
         snn_structure s;
         snn_error_clear(&err);
         assert_int_equal(snn_connectome_generate(&p, balanced, &s, &err), SNN_OK);
+        dense d = densify(&s);
         const int64_t n = 203;
         assert_int_equal(s.n, n);
         for (int64_t i = 0; i < n; i++) assert_int_equal(s.assembly_ids[i], i < 200 ? i / 50 : -1);
@@ -498,26 +580,27 @@ static void test_tail_neurons(void **state) {
             }
             for (int64_t i = 200; i < n; i++) assert_int_equal(s.cell_types[i], 1);
         }
-        for (int64_t i = 0; i < n; i++) assert_int_equal(s.conn[i * n + i], 0);
+        for (int64_t i = 0; i < n; i++) assert_int_equal(d.conn[i * n + i], 0);
         int64_t tail_out = 0, tail_in = 0;
         for (int64_t i = 200; i < n; i++)
             for (int64_t j = 0; j < n; j++) {
-                tail_out += s.conn[i * n + j];
-                tail_in += s.conn[j * n + i];
+                tail_out += d.conn[i * n + j];
+                tail_in += d.conn[j * n + i];
             }
         assert_true(tail_out > 0);
         assert_true(tail_in > 0);
         /* the assembly blocks are exact as before; tail blocks use conn_between */
         for (int st = 0; st < 2; st++)
             for (int tt = 0; tt < 2; tt++) {
-                check_block(s.conn, n, s.cell_types, 0, 50, s.cell_types, 0, 50, st, tt,
+                check_block(d.conn, n, s.cell_types, 0, 50, s.cell_types, 0, 50, st, tt,
                             p.rec.conn_within[st][tt]);
-                check_block(s.conn, n, s.cell_types, 200, 3, s.cell_types, 50, 50, st, tt,
+                check_block(d.conn, n, s.cell_types, 200, 3, s.cell_types, 50, 50, st, tt,
                             p.rec.conn_between[st][tt]);
-                check_block(s.conn, n, s.cell_types, 100, 50, s.cell_types, 200, 3, st, tt,
+                check_block(d.conn, n, s.cell_types, 100, 50, s.cell_types, 200, 3, st, tt,
                             p.rec.conn_between[st][tt]);
             }
-        for (int64_t k = 0; k < n * n; k++) assert_true((s.w[k] > 0.0f) == (s.conn[k] == 1));
+        for (int64_t k = 0; k < n * n; k++) assert_true((d.w[k] > 0.0f) == (d.conn[k] == 1));
+        dense_free(&d);
         free_structure(&s);
     }
 }
@@ -531,12 +614,14 @@ static void test_no_assemblies(void **state) {
     snn_error err;
     snn_error_clear(&err);
     assert_int_equal(snn_connectome_generate(&p, 1, &s, &err), SNN_OK);
+    dense d = densify(&s);
     for (int i = 0; i < 150; i++) assert_int_equal(s.assembly_ids[i], -1);
     for (int st = 0; st < 2; st++)
         for (int tt = 0; tt < 2; tt++)
-            check_block(s.conn, 150, s.cell_types, 0, 150, s.cell_types, 0, 150, st, tt,
+            check_block(d.conn, 150, s.cell_types, 0, 150, s.cell_types, 0, 150, st, tt,
                         p.rec.conn_within[st][tt]);
-    for (int i = 0; i < 150; i++) assert_int_equal(s.conn[i * 150 + i], 0);
+    for (int i = 0; i < 150; i++) assert_int_equal(d.conn[i * 150 + i], 0);
+    dense_free(&d);
     free_structure(&s);
 }
 
@@ -552,7 +637,7 @@ static void test_bad_parameters(void **state) {
     snn_error_clear(&err);
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_EINPUT);
     assert_non_null(strstr(err.msg, "seed"));
-    assert_null(s.w);
+    assert_null(s.rec.row);
 
     make_params(&p, 100, 4, 20);
     p.rec.has_weights = 0;
@@ -576,7 +661,7 @@ static void test_bad_parameters(void **state) {
     snn_error_clear(&err);
     assert_int_equal(snn_connectome_generate(&p, 0, &s, &err), SNN_EINPUT);
     assert_non_null(strstr(err.msg, "num_assemblies = 4 exceeds num_neurons = 3"));
-    assert_null(s.conn);
+    assert_null(s.rec.row);
 }
 
 /* Appendix B full-size columns: stage 1 (conductance-based-Dp.toml) and stage 2 (balanced types,
@@ -608,23 +693,19 @@ static void check_full(int balanced, const full_golden *g) {
     assert_int_equal(rc, SNN_OK);
     fprintf(stderr, "full-size stage %d connectome: %.2f s, peak RSS %.0f MiB\n", balanced ? 2 : 1,
             t1 - t0, (double)snn_peak_rss_bytes() / 1048576.0);
-    const size_t nn = 5000u * 5000u, fn = 1500u * 5000u;
     sha16(s.cell_types, 5000 * sizeof(int64_t), g->cti_sha);
     int64_t e0 = 0, n_e = 0;
     for (int i = 0; i < 250; i++) e0 += s.cell_types[i] == 0;
     for (int i = 0; i < 5000; i++) n_e += s.cell_types[i] == 0;
     assert_int_equal(e0, g->e_in_asm0);
     assert_int_equal(n_e, 4000);
-    assert_int_equal(count_ones(s.conn, nn), g->edges);
-    sha16(s.conn, nn, g->adj_sha);
-    sha16(s.w, nn * sizeof(float), g->w_sha);
-    int found = 0;
-    for (size_t k = 0; k < nn && found < 3; k++)
-        if (s.w[k] != 0.0f) assert_true(s.w[k] == (float)g->first_w[found++]);
-    assert_int_equal(found, 3);
-    assert_int_equal(count_ones(s.conn_ff, fn), g->ff_edges);
-    sha16(s.conn_ff, fn, g->ff_sha);
-    sha16(s.w_ff, fn * sizeof(float), g->w_ff_sha);
+    assert_int_equal(s.rec.nnz, g->edges);
+    sha16_dense(&s.rec, 1, g->adj_sha);
+    sha16_dense(&s.rec, 0, g->w_sha);
+    for (int k = 0; k < 3; k++) assert_true(s.rec.w[k] == (float)g->first_w[k]);
+    assert_int_equal(s.ff.nnz, g->ff_edges);
+    sha16_dense(&s.ff, 1, g->ff_sha);
+    sha16_dense(&s.ff, 0, g->w_ff_sha);
     assert_true(snn_np_random(&rng) == g->next_random);
     for (int i = 0; i < 5000; i++) assert_int_equal(s.assembly_ids[i], i / 250);
     free_structure(&s);

@@ -92,8 +92,12 @@ static int compute(const hand_net *h, const snn_odour_params *o, int n_types, do
                    int32_t **ids, int *P, snn_error *err) {
     const snn_odour_params *ptrs[4] = {&o[0], &o[1], NULL, NULL};
     const char *names[4] = {"mitral", "tufted", NULL, NULL};
-    snn_odour_network net = {HN_IN, HN, h->w_ff, h->ffi, h->cti, h->asm_ids, 0, n_types, ptrs, names};
-    return snn_odour_patterns(&net, rates, ids, P, err);
+    snn_sparse ff;
+    if (snn_sparse_from_dense(&ff, HN_IN, HN, NULL, h->w_ff, err)) return SNN_ERUN;
+    snn_odour_network net = {HN_IN, HN, &ff, h->ffi, h->cti, h->asm_ids, 0, n_types, ptrs, names};
+    int rc = snn_odour_patterns(&net, rates, ids, P, err);
+    snn_sparse_free(&ff);
+    return rc;
 }
 
 static void check_against_oracle(const snn_odour_params *o, double *rates_out_copy) {
@@ -246,7 +250,7 @@ static void make_params(snn_params *p, int64_t n, int assemblies, int64_t n_in) 
 static void patterns_of(const snn_structure *s, double **rates, int *P) {
     static const snn_odour_params mitral = {6.0, 30.0, 0.1};
     const snn_odour_params *ptrs[1] = {&mitral};
-    snn_odour_network net = {s->n_in, s->n, s->w_ff, s->ff_cell_types, s->cell_types, s->assembly_ids,
+    snn_odour_network net = {s->n_in, s->n, &s->ff, s->ff_cell_types, s->cell_types, s->assembly_ids,
                              0, 1, ptrs, NULL};
     int32_t *ids = NULL;
     snn_error err = {0};

@@ -163,18 +163,22 @@ static uint32_t lcg(uint32_t *s) {
 static void make_inputs(const char *dir, const snn_params *p, snn_structure *s, char *traces) {
     snn_error err = {0};
     int64_t N = 60, M = 20, T = 3000;
-    assert_int_equal(snn_structure_alloc(s, N, M, &err), 0);
     uint32_t seed = 7;
+    float *wr = calloc((size_t)(N * N), sizeof *wr), *wf = calloc((size_t)(M * N), sizeof *wf);
+    assert_true(wr && wf);
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t j = 0; j < N; j++)
+            if (i != j) wr[i * N + j] = i < 48 ? 1.0f : 0.5f;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++)
+            if (lcg(&seed) % 4 == 0) wf[i * N + j] = (float)(lcg(&seed) % 1000) / 1000.0f + 0.01f;
+    assert_int_equal(snn_structure_from_dense(s, N, M, wr, NULL, wf, NULL, &err), 0);
+    free(wr);
+    free(wf);
     for (int64_t j = 0; j < N; j++) {
         s->cell_types[j] = j < 48 ? 0 : 1;
         s->assembly_ids[j] = j < 48 ? (int32_t)(j / 24) : -1;
     }
-    for (int64_t i = 0; i < N; i++)
-        for (int64_t j = 0; j < N; j++)
-            if (i != j) s->w[i * N + j] = s->cell_types[i] == 0 ? 1.0f : 0.5f, s->conn[i * N + j] = 1;
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++)
-            if (lcg(&seed) % 4 == 0) s->w_ff[i * N + j] = (float)(lcg(&seed) % 1000) / 1000.0f + 0.01f, s->conn_ff[i * N + j] = 1;
     int S = p->rec.n_synapses + p->ff.n_synapses;
     uint8_t *out = calloc((size_t)(T * N), 1), *in = calloc((size_t)(T * M), 1);
     float *v = calloc((size_t)T, 4), *isyn = calloc((size_t)(T * S), 4), *leak = calloc((size_t)T, 4),

@@ -26,40 +26,46 @@ static const int32_t k_asm[N] = {0, 0, 1, 1, -1, -1};
 static const double k_sf[4] = {1.5, 0.5, 2.0, 0.25};
 static const double k_sf_ff[6] = {0.125, 0.25, 0.375, 0.5, 0.625, 0.75};
 
-static void fill(snn_structure *s) {
+/* The pattern as a structure (conn: with the zero-weight synapse [0][5]). */
+static void make_pattern(snn_structure *s, int with_conn, int with_asm) {
+    float w[N * N], w_ff[N_IN * N];
+    uint8_t conn[N * N];
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            w[i * N + j] = pat_w(i, j);
+            conn[i * N + j] = (uint8_t)pat_conn(i, j);
+        }
+    for (int k = 0; k < N_IN; k++)
+        for (int j = 0; j < N; j++) w_ff[k * N + j] = pat_wff(k, j);
+    snn_error err = {0};
+    assert_int_equal(snn_structure_from_dense(s, N, N_IN, w, with_conn ? conn : NULL, w_ff, NULL, &err), SNN_OK);
     for (int i = 0; i < N; i++) {
-        for (int j = 0; j < N; j++) {
-            s->w[i * N + j] = pat_w(i, j);
-            s->conn[i * N + j] = (uint8_t)pat_conn(i, j);
-        }
         s->cell_types[i] = i % 2;
-        s->assembly_ids[i] = k_asm[i];
+        s->assembly_ids[i] = with_asm ? k_asm[i] : -1;
     }
-    for (int k = 0; k < N_IN; k++) {
-        for (int j = 0; j < N; j++) {
-            s->w_ff[k * N + j] = pat_wff(k, j);
-            s->conn_ff[k * N + j] = pat_wff(k, j) != 0;
-        }
-        s->ff_cell_types[k] = k % 3;
-    }
+    for (int k = 0; k < N_IN; k++) s->ff_cell_types[k] = k % 3;
 }
 
 /* derived_conn: the file had no connectivity, so conn[0][5] (a zero-weight synapse) is absent. */
 static void assert_pattern(const snn_structure *s, int derived_conn, int with_asm) {
     assert_int_equal(s->n, N);
     assert_int_equal(s->n_in, N_IN);
+    float w[N * N] = {0}, w_ff[N_IN * N] = {0};
+    uint8_t conn[N * N] = {0}, conn_ff[N_IN * N] = {0};
+    snn_sparse_to_dense(&s->rec, conn, w);
+    snn_sparse_to_dense(&s->ff, conn_ff, w_ff);
     for (int i = 0; i < N; i++) {
         for (int j = 0; j < N; j++) {
-            assert_true(s->w[i * N + j] == pat_w(i, j));
-            assert_int_equal(s->conn[i * N + j], derived_conn ? pat_w(i, j) != 0 : pat_conn(i, j));
+            assert_true(w[i * N + j] == pat_w(i, j));
+            assert_int_equal(conn[i * N + j], derived_conn ? pat_w(i, j) != 0 : pat_conn(i, j));
         }
         assert_int_equal(s->cell_types[i], i % 2);
         assert_int_equal(s->assembly_ids[i], with_asm ? k_asm[i] : -1);
     }
     for (int k = 0; k < N_IN; k++) {
         for (int j = 0; j < N; j++) {
-            assert_true(s->w_ff[k * N + j] == pat_wff(k, j));
-            assert_int_equal(s->conn_ff[k * N + j], pat_wff(k, j) != 0);
+            assert_true(w_ff[k * N + j] == pat_wff(k, j));
+            assert_int_equal(conn_ff[k * N + j], pat_wff(k, j) != 0);
         }
         assert_int_equal(s->ff_cell_types[k], k % 3);
     }
@@ -69,14 +75,17 @@ static void test_alloc(void **state) {
     (void)state;
     snn_structure s;
     snn_error err = {0};
-    assert_int_equal(snn_structure_alloc(&s, 3, 2, &err), SNN_OK);
+    assert_int_equal(snn_structure_alloc(&s, 3, 2, 0, 0, &err), SNN_OK);
     for (int i = 0; i < 3; i++) assert_int_equal(s.assembly_ids[i], -1);
-    for (int i = 0; i < 9; i++) assert_true(s.w[i] == 0.0f && s.conn[i] == 0);
+    for (int i = 0; i <= 3; i++) assert_int_equal(s.rec.row[i], 0);
+    assert_int_equal(s.rec.nnz + s.ff.nnz, 0);
     assert_int_equal(s.has_scaling_factors, 0);
     snn_structure_free(&s);
-    assert_null(s.w);
-    assert_int_equal(snn_structure_alloc(&s, -1, 2, &err), SNN_EINPUT);
-    assert_int_equal(snn_structure_alloc(&s, INT64_C(1) << 40, 2, &err), SNN_EINPUT);
+    assert_null(s.rec.row);
+    assert_int_equal(snn_structure_alloc(&s, -1, 2, 0, 0, &err), SNN_EINPUT);
+    assert_int_equal(snn_structure_alloc(&s, INT64_C(1) << 40, 2, 0, 0, &err), SNN_EINPUT);
+    /* a 2^31-neuron structure is refused before anything is allocated (column indices are int32) */
+    assert_int_equal(snn_structure_alloc(&s, INT64_C(1) << 31, 0, 0, 0, &err), SNN_EINPUT);
 }
 
 static void test_save_load_roundtrip(void **state) {
@@ -86,8 +95,7 @@ static void test_save_load_roundtrip(void **state) {
     snprintf(path, sizeof path, "%s/network_structure.npz", dir);
     snn_structure s;
     snn_error err = {0};
-    assert_int_equal(snn_structure_alloc(&s, N, N_IN, &err), SNN_OK);
-    fill(&s);
+    make_pattern(&s, 1, 1);
     s.has_scaling_factors = 1;
     s.n_types = 2;
     s.n_ff_types = 3;
@@ -125,15 +133,12 @@ static void test_save_load_roundtrip(void **state) {
     snn_structure_free(&s);
     assert_int_equal(snn_structure_load(path, 3, 3, &s, &err), SNN_EINPUT);
     assert_non_null(strstr(err.msg, "array 'recurrent_scaling_factors': expected shape (3, 3), got (2, 2)"));
-    assert_null(s.w);
+    assert_null(s.rec.row);
 
-    /* without scaling factors, and with no connectivity/assembly arrays to copy from */
+    /* without scaling factors, the zero-weight synapse or assembly ids */
     snn_error_clear(&err);
-    assert_int_equal(snn_structure_alloc(&s, N, N_IN, &err), SNN_OK);
-    fill(&s);
-    free(s.conn);
+    make_pattern(&s, 0, 1);
     free(s.assembly_ids);
-    s.conn = NULL;
     s.assembly_ids = NULL;
     assert_int_equal(snn_structure_save(path, &s, &err), SNN_OK);
     snn_structure_free(&s);
@@ -226,7 +231,7 @@ static void test_load_python_files(void **state) {
         snn_error_clear(&err);
         int rc = snn_structure_load(path, bad[k].n_types, bad[k].n_ff_types, &s, &err);
         if (rc != SNN_EINPUT) fail_msg("%s: rc %d (%s)", bad[k].file, rc, err.msg);
-        assert_null(s.w);
+        assert_null(s.rec.row);
         assert_null(s.cell_types);
         if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("%s: message lacks the path: %s", bad[k].file, err.msg);
         for (int m = 0; m < 3 && bad[k].msg[m]; m++)
