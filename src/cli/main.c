@@ -48,12 +48,36 @@ static const command k_commands[] = {
     {"odourants", "snnfit odourants EXP [--quiet]",
      "odour 1 vs baseline and vs a repeat with other input noise, for a stage-3 run EXP; into EXP/figures/", 0,
      snn_stage_odourants, 1},
+    {"import", "snnfit import --edges EDGES.csv --neurons NEURONS.csv --mapping MAP.toml -o OUT [options]",
+     "build network_structure.npz and neuron_ids.csv from edge lists (e.g. FlyWire's connections.csv);\n"
+     "      see docs/import.md",
+     0, snn_stage_import, 0},
+    {"convert", "snnfit convert IN.npz OUT.npz --dense|--sparse|--auto",
+     "rewrite a network_structure.npz with dense or sparse (CSR) weight matrices; the network is unchanged", 0,
+     snn_stage_convert, 0},
     {"run", "snnfit run EXPERIMENT.toml [--overwrite] [--no-wandb] [--quiet]",
      "a tracked run of any stage from an experiment file (stage, parameters_file, output_dir, inputs):\n"
      "      inputs linked or copied into OUT/inputs/, metadata.json, README.md, a line in log_file",
      0, snn_stage_run, 1},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
+
+/* Commands that read their own options (from o.argc/o.argv, argv[2] on), with their help texts. */
+static const struct {
+    const char *name;
+    const char *help;
+} k_own_options[] = {
+    {"import", SNN_IMPORT_OPTIONS},
+    {"convert", "  --dense            the reference's N x N arrays\n"
+                "  --sparse           scipy.sparse's CSR layout (docs/file-formats.md)\n"
+                "  --auto             dense unless the dense arrays would exceed 256 MiB\n"},
+};
+
+static const char *own_options(const command *c) {
+    for (size_t i = 0; i < sizeof k_own_options / sizeof *k_own_options; i++)
+        if (!strcmp(c->name, k_own_options[i].name)) return k_own_options[i].help;
+    return NULL;
+}
 
 static void print_main_help(FILE *f) {
     fprintf(f, "snnfit %s - train connectome-constrained conductance-based spiking networks\n\n", SNNFIT_VERSION);
@@ -64,6 +88,10 @@ static void print_main_help(FILE *f) {
 
 static void print_command_help(const command *c, FILE *f) {
     fprintf(f, "usage: %s\n\n  %s\n\noptions:\n", c->usage, c->summary);
+    if (own_options(c)) {
+        fprintf(f, "%s  -h, --help         this help\n", own_options(c));
+        return;
+    }
     if (!c->positional) {
         fprintf(f, "  -i, --input IN     input folder (or file) with network_structure.npz\n");
         fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");
@@ -92,6 +120,22 @@ int main(int argc, char **argv) {
     }
     snn_stage_opts o = {0};
     o.argc = argc, o.argv = argv;
+    if (own_options(cmd)) {
+        for (int i = 2; i < argc; i++)
+            if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+                print_command_help(cmd, stdout);
+                return 0;
+            }
+        snn_error err = {0};
+        int rc = cmd->run(&o, &err);
+        if (rc != SNN_OK) {
+            fflush(stdout);
+            fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
+            if (rc == SNN_EINPUT && err.msg[0] == '\0') fprintf(stderr, "usage: %s\n", cmd->usage);
+            return rc == SNN_EINPUT ? 2 : 1;
+        }
+        return 0;
+    }
     const char *pos[3] = {NULL, NULL, NULL};
     int n_pos = 0;
     for (int i = 2; i < argc; i++) {

@@ -608,6 +608,17 @@ static int load_into(snn_npz *z, int n_types, int n_ff_types, snn_structure *s, 
         return snn_fail(err, SNN_EINPUT, "%s: has '%s' but not '%s'; scaling factors come in pairs", path,
                         has_sf ? "recurrent_scaling_factors" : "feedforward_scaling_factors",
                         has_sf ? "feedforward_scaling_factors" : "recurrent_scaling_factors");
+    if (has_sf && n_types <= 0) {
+        /* unbounded types: the factors' shape says how many there are (a type may have no neuron) */
+        snn_array a;
+        const int64_t any[2] = {-1, -1};
+        if ((rc = snn_npz_read_as(z, "recurrent_scaling_factors", SNN_F64, 2, any, &a, err))) return rc;
+        if (a.shape[0] > s->n_types && a.shape[0] <= 1000000) s->n_types = (int)a.shape[0];
+        snn_array_free(&a);
+        if ((rc = snn_npz_read_as(z, "feedforward_scaling_factors", SNN_F64, 2, any, &a, err))) return rc;
+        if (a.shape[0] > s->n_ff_types && a.shape[0] <= 1000000) s->n_ff_types = (int)a.shape[0];
+        snn_array_free(&a);
+    }
     if (has_sf) {
         if ((rc = read_sf(z, "recurrent_scaling_factors", s->n_types, s->n_types, &s->sf, err))) return rc;
         if ((rc = read_sf(z, "feedforward_scaling_factors", s->n_ff_types, s->n_types, &s->sf_ff, err))) return rc;

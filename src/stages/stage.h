@@ -66,6 +66,12 @@ int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err);
 int snn_stage_compare(const snn_stage_opts *o, snn_error *err);
 int snn_stage_odourants(const snn_stage_opts *o, snn_error *err);
 
+/* snnfit import (stages/import.c, docs/import.md) and snnfit convert (stages/convert.c): commands that
+ * read their own options from o->argv[2..argc); SNN_IMPORT_OPTIONS is import's help text. */
+int snn_stage_import(const snn_stage_opts *o, snn_error *err);
+int snn_stage_convert(const snn_stage_opts *o, snn_error *err);
+extern const char SNN_IMPORT_OPTIONS[];
+
 /* snnfit run EXPERIMENT.toml (stages/run.c, SPEC section 10): o->input = the experiment file,
  * o->overwrite replaces its output folder; the exit status is the stage's. */
 int snn_stage_run(const snn_stage_opts *o, snn_error *err);

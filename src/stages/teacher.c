@@ -286,7 +286,8 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     snn_path_join(inputs_dir, sizeof inputs_dir, o->output, "inputs", NULL);
     rc = snn_mkdirs(inputs_dir, err);
     if (!rc) rc = snn_path_join(net_copy, sizeof net_copy, inputs_dir, "network_structure.npz", err);
-    if (!rc) rc = snn_copy_file(spath, net_copy, err);
+    /* written, not copied: the folder then holds the same bytes whether IN was dense or sparse */
+    if (!rc) rc = snn_structure_save(net_copy, &r.s, err);
     if (rc) goto done;
     printf("Timing: %.3f s for %lld trial-steps (%.0f trial-steps/s), peak memory %.1f MiB\n", wall_sim,
            (long long)(B * T), (double)B * (double)T / wall_sim, (double)snn_peak_rss_bytes() / 1048576.0);

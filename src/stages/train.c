@@ -290,7 +290,11 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             if (!rc) rc = snn_path_join(idir, sizeof idir, o->output, "inputs", err);
             if (!rc) rc = snn_mkdirs(idir, err);
             if (!rc) rc = snn_path_join(icopy, sizeof icopy, idir, "network_structure.npz", err);
-            if (!rc) rc = snn_copy_file(spath, icopy, err);
+            /* written, not copied, so that a dense and a sparse IN give the same bytes */
+            snn_structure orig = {0};
+            if (!rc) rc = snn_structure_load(spath, nt, nff, &orig, err);
+            if (!rc) rc = snn_structure_save(icopy, &orig, err);
+            snn_structure_free(&orig);
             if (!rc) rc = save_state_dir(o->output, "initial_state", p, &s, &net, &td, err);
             if (rc) goto done;
         }
