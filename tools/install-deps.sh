@@ -11,6 +11,8 @@ packages=(
   # tests only: decoding the TensorBoard event files (protoc generates the Python module at test time,
   # python3-crc32c checks the records' CRCs)
   python3-protobuf protobuf-compiler python3-crc32c
+  # tests only: scipy.sparse reads the sparse network files
+  python3-scipy
 )
 missing=()
 for p in "${packages[@]}"; do

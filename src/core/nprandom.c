@@ -45,14 +45,17 @@ static void mt_regenerate(snn_nprandom *r) {
     r->pos = 0;
 }
 
-uint32_t snn_np_next_u32(snn_nprandom *r) {
-    if (r->pos >= SNN_NP_STATE_LEN) mt_regenerate(r);
-    uint32_t y = r->key[r->pos++];
+static inline uint32_t temper(uint32_t y) {
     y ^= y >> 11;
     y ^= (y << 7) & 0x9d2c5680u;
     y ^= (y << 15) & 0xefc60000u;
     y ^= y >> 18;
     return y;
+}
+
+uint32_t snn_np_next_u32(snn_nprandom *r) {
+    if (r->pos >= SNN_NP_STATE_LEN) mt_regenerate(r);
+    return temper(r->key[r->pos++]);
 }
 
 double snn_np_random(snn_nprandom *r) {
@@ -118,22 +121,38 @@ double snn_np_standard_normal(snn_nprandom *r) {
     return f * x2;
 }
 
+/* One polar attempt from four words: is (x1, x2) inside the unit circle (and not the origin)? */
+static inline int polar_accepts(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3) {
+    const double x1 = 2.0 * (((double)(w0 >> 5) * 67108864.0 + (double)(w1 >> 6)) / 9007199254740992.0) - 1.0;
+    const double x2 = 2.0 * (((double)(w2 >> 5) * 67108864.0 + (double)(w3 >> 6)) / 9007199254740992.0) - 1.0;
+    const double r2 = x1 * x1 + x2 * x2;
+    return r2 < 1.0 && r2 != 0.0;
+}
+
 void snn_np_skip_standard_normals(snn_nprandom *r, uint64_t k) {
     if (k > 0 && r->has_gauss) {
         r->has_gauss = 0;
         r->gauss = 0.0;
         k--;
     }
-    /* whole pairs: only the polar method's acceptance test decides how many uniforms they take */
-    for (; k >= 2; k -= 2) {
-        double x1, x2, r2;
-        do {
-            x1 = 2.0 * snn_np_random(r) - 1.0;
-            x2 = 2.0 * snn_np_random(r) - 1.0;
-            r2 = x1 * x1 + x2 * x2;
-        } while (r2 >= 1.0 || r2 == 0.0);
+    /* whole pairs: every polar attempt takes four words, and only its acceptance test decides how
+     * many attempts a pair needs, so the skip runs over the state words without computing normals */
+    uint64_t pairs = k / 2;
+    while (pairs > 0) {
+        if (r->pos >= SNN_NP_STATE_LEN) mt_regenerate(r);
+        int attempts = (SNN_NP_STATE_LEN - r->pos) / 4;
+        if (attempts == 0) { /* an attempt that straddles two blocks of the state */
+            uint32_t w0 = snn_np_next_u32(r), w1 = snn_np_next_u32(r), w2 = snn_np_next_u32(r), w3 = snn_np_next_u32(r);
+            pairs -= (uint64_t)polar_accepts(w0, w1, w2, w3);
+            continue;
+        }
+        const uint32_t *w = r->key + r->pos;
+        int a = 0;
+        for (; a < attempts && pairs > 0; a++, w += 4)
+            pairs -= (uint64_t)polar_accepts(temper(w[0]), temper(w[1]), temper(w[2]), temper(w[3]));
+        r->pos += 4 * a;
     }
-    if (k == 1) (void)snn_np_standard_normal(r);
+    if (k & 1) (void)snn_np_standard_normal(r);
 }
 
 double snn_np_normal(snn_nprandom *r, double loc, double scale) {

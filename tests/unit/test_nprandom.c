@@ -114,6 +114,30 @@ static int64_t tok_i(const vline *v, int i) { return strtoll(v->tok[i], NULL, 10
 static uint64_t tok_u(const vline *v, int i) { return strtoull(v->tok[i], NULL, 10); }
 static double tok_d(const vline *v, int i) { return strtod(v->tok[i], NULL); }
 
+/* Skipping k normals leaves the generator exactly where k draws leave it (the cached second value
+ * of a pair included), across block boundaries of the state and for odd and even k. */
+static void test_skip_normals(void **state) {
+    (void)state;
+    static const uint64_t ks[] = {0, 1, 2, 3, 4, 5, 7, 64, 155, 156, 157, 311, 312, 313, 1000, 4097, 100001};
+    for (uint32_t seed = 0; seed < 6; seed++)
+        for (size_t q = 0; q < sizeof ks / sizeof *ks; q++)
+            for (int pre = 0; pre < 3; pre++) {
+                snn_nprandom a, b;
+                snn_np_seed(&a, seed);
+                /* start anywhere in the state and with or without a cached normal */
+                for (int i = 0; i < pre; i++) (void)snn_np_standard_normal(&a);
+                for (uint32_t i = 0; i < seed * 37; i++) (void)snn_np_next_u32(&a);
+                b = a;
+                for (uint64_t i = 0; i < ks[q]; i++) (void)snn_np_standard_normal(&a);
+                snn_np_skip_standard_normals(&b, ks[q]);
+                assert_int_equal(a.pos, b.pos);
+                assert_int_equal(a.has_gauss, b.has_gauss);
+                assert_true(a.gauss == b.gauss);
+                assert_memory_equal(a.key, b.key, sizeof a.key);
+                for (int i = 0; i < 5; i++) assert_true(snn_np_standard_normal(&a) == snn_np_standard_normal(&b));
+            }
+}
+
 static void test_matches_numpy(void **state) {
     (void)state;
     const char *dir = tu_tmpdir();
@@ -186,6 +210,7 @@ int main(void) {
         cmocka_unit_test(test_save_restore),
         cmocka_unit_test(test_interval_is_masked_rejection),
         cmocka_unit_test(test_matches_numpy),
+        cmocka_unit_test(test_skip_normals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
