@@ -51,6 +51,7 @@ const char SNN_IMPORT_OPTIONS[] =
 enum { DUP_SUM, DUP_KEEP, DUP_REJECT };
 enum { SELF_DROP, SELF_KEEP, SELF_REJECT };
 #define MAX_LISTED 20   /* problems printed per kind; the rest are counted */
+#define CODE_BAD (-2)   /* a neuron whose cell type is in error (reported) */
 
 typedef struct import_opts {
     const char *edges, *neurons, *mapping, *out;
@@ -294,7 +295,7 @@ static int parse_num(const char *s, double *out) {
 
 typedef struct neuron {
     int64_t id, line;
-    int code;        /* rec type t, SNN_MAX_TYPES + ff type, or -1 (to derive from the edges) */
+    int code;        /* rec type t, SNN_MAX_TYPES + ff type, -1 (to derive from the edges) or CODE_BAD */
     int input;
     int32_t group;   /* index of its group value, -1 none */
     int32_t index;   /* within its layer */
@@ -382,12 +383,14 @@ static int read_neurons(import_run *r, snn_error *err) {
         if (*tv) {
             code = lookup(r->map.ct_key, r->map.ct_val, r->map.n_ct, r->map.ct_default, tv);
             if (code < 0) {
+                /* still a neuron: its edges are checked, not reported as unknown ids */
                 problem(&r->rep, f, line, "unknown cell type '%s' of neuron %" PRId64 " (not in [cell_types] of %s)", tv,
                         id, o->mapping);
-                continue;
+                code = CODE_BAD;
             }
         }
         int input = code >= SNN_MAX_TYPES;
+        if (code == CODE_BAD) goto add;
         if (cinput >= 0) {
             const char *iv = snn_csv_field(c, cinput);
             for (int k = 0; k < r->map.n_in && !input; k++) input = !strcmp(iv, r->map.in_val[k]);
@@ -399,15 +402,16 @@ static int read_neurons(import_run *r, snn_error *err) {
             } else {
                 problem(&r->rep, f, line, "input neuron %" PRId64 " has cell type '%s', which is not a feedforward type%s",
                         id, tv, r->map.n_ff ? "" : " ([feedforward] cell_types is missing from the mapping)");
-                continue;
+                code = CODE_BAD;
             }
         }
         if (input && code < 0 && r->map.n_ff == 1) code = SNN_MAX_TYPES;
-        if (input && code < 0) {
+        if (input && code == -1) {
             problem(&r->rep, f, line, "missing cell type of input neuron %" PRId64 "%s", id,
                     r->map.n_ff ? " (there are several feedforward types)" : " ([feedforward] cell_types is missing)");
-            continue;
+            code = CODE_BAD;
         }
+    add:
         if (r->n_nrn == r->cap_nrn) {
             int64_t cap = r->cap_nrn ? 2 * r->cap_nrn : 1024;
             neuron *p = realloc(r->nrn, (size_t)cap * sizeof *p);
@@ -555,7 +559,7 @@ static int settle_types(import_run *r, snn_error *err) {
             votes[(size_t)r->e[k].pre * (size_t)nt + (size_t)r->e[k].sign] += r->e[k].w > 0 ? r->e[k].w : 1e-300;
     for (int64_t i = 0; i < r->n_nrn; i++) {
         neuron *n = &r->nrn[i];
-        if (n->code >= 0) continue;
+        if (n->code >= 0 || n->code == CODE_BAD) continue;
         int best = -1;
         for (int t = 0; t < nt; t++)
             if (votes[(size_t)i * (size_t)nt + (size_t)t] > 0 &&
