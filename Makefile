@@ -2,11 +2,12 @@
 #   make demo   install what is missing, build, run the pipeline on a small built-in example
 #   make test   unit, end-to-end and interoperability tests, then again under ASan+UBSan
 #   make bench  the performance workloads of SPEC section 13
+#   make demo-large  100,000 neurons, 10 million synapses: stages 1, 3 and 4 with time and peak memory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench clean
+.PHONY: all build build-asan deps demo demo-large test test-release test-asan test-f64 bench clean
 
 all: build
 
@@ -47,8 +48,11 @@ test: test-release test-asan test-f64
 demo: deps build
 	@SNNFIT=$(BUILD)/snnfit bash tools/demo.sh demo-output
 
+demo-large: deps build
+	@SNNFIT=$(BUILD)/snnfit bash tools/demo-large.sh demo-large-output
+
 bench: build
 	@SNNFIT=$(BUILD)/snnfit bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output bench-output
+	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output demo-large-output bench-output

@@ -71,6 +71,24 @@ int snn_stage_load_network(const snn_params *p, const char *structure_path, snn_
     return SNN_OK;
 }
 
+snn_mem_sizes snn_stage_mem_sizes(const snn_network *net) {
+    return (snn_mem_sizes){.n = net->n, .n_in = net->n_in, .nnz = net->rec.nnz, .nnz_ff = net->ff.nnz,
+                           .n_cols = net->n_cols, .n_groups = net->n_groups, .n_types = net->n_types};
+}
+
+void snn_stage_print_memory(const snn_network *net, int training, uint64_t estimate) {
+    const snn_mem_sizes z = snn_stage_mem_sizes(net);
+    const double mib = 1048576.0;
+    printf("Memory: network %.1f MiB (%lld synapses x %d B, %lld neurons); %llu B per neuron per trial of state",
+           (double)(snn_mem_structure(&z) + snn_mem_network(&z)) / mib, (long long)(z.nnz + z.nnz_ff),
+           (int)(SNN_MEM_STRUCTURE_PER_SYNAPSE + snn_mem_network_per_synapse()), (long long)z.n,
+           (unsigned long long)snn_mem_state_per_neuron_trial(&z));
+    if (training)
+        printf(", %llu B of reverse pass, %llu B per neuron per step per trial of tape",
+               (unsigned long long)snn_mem_backward_per_neuron_trial(&z), (unsigned long long)snn_mem_tape_per_neuron_step());
+    printf("; this run: about %.1f MiB\n", (double)estimate / mib);
+}
+
 void snn_stage_print_refractory(const snn_params *p) {
     int any = 0;
     for (int t = 0; t < p->rec.n_types; t++) any |= p->rec.physiology[t].tau_ref > 0;

@@ -231,6 +231,7 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     printf("✓ Network statistics saved to %s\n", path);
     rc = activity_run(o, p, &s, err);
     if (!rc) rc = snn_stage_copy_params(o, err);
+    if (!rc) printf("Peak memory: %.1f MiB\n", (double)snn_peak_rss_bytes() / 1048576.0);
 done:
     snn_structure_free(&s);
     free(p);

@@ -270,6 +270,11 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
+    {
+        const snn_mem_sizes z = snn_stage_mem_sizes(&net);
+        snn_stage_print_memory(&net, 1, snn_mem_train(&z, B, L, tr.n_params, p->train.plot_size * L,
+                                                      (int64_t)(10000.0 / p->sim.dt + 0.5)));
+    }
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
         if (rc) goto done;

@@ -148,6 +148,10 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
                (long long)B, (long long)T, (unsigned long long)p->sim.seed);
     }
     snn_stage_print_refractory(p);
+    {
+        const snn_mem_sizes z = snn_stage_mem_sizes(&net);
+        snn_stage_print_memory(&net, 0, snn_mem_simulate(&z, B, T));
+    }
     rc = snn_state_alloc(&st, &net, (int)B, err);
     if (rc) goto done;
     snn_track tracks[SNN_MAX_TRACKED];

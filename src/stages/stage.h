@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "config/params.h"
 #include "model/lif.h"
+#include "model/memory.h"
 #include "model/network.h"
 #include "model/structure.h"
 
@@ -44,6 +45,12 @@ int snn_stage_structure_path(const char *input, char *out, size_t n, snn_error *
 /* Loads a structure and builds the network for the layers of p (types checked against p). */
 int snn_stage_load_network(const snn_params *p, const char *structure_path, snn_structure *s,
                            snn_network *net, snn_error *err);
+
+/* The sizes of net for the memory figures (model/memory.h). */
+snn_mem_sizes snn_stage_mem_sizes(const snn_network *net);
+/* Prints the memory figures of a run: the network (bytes per synapse), the state per neuron and
+ * trial (and with training the reverse pass's and the tape's), and the estimate of the whole run. */
+void snn_stage_print_memory(const snn_network *net, int training, uint64_t estimate);
 
 /* Prints which refractory model is in force (SPEC section 4). */
 void snn_stage_print_refractory(const snn_params *p);

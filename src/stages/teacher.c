@@ -132,6 +132,10 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     r.win_in = snn_calloc((size_t)(T_w * n_in + 1), 1, "plotted input spikes", err);
     r.win_ouw = snn_calloc((size_t)(T_w * P + 1), sizeof(float), "plotted OU weights", err);
     r.counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
+    {
+        const snn_mem_sizes z = snn_stage_mem_sizes(&r.net);
+        snn_stage_print_memory(&r.net, 0, snn_mem_teacher(&z, B, L, P, T_w));
+    }
     if (!r.in[0] || !r.out[0] || !r.ouw[0] || !r.in[1] || !r.out[1] || !r.ouw[1] || !r.trial_counts ||
         !r.win_in || !r.win_ouw || !r.counts) {
         rc = SNN_ERUN;

@@ -303,6 +303,11 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
+    {
+        const snn_mem_sizes z = snn_stage_mem_sizes(&net);
+        snn_stage_print_memory(&net, 1, snn_mem_train(&z, td.B, td.L, tr.n_params, p->train.plot_size * td.L,
+                                                      (int64_t)(10000.0 / td.dt + 0.5)));
+    }
 
     tr.has_target_sf = has_sf;
     tr.has_target_sf_ff = has_sf_ff;
