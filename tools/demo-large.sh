@@ -25,7 +25,7 @@ run() {
   t1=$(date +%s.%N)
   local peak
   peak=$(grep -o 'peak memory [0-9.]* MiB\|Peak memory: [0-9.]* MiB' "$log" | tail -1 | grep -o '[0-9.]* MiB' || echo "?")
-  summary+=("$(printf '%-34s %8.1f s   peak %s' "$name" "$(echo "$t1 - $t0" | bc)" "$peak")")
+  summary+=("$(awk -v n="$name" -v a="$t0" -v b="$t1" -v p="$peak" 'BEGIN {printf "%-30s %8.1f s   peak %s", n, b - a, p}')")
 }
 
 banner "Stage 1: a 100,000-neuron connectome, written sparse (parameters/large-connectome.toml)"
