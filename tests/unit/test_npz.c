@@ -596,8 +596,83 @@ static void test_npy_in_memory(void **state) {
     free(buf);
 }
 
+/* An array generated slice by slice while the archive is written gives the bytes of the same array
+ * added whole, stored and deflated, and a member can be read back piecewise. */
+static void fill_ramp(void *ctx, uint64_t first, size_t count, void *buf) {
+    const uint64_t mod = *(const uint64_t *)ctx;
+    float *f = buf;
+    for (size_t k = 0; k < count; k++) f[k] = (float)((first + k) % mod) * 0.5f;
+}
+
+static void test_generated_members(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    /* 3 MiB of float32: several of the generator's 1 MiB slices, and a row length that does not divide them */
+    enum { R = 1000, C = 787 };
+    float *whole = malloc((size_t)R * C * sizeof *whole);
+    uint64_t mod = 977;
+    fill_ramp(&mod, 0, (size_t)R * C, whole);
+    const int64_t shape[2] = {R, C};
+    for (int compress = 0; compress <= 1; compress++) {
+        char a[600], b[600];
+        snprintf(a, sizeof a, "%s/whole%d.npz", dir, compress);
+        snprintf(b, sizeof b, "%s/gen%d.npz", dir, compress);
+        snn_error err = {0};
+        snn_npz_writer *w = snn_npz_create(a, compress, &err);
+        assert_int_equal(snn_npz_add(w, "x", SNN_F32, 2, shape, whole, &err), SNN_OK);
+        assert_int_equal(snn_npz_add_bytes(w, "fmt", "csr", &err), SNN_OK);
+        assert_int_equal(snn_npz_close(w, &err), SNN_OK);
+        w = snn_npz_create(b, compress, &err);
+        assert_int_equal(snn_npz_add_generated(w, "x", SNN_F32, 2, shape, fill_ramp, &mod, &err), SNN_OK);
+        assert_int_equal(snn_npz_add_bytes(w, "fmt", "csr", &err), SNN_OK);
+        assert_int_equal(snn_npz_close(w, &err), SNN_OK);
+        char *ba, *bb;
+        size_t la, lb;
+        assert_int_equal(snn_read_file(a, &ba, &la, &err), SNN_OK);
+        assert_int_equal(snn_read_file(b, &bb, &lb, &err), SNN_OK);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ba, bb, la);
+        free(ba);
+        free(bb);
+        /* piecewise reading, in uneven pieces */
+        snn_npz *z = snn_npz_open(b, &err);
+        snn_array info;
+        snn_npz_stream *st = snn_npz_stream_open(z, "x", &info, &err);
+        assert_non_null(st);
+        assert_int_equal(info.dtype, SNN_F32);
+        assert_int_equal(info.shape[0], R);
+        float *back = malloc((size_t)R * C * sizeof *back);
+        size_t done = 0, piece = 1;
+        while (done < (size_t)R * C) {
+            size_t k = piece < (size_t)R * C - done ? piece : (size_t)R * C - done;
+            assert_int_equal(snn_npz_stream_read(st, back + done, k, &err), SNN_OK);
+            done += k;
+            piece = piece * 3 + 1;
+        }
+        assert_int_equal(snn_npz_stream_end(st, &err), SNN_OK);
+        assert_memory_equal(back, whole, (size_t)R * C * sizeof *back);
+        assert_int_not_equal(snn_npz_stream_read(st, back, 1, &err), SNN_OK); /* nothing left */
+        snn_npz_stream_close(st);
+        char fmt[8];
+        assert_int_equal(snn_npz_read_bytes(z, "fmt", fmt, sizeof fmt, &err), SNN_OK);
+        assert_string_equal(fmt, "csr");
+        snn_npz_free(z);
+        free(back);
+    }
+    /* numpy reads the bytes scalar as scipy's save_npz writes it */
+    char cmd[800];
+    snprintf(cmd, sizeof cmd, "%s -c \"import numpy as np, sys; z = np.load(sys.argv[1]); "
+             "assert z['fmt'].dtype == np.dtype('S3') and z['fmt'].item() == b'csr'; "
+             "assert np.array_equal(z['x'], (np.arange(%d * %d) %% 977).reshape(%d, %d).astype(np.float32) * 0.5)\" %s/gen1.npz",
+             SNNFIT_PYTHON, R, C, R, C, dir);
+    assert_int_equal(tu_system("%s", cmd), 0);
+    free(whole);
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generated_members),
         cmocka_unit_test(test_roundtrip_every_dtype_and_shape),
         cmocka_unit_test(test_reads_numpy_files),
         cmocka_unit_test(test_missing_key_and_non_npz),

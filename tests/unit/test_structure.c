@@ -252,11 +252,201 @@ static void test_load_python_files(void **state) {
     tu_rmtree(dir);
 }
 
+/* A sparse matrix file with the pattern's other arrays; mutate() may alter the CSR arrays first. */
+typedef struct sparse_arrays {
+    float data[N * N];
+    int64_t indices[N * N], indptr[N + 1], shape[2];
+    int64_t nnz;
+} sparse_arrays;
+
+static void write_sparse(const char *path, const sparse_arrays *a, const char *fmt, int add_conn, int add_dense) {
+    snn_structure s;
+    make_pattern(&s, 1, 1);
+    snn_error err = {0};
+    snn_npz_writer *w = snn_npz_create(path, 0, &err);
+    assert_non_null(w);
+    const int64_t nnz[1] = {a->nnz}, ptr[1] = {N + 1}, two[1] = {2}, n1[1] = {N}, nin[1] = {N_IN};
+    assert_int_equal(snn_npz_add(w, "recurrent_weights_data", SNN_F32, 1, nnz, a->data, &err), SNN_OK);
+    assert_int_equal(snn_npz_add(w, "recurrent_weights_indices", SNN_I64, 1, nnz, a->indices, &err), SNN_OK);
+    assert_int_equal(snn_npz_add(w, "recurrent_weights_indptr", SNN_I64, 1, ptr, a->indptr, &err), SNN_OK);
+    assert_int_equal(snn_npz_add(w, "recurrent_weights_shape", SNN_I64, 1, two, a->shape, &err), SNN_OK);
+    if (fmt) assert_int_equal(snn_npz_add_bytes(w, "recurrent_weights_format", fmt, &err), SNN_OK);
+    float wff[N_IN * N];
+    uint8_t conn[N * N] = {0};
+    for (int k = 0; k < N_IN; k++)
+        for (int j = 0; j < N; j++) wff[k * N + j] = pat_wff(k, j);
+    const int64_t sff[2] = {N_IN, N}, snn[2] = {N, N};
+    assert_int_equal(snn_npz_add(w, "feedforward_weights", SNN_F32, 2, sff, wff, &err), SNN_OK);
+    if (add_conn) assert_int_equal(snn_npz_add(w, "recurrent_connectivity", SNN_BOOL, 2, snn, conn, &err), SNN_OK);
+    if (add_dense) {
+        float wd[N * N] = {0};
+        assert_int_equal(snn_npz_add(w, "recurrent_weights", SNN_F32, 2, snn, wd, &err), SNN_OK);
+    }
+    assert_int_equal(snn_npz_add(w, "cell_type_indices", SNN_I64, 1, n1, s.cell_types, &err), SNN_OK);
+    assert_int_equal(snn_npz_add(w, "feedforward_cell_type_indices", SNN_I64, 1, nin, s.ff_cell_types, &err), SNN_OK);
+    assert_int_equal(snn_npz_add(w, "assembly_ids", SNN_I32, 1, n1, s.assembly_ids, &err), SNN_OK);
+    assert_int_equal(snn_npz_close(w, &err), SNN_OK);
+    snn_structure_free(&s);
+}
+
+/* The pattern's recurrent matrix as CSR, each row's entries in reverse column order (scipy allows
+ * unsorted indices; the reader sorts them). */
+static void pattern_csr(sparse_arrays *a) {
+    memset(a, 0, sizeof *a);
+    a->shape[0] = a->shape[1] = N;
+    for (int i = 0; i < N; i++) {
+        for (int j = N - 1; j >= 0; j--)
+            if (pat_conn(i, j)) {
+                a->data[a->nnz] = pat_w(i, j);
+                a->indices[a->nnz++] = j;
+            }
+        a->indptr[i + 1] = a->nnz;
+    }
+}
+
+static void test_sparse_files(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[600], path2[600];
+    snn_error err = {0};
+    snn_structure s, t;
+    /* written sparse, read back: the same network, the zero-weight synapse kept */
+    snprintf(path, sizeof path, "%s/sparse.npz", dir);
+    make_pattern(&s, 1, 1);
+    assert_int_equal(snn_structure_save_as(path, &s, SNN_NET_SPARSE, &err), SNN_OK);
+    snn_structure_free(&s);
+    assert_int_equal(snn_structure_load(path, 2, 3, &t, &err), SNN_OK);
+    assert_pattern(&t, 0, 1);
+    assert_true(snn_sparse_find(&t.rec, 0, 5) >= 0 && t.rec.w[snn_sparse_find(&t.rec, 0, 5)] == 0.0f);
+    assert_int_equal(snn_sparse_find(&t.rec, 0, 0), -1);
+    snn_npz *z = snn_npz_open(path, &err);
+    assert_false(snn_npz_has(z, "recurrent_weights") || snn_npz_has(z, "recurrent_connectivity"));
+    char fmt[8];
+    assert_int_equal(snn_npz_read_bytes(z, "feedforward_weights_format", fmt, sizeof fmt, &err), SNN_OK);
+    assert_string_equal(fmt, "csr");
+    snn_npz_free(z);
+    /* written dense again: the bytes of the dense file written directly */
+    snprintf(path2, sizeof path2, "%s/dense.npz", dir);
+    assert_int_equal(snn_structure_save_as(path2, &t, SNN_NET_DENSE, &err), SNN_OK);
+    snn_structure_free(&t);
+    make_pattern(&s, 1, 1);
+    snprintf(path, sizeof path, "%s/dense0.npz", dir);
+    assert_int_equal(snn_structure_save(path, &s, &err), SNN_OK); /* auto: dense at this size */
+    assert_int_equal(snn_structure_auto_format(&s), SNN_NET_DENSE);
+    snn_structure_free(&s);
+    char *b1, *b2;
+    size_t l1, l2;
+    assert_int_equal(snn_read_file(path, &b1, &l1, &err), SNN_OK);
+    assert_int_equal(snn_read_file(path2, &b2, &l2, &err), SNN_OK);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(b1, b2, l1);
+    free(b1);
+    free(b2);
+
+    /* files from elsewhere: int64 indices, unsorted rows, a missing format */
+    sparse_arrays a;
+    pattern_csr(&a);
+    snprintf(path, sizeof path, "%s/mixed.npz", dir);
+    write_sparse(path, &a, NULL, 0, 0);
+    assert_int_equal(snn_structure_load(path, 2, 3, &t, &err), SNN_OK);
+    assert_pattern(&t, 0, 1);
+    snn_structure_free(&t);
+
+    static const struct {
+        const char *fmt;
+        int conn, dense, what;
+        const char *msg;
+    } bad[] = {
+        {"csc", 0, 0, 0, "array 'recurrent_weights_format' is 'csc'; sparse weights must be CSR"},
+        {"csr", 1, 0, 0, "has 'recurrent_connectivity' beside sparse 'recurrent_weights'"},
+        {"csr", 0, 1, 0, "holds 'recurrent_weights' both dense and sparse"},
+        {"csr", 0, 0, 1, "the synapse [2, 5] is stored twice"},
+        {"csr", 0, 0, 2, "array 'recurrent_weights_indices': entry 0 (row 0) = 6 is not a column below 6"},
+        {"csr", 0, 0, 3, "array 'recurrent_weights_data': entry 1 ([0, 4]) = -1; weights must be finite and >= 0"},
+        {"csr", 0, 0, 4, "array 'recurrent_weights_indptr' decreases at row 1"},
+        {"csr", 0, 0, 5, "array 'recurrent_weights_indptr' must start at 0 and end at the number of entries"},
+        {"csr", 0, 0, 6, "array 'recurrent_weights_indptr': expected shape (7,), got (6,)"},
+        {"csr", 0, 0, 7, "array 'recurrent_weights': expected a square N x N matrix, got shape (6, 5)"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        pattern_csr(&a);
+        int64_t r2 = a.indptr[2];
+        switch (bad[k].what) {
+        case 1: a.indices[r2 + 1] = a.indices[r2]; break;  /* row 2: its first column twice */
+        case 2: a.indices[0] = N; break;
+        case 3: a.data[1] = -1; break;
+        case 4: a.indptr[2] = a.indptr[1] - 1; break;
+        case 5: a.indptr[N] = a.nnz - 1; break;
+        case 6: break;
+        case 7: a.shape[1] = N - 1; break;
+        }
+        snprintf(path, sizeof path, "%s/bad%zu.npz", dir, k);
+        if (bad[k].what == 6) {
+            /* an indptr one entry short: written by hand */
+            snn_structure p;
+            make_pattern(&p, 1, 1);
+            snn_npz_writer *w = snn_npz_create(path, 0, &err);
+            const int64_t nnz[1] = {a.nnz}, ptr[1] = {N}, two[1] = {2}, n1[1] = {N}, nin[1] = {N_IN}, sff[2] = {N_IN, N};
+            float wff[N_IN * N] = {0};
+            snn_npz_add(w, "recurrent_weights_data", SNN_F32, 1, nnz, a.data, &err);
+            snn_npz_add(w, "recurrent_weights_indices", SNN_I64, 1, nnz, a.indices, &err);
+            snn_npz_add(w, "recurrent_weights_indptr", SNN_I64, 1, ptr, a.indptr, &err);
+            snn_npz_add(w, "recurrent_weights_shape", SNN_I64, 1, two, a.shape, &err);
+            snn_npz_add(w, "feedforward_weights", SNN_F32, 2, sff, wff, &err);
+            snn_npz_add(w, "cell_type_indices", SNN_I64, 1, n1, p.cell_types, &err);
+            snn_npz_add(w, "feedforward_cell_type_indices", SNN_I64, 1, nin, p.ff_cell_types, &err);
+            assert_int_equal(snn_npz_close(w, &err), SNN_OK);
+            snn_structure_free(&p);
+        } else {
+            write_sparse(path, &a, bad[k].fmt, bad[k].conn, bad[k].dense);
+        }
+        snn_error_clear(&err);
+        int rc = snn_structure_load(path, 2, 3, &t, &err);
+        if (rc != SNN_EINPUT) fail_msg("case %zu: rc %d (%s)", k, rc, err.msg);
+        assert_null(t.rec.row);
+        if (strstr(err.msg, bad[k].msg) == NULL || strncmp(err.msg, path, strlen(path)) != 0)
+            fail_msg("case %zu: message \"%s\" lacks \"%s\" or the path", k, err.msg, bad[k].msg);
+    }
+    tu_rmtree(dir);
+}
+
+/* Edges in any order become sorted rows; a pair given twice is refused. */
+static void test_sparse_from_edges(void **state) {
+    (void)state;
+    const int32_t pre[5] = {2, 0, 2, 1, 0}, post[5] = {1, 2, 0, 1, 0};
+    const float w[5] = {1, 2, 3, 4, 5};
+    snn_sparse m;
+    snn_error err = {0};
+    assert_int_equal(snn_sparse_from_edges(&m, 3, 3, 5, pre, post, w, "test", &err), SNN_OK);
+    const int64_t row[4] = {0, 2, 3, 5};
+    const int32_t col[5] = {0, 2, 1, 0, 1};
+    const float ws[5] = {5, 2, 4, 3, 1};
+    assert_memory_equal(m.row, row, sizeof row);
+    assert_memory_equal(m.col, col, sizeof col);
+    assert_memory_equal(m.w, ws, sizeof ws);
+    snn_sparse_free(&m);
+    const int32_t pre2[3] = {1, 0, 1}, post2[3] = {2, 0, 2};
+    assert_int_equal(snn_sparse_from_edges(&m, 2, 3, 3, pre2, post2, NULL, "test", &err), SNN_EINPUT);
+    assert_non_null(strstr(err.msg, "test: the synapse [1, 2] is stored twice"));
+    assert_null(m.row);
+    /* a long row takes the merge sort */
+    enum { L = 1000 };
+    int32_t *p3 = malloc(L * sizeof *p3), *q3 = malloc(L * sizeof *q3);
+    for (int k = 0; k < L; k++) p3[k] = 0, q3[k] = (k * 617) % L;
+    assert_int_equal(snn_sparse_from_edges(&m, 1, L, L, p3, q3, NULL, "test", &err), SNN_OK);
+    for (int k = 0; k < L; k++) assert_int_equal(m.col[k], k);
+    snn_sparse_free(&m);
+    free(p3);
+    free(q3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc),
         cmocka_unit_test(test_save_load_roundtrip),
         cmocka_unit_test(test_load_python_files),
+        cmocka_unit_test(test_sparse_files),
+        cmocka_unit_test(test_sparse_from_edges),
     };
     return cmocka_run_group_tests_name("structure", tests, NULL, NULL);
 }
