@@ -598,7 +598,7 @@ static int merge_duplicates(import_run *r, snn_error *err) {
         for (int64_t k = 0; k < n; k++) start[(pass ? r->e[k].pre : r->e[k].post) + 1]++;
         for (int64_t i = 0; i < r->n_nrn; i++) start[i + 1] += start[i];
         for (int64_t k = 0; k < n; k++) sorted[start[pass ? r->e[k].pre : r->e[k].post]++] = r->e[k];
-        memcpy(r->e, sorted, (size_t)n * sizeof *sorted);
+        if (n) memcpy(r->e, sorted, (size_t)n * sizeof *sorted);
     }
     free(sorted);
     free(start);
