@@ -92,9 +92,8 @@ static int distinct_assemblies(const int32_t *assembly, int64_t n, int32_t **ids
 /* S[p][k] as the reference sums it (see the header): running float32 sums in ascending neuron order. */
 static void assembly_drive(const snn_odour_network *net, const int *pattern_of, int n_patterns,
                            float *drive /* P x N_in */) {
-    const int64_t N = net->n_neurons, N_in = net->n_inputs;
+    const int64_t N_in = net->n_inputs;
     memset(drive, 0, (size_t)n_patterns * (size_t)N_in * sizeof *drive);
-    (void)N;
     /* the weights absent from the sparse rows are zeros, which leave a float32 sum unchanged */
     const snn_sparse *ff = net->ff;
     for (int64_t k = 0; k < N_in; k++)

@@ -26,7 +26,7 @@
 #include "stages/stage.h"
 
 const char SNN_IMPORT_OPTIONS[] =
-    "  --edges FILE           edge list (CSV or TSV): one row per connection (duplicates see below)\n"
+    "  --edges FILE           edge list (CSV or TSV): one row per connection (a pair may repeat: --duplicates)\n"
     "  --neurons FILE         neuron table: one row per neuron\n"
     "  --mapping FILE         TOML: cell type names, value -> cell type, transmitter -> sign (docs/import.md)\n"
     "  -o, --output OUT       output folder: network_structure.npz, neuron_ids.csv\n"

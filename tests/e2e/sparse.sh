@@ -7,8 +7,9 @@
 #  - every command run on the sparse file writes the same bytes as on the dense file: connectome (all
 #    but the network file), simulate, teacher, homeostatic, train, compare, odourants;
 #  - under a virtual-memory limit that one dense N x N matrix would exceed, stage 1, stage 3 and a
-#    stage-4 iteration run on a 20,000-neuron sparse network (skipped under the sanitizers, whose
-#    shadow memory a limit on virtual memory cannot accommodate).
+#    stage-4 iteration run on a 20,000-neuron sparse network, and stage 3's printed memory estimate
+#    matches its measured peak (skipped under the sanitizers, whose shadow memory a limit on virtual
+#    memory cannot accommodate).
 set -uo pipefail
 : "${SNNFIT:?}" "${SNNFIT_SOURCE_DIR:?}" "${PY:=/usr/bin/python3}"
 cd "$SNNFIT_SOURCE_DIR"
@@ -139,5 +140,11 @@ rc=$?
 grep -q "(sparse)" "$work/big-net.log" || fail "the large network should be sparse"
 [ -f "$big/train/final_state/network_structure.npz" ] || fail "no final state for the large network"
 grep "Generated" "$work/big-net.log"
+# the printed estimate bounds the measured peak (beyond the libraries' own ~100 MB) and is not far above it
+est=$(grep -o 'this run: about [0-9.]* MiB' "$work/big-teacher.log" | grep -o '[0-9.]*' | head -1)
+peak=$(grep -o 'peak memory [0-9.]* MiB' "$work/big-teacher.log" | grep -o '[0-9.]*' | head -1)
+awk -v e="$est" -v p="$peak" 'BEGIN {exit !(e > 0 && p > 0 && p <= e + 150 && p >= e / 3)}' \
+  || fail "stage 3's estimate of $est MiB does not match its peak of $peak MiB"
+echo "stage 3: estimate $est MiB, peak $peak MiB"
 echo "ok   20,000 neurons under a 1.4 GiB address-space limit: connectome, teacher and a training iteration"
 echo "sparse OK"
