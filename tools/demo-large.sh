@@ -4,7 +4,7 @@
 #   stage 1 (parameters/large-connectome.toml, written sparse) -> stage 3 (large-teacher.toml: 10
 #   trials x 1 s) -> stage 4 (large-train.toml: 3 closed-loop iterations of 10 trials x 200 steps)
 # It takes several minutes on two cores and about 4 GB of memory at its peak (stage 4); the output
-# folder takes about 1.5 GB. Not part of `make demo`.
+# folder takes about 0.7 GB. Not part of `make demo`.
 # usage: tools/demo-large.sh [OUTPUT_DIR]   (SNNFIT=path/to/snnfit, default build/snnfit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
