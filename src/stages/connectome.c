@@ -206,6 +206,7 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
     snn_structure s = {0};
     int rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
+    if (!rc) rc = snn_stage_check_output(o, err);  /* before the generation, which can take minutes */
     if (rc) goto done;
     printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
     printf("Generating connectome: %lld neurons", (long long)p->rec.num_neurons);

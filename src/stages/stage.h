@@ -30,6 +30,10 @@ typedef struct snn_stage_opts {
     char **argv;
 } snn_stage_opts;
 
+/* Refuses a non-empty existing output folder unless overwrite, touching nothing: a check a command
+ * makes before long work (stage 1 generates the connectome after it). */
+int snn_stage_check_output(const snn_stage_opts *o, snn_error *err);
+
 /* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it.
  * With keep_existing it only creates the folder if missing. */
 int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err);

@@ -45,8 +45,9 @@ grep -q "windows of 10.00 s (2 windows)" "$work/cmp.log" || fail "compare should
   "$work/cmp/connectivity_dashboard_trained.png:2400x1600:FDE725" \
   "$work/cmp/activity_dashboard_target.png:2400x1600:FF0000,0000FF" \
   "$work/cmp/activity_dashboard_trained.png:2400x1600:FF0000,0000FF" > /dev/null || fail "compare figures"
-# figures and the spikes file only (the temporary traces are removed)
-[ "$(ls -A "$work/cmp" | wc -l)" -eq 7 ] || { ls -A "$work/cmp"; fail "unexpected files in the compare folder"; }
+# figures, the spikes file and the teacher parameters used (the temporary traces are removed)
+cmp -s "$work/teacher.toml" "$work/cmp/parameters.toml" || fail "compare did not copy TEACHER.toml to OUT/parameters.toml"
+[ "$(ls -A "$work/cmp" | wc -l)" -eq 8 ] || { ls -A "$work/cmp"; fail "unexpected files in the compare folder"; }
 echo "ok   compare: correlogram, raster, 4 dashboards, both r and the reading"
 
 # ---- identity: a student that is the teacher
@@ -101,7 +102,9 @@ expect2 "a stage-3 folder given to compare" "$work/teacher/final_state/network_s
 expect2 "compare without arguments" "usage: snnfit compare" "$SNNFIT" compare "$work/student"
 mkdir "$work/empty"
 expect2 "odourants on a folder without parameters" "$work/empty/parameters.toml" "$SNNFIT" odourants "$work/empty"
-expect2 "odourants on a stage-1 folder" "$work/net/inputs/network_structure.npz" "$SNNFIT" odourants "$work/net"
+expect2 "odourants on a stage-1 folder" "$work/net is a stage-1 (connectome) run, not a stage-3" "$SNNFIT" odourants "$work/net"
+expect2 "odourants on a stage-4 folder" "$work/student is a stage-4 (training) run, not a stage-3" \
+  "$SNNFIT" odourants "$work/student"
 expect2 "odourants on a missing folder" "$work/none" "$SNNFIT" odourants "$work/none"
 expect2 "odourants without arguments" "usage: snnfit odourants" "$SNNFIT" odourants
 echo "ok   bad input exits 2 naming the file"

@@ -74,12 +74,12 @@ PYEOF
 
 # exact resume: stop inside an accumulation window, resume twice
 "$SNNFIT" homeostatic "$work/hp.toml" -o "$work/stopped" --quiet --stop-after 10 > "$work/stop.log" || fail "stopped run"
-grep -q "snnfit resume" "$work/stop.log" || fail "no resume hint after --stop-after"
+grep -q "^Stopped at epoch 10 of 30; continue with: snnfit resume" "$work/stop.log" || fail "no resume hint after --stop-after"
 [ ! -e "$work/stopped/final_state" ] || fail "a stopped run wrote its final state"
 "$SNNFIT" resume "$work/stopped" --quiet --stop-after 7 > /dev/null || fail "resume 1"
 "$SNNFIT" resume "$work/stopped" --quiet --no-wandb > "$work/resume.log" || { cat "$work/resume.log"; fail "resume 2"; }
 diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped" || fail "straight and resumed runs differ"
-echo "ok   stopped at chunks 10 and 17 and resumed: byte-identical to the straight run"
+echo "ok   stopped at epochs 10 and 17 and resumed: byte-identical to the straight run"
 
 "$SNNFIT" resume "$work/straight" > "$work/again.log"; rc=$?
 [ $rc -eq 0 ] && grep -q "already finished" "$work/again.log" || fail "resuming a finished run (status $rc)"
