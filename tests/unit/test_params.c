@@ -600,6 +600,12 @@ static void test_accepted_variants(void **state) {
     assert_int_equal(P.tracking.trials[1], 3);
     assert_int_equal(P.tracking.n_neurons, 3);
     assert_int_equal(P.tracking.neurons[1], 19);
+    assert_false(P.tracking.all_neurons);
+    u = mutate(BASE_CONN, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\nneurons = \"all\"\n");
+    if (snn_params_load_string(u, "ok.toml", SNN_STAGE_SIMULATE, &P, &err)) fail_msg("%s", err.msg);
+    free(u);
+    assert_true(P.tracking.all_neurons);
+    assert_int_equal(P.tracking.n_neurons, 0);
 
     t = mutate(BASE_TEACHER, "[odours]\ntau = 700000.0\ntemperature = 0.2\nsigma = 5.0\n\n[odours.mitral]\n"
                              "baseline_rate = 6.0\nmodulation_rate = 30.0\nmodulation_fraction = 0.1\n",
@@ -1092,6 +1098,7 @@ static const bad BAD[] = {
     {S, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\ntrials = [0, 2]\n", "trials", "[tracking] trials: trial 2 does not exist: [simulation] batch_size is 1"},
     {S, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\nneurons = [3, 20]\n", "neurons = [", "[tracking] neurons: neuron 20 does not exist: [recurrent.topology] num_neurons is 20"},
     {S, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\nneurons = [3, 3]\n", "neurons = [", "[tracking] neurons: 3 appears twice"},
+    {S, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\nneurons = \"some\"\n", "neurons =", "[tracking] neurons: expected a list of neuron indices or \"all\", got \"some\""},
     {S, "chunk_size = 100\n", "chunk_size = 100\n[tracking]\nneuron = [3]\n", "neuron =", "[tracking] unknown key 'neuron' (did you mean 'neurons'?)"},
     {S, "[simulation]", "[trcking]\n[simulation]", "[trcking]", "unknown key 'trcking' (did you mean 'tracking'?)"},
     {S, "dt = 1.0\n", "", "[simulation]", "[simulation] is missing required key 'dt'"},
