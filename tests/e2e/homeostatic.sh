@@ -103,6 +103,7 @@ sed 's/^duration = .*/duration = 400.0/' parameters/demo-teacher.toml > "$work/t
 "$SNNFIT" teacher "$work/teacher.toml" -i "$work/straight/final_state" -o "$work/teacher" --quiet > "$work/teacher.log" \
   || { cat "$work/teacher.log"; fail "teacher on the final state"; }
 [ -d "$work/teacher/results/spike_data.zarr" ] || fail "no teacher data"
+grep -q "no learned scaling factors" "$work/teacher.log" && fail "the teacher calls a stage-2 network untuned"
 echo "ok   snnfit teacher demo-teacher.toml -i OUT/final_state accepts the stage-2 result"
 
 # bad input: status 2, a message naming the file and the key, nothing written

@@ -86,4 +86,14 @@ rc=0
 grep -q "huge.toml: the run needs [0-9.]* GB, more than the [0-9.]* GB of memory available" "$work/huge.err"
 [ ! -e "$work/huge" ]
 echo "simulate refuses a tracking request that does not fit: $(cat "$work/huge.err")"
+# a stage-1 network (no learned scaling factors) gets a note, and runaway rates on it a warning that
+# points to stage 2 (synapses 3x stronger make the demo network run away)
+sed -e 's/^duration = .*/duration = 500.0/' -e 's/^batch_size = .*/batch_size = 2/' \
+    -e 's/^g_bar = \[4.177, 0.448\] /g_bar = [12.0, 1.2]/' "$params_teacher" > "$work/runaway.toml"
+"$SNNFIT" teacher "$work/runaway.toml" -i "$work/net" -o "$work/runaway" --quiet > "$work/runaway.log"
+grep -q "^Note: $work/net/network_structure.npz has no learned scaling factors" "$work/runaway.log"
+grep -q "^Warning: these rates look like runaway activity of an untuned network" "$work/runaway.log"
+grep -q "snnfit homeostatic STAGE2.toml -i $work/net/network_structure.npz -o HP" "$work/runaway.log"
+if grep -q "^Warning" "$work/teacher2.log"; then echo "a warning for the demo teacher"; exit 1; fi
+echo "teacher: a note for an untuned network, a warning when it runs away"
 echo "pipeline OK"
