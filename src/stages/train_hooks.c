@@ -1,5 +1,6 @@
 #include "stages/train_hooks.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,12 +9,20 @@
 #include "config/params_read.h"
 #include "config/toml.h"
 #include "core/fsutil.h"
+#include "io/metrics.h"
 #include "stages/trained_state.h"
 
 static int on_row(void *ctx, int64_t epoch, int n, const char *const *names, const double *values,
                   const uint8_t *present, snn_error *err) {
     snn_train_hooks *h = ctx;
-    return h->tb ? snn_tb_scalars(h->tb, epoch, n, names, values, present, err) : SNN_OK;
+    if (!h->tb) return SNN_OK;
+    /* the scalars the metrics file has: a statistic that does not exist in the window is left out */
+    uint8_t *has = malloc((size_t)(n > 0 ? n : 1));
+    if (!has) return snn_fail(err, SNN_ERUN, "out of memory for a TensorBoard row");
+    for (int i = 0; i < n; i++) has[i] = (present ? present[i] : 1) && !(isnan(values[i]) && snn_metrics_is_statistic(names[i]));
+    int rc = snn_tb_scalars(h->tb, epoch, n, names, values, has, err);
+    free(has);
+    return rc;
 }
 
 static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
