@@ -291,11 +291,15 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     const double r_poisson = snn_pearson(r.wr[0], r.wr[1], W * n), r_learning = snn_pearson(r.wr[0], r.wr[2], W * n);
 
     printf("Generating comparison plots...\n");
+    const char *tn[SNN_MAX_TYPES];
+    for (int t = 0; t < pt->rec.n_types; t++) tn[t] = pt->rec.type_names[t];
     snn_rate_scatter panels[2] = {
         {r.wr[0], r.wr[1], W * n, r_poisson, "Poisson Variability: Target Run 1 vs Run 2",
-         "Target Run 1 Firing Rate (Hz)", "Target Run 2 Firing Rate (Hz)", W, n, (double)w * dt / 1000.0},
+         "Target Run 1 Firing Rate (Hz)", "Target Run 2 Firing Rate (Hz)", W, n, (double)w * dt / 1000.0,
+         r.s_t.cell_types, pt->rec.n_types, tn},
         {r.wr[0], r.wr[2], W * n, r_learning, "Learning Variability: Target vs Trained",
-         "Target Network Firing Rate (Hz)", "Trained Network Firing Rate (Hz)", W, n, (double)w * dt / 1000.0},
+         "Target Network Firing Rate (Hz)", "Trained Network Firing Rate (Hz)", W, n, (double)w * dt / 1000.0,
+         r.s_t.cell_types, pt->rec.n_types, tn},
     };
     rc = snn_path_join(path, sizeof path, out, "firing_rate_correlogram.png", err);
     if (!rc) rc = snn_plot_rate_correlogram(path, 2100, 1050, 1, panels, err);
@@ -475,11 +479,13 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_plot_input_rate_histogram(path, rates[0], n_in, 1, err);
     if (rc) goto done;
     printf("✓ Saved: %s\n", path);
+    const char *tn[SNN_MAX_TYPES];
+    for (int t = 0; t < p->rec.n_types; t++) tn[t] = p->rec.type_names[t];
     snn_rate_scatter panels[2] = {
         {wr[0], wr[2], W * n, r_base, "Network Activity: Odourant 1 vs Baseline", "Odourant 1 Firing Rate (Hz)",
-         "Baseline Firing Rate (Hz)", W, n, secs},
+         "Baseline Firing Rate (Hz)", W, n, secs, s.cell_types, p->rec.n_types, tn},
         {wr[0], wr[1], W * n, r_rep, "Network Activity: Same Odourant, Different Noise", "Odourant 1 Firing Rate (Hz)",
-         "Odourant 1 Firing Rate (noise variant) (Hz)", W, n, secs},
+         "Odourant 1 Firing Rate (noise variant) (Hz)", W, n, secs, s.cell_types, p->rec.n_types, tn},
     };
     rc = snn_path_join(path, sizeof path, figs, "odourant_vs_baseline_correlogram.png", err);
     if (!rc) rc = snn_plot_rate_correlogram(path, 2400, 900, 0, panels, err);

@@ -131,15 +131,17 @@ static int write_activity_statistics(const char *path, const snn_params *p, cons
     return snn_atomic_commit(&af, err);
 }
 
-/* A cell type that is (nearly) all silent in the check run looks like a broken network; say why: how
- * far below threshold its membrane potential stays on these inputs. */
-static void explain_silence(const snn_params *p, const snn_network *net, const double *rates, const double *v_mean) {
-    int any = 0;
+/* A check run that is (nearly) all silent, or runs away, looks like a broken network; say why: how far
+ * below threshold the membrane potential stays on these inputs, or that nothing is tuned yet. */
+static void explain_check(const snn_params *p, const snn_network *net, const double *rates, const double *v_mean) {
+    int any = 0, runaway = 0;
     for (int t = 0; t < p->rec.n_types; t++) {
         int64_t m = 0, silent = 0;
-        double v = 0;
+        double v = 0, r = 0;
         for (int64_t j = 0; j < net->n; j++)
-            if (net->type[j] == t) m++, silent += rates[j] == 0, v += v_mean[j];
+            if (net->type[j] == t) m++, silent += rates[j] == 0, v += v_mean[j], r += rates[j];
+        /* the excitatory (first) type above 10 Hz or any type above 50 Hz: as stage 3's warning */
+        if (m > 0 && r / (double)m > (t == 0 ? 10.0 : 50.0)) runaway = 1;
         if (m == 0 || silent < 0.9 * (double)m) continue;
         v /= (double)m;
         const snn_physiology *ph = &p->rec.physiology[t];
@@ -153,6 +155,9 @@ static void explain_silence(const snn_params *p, const snn_network *net, const d
                "  factors 1; synapses too weak for the inputs leave the network silent. Stage 2 learns the\n"
                "  scaling factors, and stages 2-4 simulate the network with their own files' synapses (the\n"
                "  shipped ones have g_bar 10x the reference's stage-1 file, conductance-based-Dp.toml).\n");
+    if (runaway)
+        printf("  These rates are high because nothing is tuned yet (scaling factors 1): stage 2 (snnfit\n"
+               "  homeostatic) learns the scaling factors that bring them to its targets.\n");
 }
 
 static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_structure *s, snn_error *err) {
@@ -214,7 +219,7 @@ static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_
     snn_path_join(path, sizeof path, o->output, "activity_statistics.csv", NULL);
     rc = write_activity_statistics(path, p, &net, rates, cv, v_sum, v_sumsq, err);
     if (rc) goto done;
-    explain_silence(p, &net, rates, v_sum);
+    explain_check(p, &net, rates, v_sum);
     char dir[SNN_PATH_MAX];
     snn_path_join(dir, sizeof dir, o->output, "results", NULL);
     rc = snn_mkdirs(dir, err);
