@@ -47,7 +47,8 @@ static const command k_commands[C_N] = {
     [C_CONNECTOME] = {"connectome",
                       "stage 1: generate a connectome (OUT/network_structure.npz, network_statistics.csv) and "
                       "check its activity in a short run on Poisson input",
-                      snn_stage_connectome, 1, {{"P.toml", F_PARAMS, "a stage-1 parameter file (e.g. parameters/connectome.toml)"}},
+                      snn_stage_connectome, 1,
+                      {{"P.toml", F_PARAMS, "a stage-1 parameter file (e.g. parameters/connectome.toml)"}},
                       0, 1, NULL, NULL},
     [C_HOMEOSTATIC] = {"homeostatic",
                        "stage 2: homeostatic plasticity: train the scaling factors towards fixed per-type rate "
@@ -73,7 +74,8 @@ static const command k_commands[C_N] = {
     [C_TRAIN] = {"train",
                  "stage 4: train a student on a teacher's spikes; checkpoints, metrics, figures, initial_state/ "
                  "and final_state/ in OUT",
-                 snn_stage_train, 1, {{"P.toml", F_PARAMS, "a stage-4 parameter file (e.g. parameters/fitting-activity.toml)"}},
+                 snn_stage_train, 1,
+                 {{"P.toml", F_PARAMS, "a stage-4 parameter file (e.g. parameters/fitting-activity.toml)"}},
                  1, 1, "the teacher: a folder with network_structure.npz and spike_data.zarr (a stage-3 run)",
                  NULL},
     [C_RESUME] = {"resume",
@@ -164,7 +166,6 @@ static int set_quiet(snn_stage_opts *o, const char *v, char *why, size_t n) {
     return 0;
 }
 
-#define OPT_HELP_NAME "--help"
 static const option k_options[] = {
     {"--input", "-i", "IN", ON(C_HOMEOSTATIC) | ON(C_TEACHER) | ON(C_SIMULATE) | ON(C_TRAIN),
      "the input: network_structure.npz or a folder holding it", set_input},
@@ -185,7 +186,7 @@ static const option k_options[] = {
      "replace an existing, non-empty output folder (it is removed first)", set_overwrite},
     {"--quiet", "-q", NULL, ALL_COMMANDS, "no progress bar (it is also off when stderr is not a terminal)",
      set_quiet},
-    {OPT_HELP_NAME, "-h", NULL, ALL_COMMANDS, "print this help and exit", NULL},
+    {"--help", "-h", NULL, ALL_COMMANDS, "print this help and exit", NULL}, /* no setter: handled by the parser */
 };
 static const int k_n_options = sizeof k_options / sizeof *k_options;
 

@@ -79,7 +79,8 @@ static void draw_scatter(snn_fig *f, const snn_rate_scatter *p, double x0, doubl
     char lab[SNN_MAX_LEGEND_TYPES][96];
     int nle = 0;
     if (p->cell_type && p->n_cells > 0 && p->n_types > 0) {
-        double *xa = malloc((size_t)(p->n_points + 1) * sizeof *xa), *xb = malloc((size_t)(p->n_points + 1) * sizeof *xb);
+        double *xa = malloc((size_t)(p->n_points + 1) * sizeof *xa);
+        double *xb = malloc((size_t)(p->n_points + 1) * sizeof *xb);
         for (int t = 0; xa && xb && t < p->n_types; t++) {
             int64_t k = 0, cells = 0;
             for (int64_t i = 0; i < p->n_points; i++)
@@ -216,7 +217,8 @@ int snn_plot_input_rate_histogram(const char *png, const double *rates, int64_t 
     snprintf(buf, sizeof buf, "Mean = %.2f Hz", mean);
     snn_legend_entry le[1] = {{SNN_LEG_LINE, red, SNN_DASHED, buf}};
     snn_fig_panel(f, 0.11, 0.97, 0.1, 0.85, lo - pad, hi + pad, 0, dmax > 0 ? dmax * 1.05 : 1, 0);
-    snn_fig_window(f, lo - pad, hi + pad, 0, snn_fig_legend_headroom(f, 1, le, 0.9, NB, edges, dens, dmax > 0 ? dmax * 1.05 : 1));
+    double top = snn_fig_legend_headroom(f, 1, le, 0.9, NB, edges, dens, dmax > 0 ? dmax * 1.05 : 1);
+    snn_fig_window(f, lo - pad, hi + pad, 0, top);
     snn_fig_axes(f, SNN_AX_GRID_Y);
     snn_fig_bars(f, NB, edges, dens, snn_color_alpha(snn_color_hex("#1F77B4"), 0.7), SNN_BLACK);
     snn_fig_vline(f, mean, red, 3.0, SNN_DASHED);

@@ -564,7 +564,8 @@ static void draw_raster(snn_fig *f, act *A) {
             int block = row < n_in ? -1 : (int)ct[perm[row - n_in]];
             while (end < n_in + n_out && (end < n_in ? -1 : (int)ct[perm[end - n_in]]) == block) end++;
             pos[nb] = 0.5 * (double)(row + end - 1);
-            if (block < 0) capitalize(lab[nb], sizeof lab[0], A->p->ff.n_types == 1 ? A->p->ff.type_names[0] : "inputs");
+            if (block < 0)
+                capitalize(lab[nb], sizeof lab[0], A->p->ff.n_types == 1 ? A->p->ff.type_names[0] : "inputs");
             else capitalize(lab[nb], sizeof lab[0], A->p->rec.type_names[block]);
             lc[nb] = block < 0 ? snn_color_hex("#606060") : type_color(block);
             lp[nb] = lab[nb];
@@ -1131,7 +1132,8 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
     snn_fig_axes(f, SNN_AX_GRID);
     int drawn = 0;
     for (int a = 0; a < n_asm; a++)
-        if (rates[a]) snn_fig_line(f, T, x, rates[a], snn_color_alpha(assembly_color(a, n_asm), 0.8), 1.5, SNN_SOLID), drawn++;
+        if (rates[a])
+            snn_fig_line(f, T, x, rates[a], snn_color_alpha(assembly_color(a, n_asm), 0.8), 1.5, SNN_SOLID), drawn++;
     if (!drawn) snn_fig_text(f, 0.5, 0.5, "no assemblies in this network", 1.0, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);
     /* a legend while it stays small; with many assemblies the shared colours carry the pairing */
     snn_legend_entry le[10];

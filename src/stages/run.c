@@ -1,8 +1,9 @@
 /* snnfit run EXPERIMENT.toml [--overwrite]: a tracked run of one stage.
  *
  * The experiment file names the stage (or, as the reference's experiment files do, the reference's
- * script for it: scripts/fitting_activity/train_student.py is stage train), its parameter file, the output folder, the input files or
- * folders (linked or copied into OUT/inputs/), an optional central log and a [wandb] table. The
+ * script for it: scripts/fitting_activity/train_student.py is stage train), its parameter file, the
+ * output folder, the input files or folders (linked or copied into OUT/inputs/), an optional central
+ * log and a [wandb] table. The
  * runner checks all of it and hashes the parameters and every input file before the output folder
  * is touched (bad input: status 2, nothing written), then creates OUT, copies the parameters
  * (OUT/parameters.toml) and the experiment file (OUT/experiment.toml, verbatim), links or copies the

@@ -135,7 +135,7 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     {
         /* the spikes (in, out and a chunk of each) and per tracked neuron-step v, I_leak, S currents
          * and 2 S conductances in float32 */
-        double spikes = (double)B * (double)T * (double)(n + n_in) + (double)B * (double)p->sim.chunk_size * (double)(n + n_in);
+        double spikes = ((double)T + (double)p->sim.chunk_size) * (double)B * (double)(n + n_in);
         double traces = (double)k_tr * (double)T * (double)m_tr * (2.0 + 3.0 * S) * sizeof(float);
         double avail = (double)snn_mem_available_bytes();
         if (avail > 0 && spikes + traces > avail) {

@@ -19,7 +19,8 @@ static int on_row(void *ctx, int64_t epoch, int n, const char *const *names, con
     /* the scalars the metrics file has: a statistic that does not exist in the window is left out */
     uint8_t *has = malloc((size_t)(n > 0 ? n : 1));
     if (!has) return snn_fail(err, SNN_ERUN, "out of memory for a TensorBoard row");
-    for (int i = 0; i < n; i++) has[i] = (present ? present[i] : 1) && !(isnan(values[i]) && snn_metrics_is_statistic(names[i]));
+    for (int i = 0; i < n; i++)
+        has[i] = (present ? present[i] : 1) && !(isnan(values[i]) && snn_metrics_is_statistic(names[i]));
     int rc = snn_tb_scalars(h->tb, epoch, n, names, values, has, err);
     free(has);
     return rc;

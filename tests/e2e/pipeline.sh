@@ -16,9 +16,12 @@ grep -q "Network structure saved" "$work/connectome.log"
 cmp "$params_net" "$work/net/parameters.toml"
 
 OMP_NUM_THREADS=2 "$SNNFIT" teacher "$params_teacher" -i "$work/net" -o "$work/teacher2" --quiet > "$work/teacher2.log"
-OMP_NUM_THREADS=1 "$SNNFIT" teacher "$params_teacher" -i "$work/net" -o "$work/teacher1" --quiet > "$work/teacher1.log"
-diff -r "$work/teacher1" "$work/teacher2"
-echo "teacher outputs byte-identical with 1 and 2 threads"
+# thread-count independence: the release pass (under the sanitizers the second run repeats the same code)
+if [ "${SNNFIT_SANITIZED:-0}" = 0 ]; then
+  OMP_NUM_THREADS=1 "$SNNFIT" teacher "$params_teacher" -i "$work/net" -o "$work/teacher1" --quiet > "$work/teacher1.log"
+  diff -r "$work/teacher1" "$work/teacher2"
+  echo "teacher outputs byte-identical with 1 and 2 threads"
+fi
 # the console says where the results are
 grep -q "All data saved to $work/teacher2/results/spike_data.zarr" "$work/teacher2.log"
 
