@@ -75,7 +75,7 @@ static void draw_scatter(snn_fig *f, const snn_rate_scatter *p, double x0, doubl
      * there are many, so that dense clouds still show their density */
     double alpha = p->n_points <= 2000 ? 0.65 : p->n_points <= 20000 ? 0.4 : 0.25;
     double radius = p->n_points <= 2000 ? 4.5 : 3.5;
-    snn_legend_entry le[SNN_MAX_LEGEND_TYPES + 1];
+    snn_legend_entry le[SNN_MAX_LEGEND_TYPES + 2];
     char lab[SNN_MAX_LEGEND_TYPES][96];
     int nle = 0;
     if (p->cell_type && p->n_cells > 0 && p->n_types > 0) {
@@ -107,11 +107,12 @@ static void draw_scatter(snn_fig *f, const snn_rate_scatter *p, double x0, doubl
     snn_fig_title(f, buf, 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, p->xlabel);
     snn_fig_ylabel(f, p->ylabel);
-    /* the reference's stats box (lost there when the panel is copied): it shows the window in force */
-    snprintf(buf, sizeof buf, "Windows: %lld   Cells: %lld   Points: %lld   Window: %.2f s", (long long)p->n_windows,
-             (long long)p->n_cells, (long long)p->n_points, p->window_s);
-    snn_fig_text(f, 0.97, 0.03, buf, 0.8, SNN_BLACK, SNN_RIGHT | SNN_BOTTOM, 1);
+    /* the reference's stats box (lost there when the panel is copied), which shows the window in force,
+     * as the legend's last line: one box, placed where the dots are not */
     le[nle++] = (snn_legend_entry){SNN_LEG_LINE, SNN_COLOR_A(0, 0, 0, 0.5), SNN_DASHED, "Unity"};
+    snprintf(buf, sizeof buf, "%lld windows of %.2f s, %lld cells: %lld points", (long long)p->n_windows, p->window_s,
+             (long long)p->n_cells, (long long)p->n_points);
+    le[nle++] = (snn_legend_entry){SNN_LEG_NONE, SNN_BLACK, SNN_SOLID, buf};
     snn_fig_legend(f, nle, le, SNN_LEGEND_BEST, 0.85);
 }
 
