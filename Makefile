@@ -1,7 +1,7 @@
 # snnfit: CMake behind a small Makefile.
 #   make demo   install what is missing, build, run the pipeline on a small built-in example
 #   make test   unit, end-to-end and interoperability tests, then again under ASan+UBSan
-#   make bench  the performance workloads of SPEC section 13
+#   make bench  the performance workloads (Dp scale: stage 3 and stage-4 iterations)
 #   make demo-large  100,000 neurons, 10 million synapses: stages 1, 3 and 4 with time and peak memory
 BUILD      ?= build
 ASAN_BUILD ?= build-asan

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of SPEC section 13 (Dp scale). Prints seconds, trial-steps per second and peak memory,
+# Benchmarks at Dp scale (stage 3, a stage-4 iteration, BPTT memory, thread scaling). Prints seconds, trial-steps per second and peak memory,
 # for 1 and 2 threads. Results go to bench-output/ (not committed).
 #   stage 3: 50 trials x 10 s of teacher activity on the Dp-scale network
 #   stage 4: training iterations of 50 trials x 200 steps with exact gradients (bench/dp-train.toml)

@@ -452,6 +452,7 @@ static int load_tracking(loader *L, const toml_value *root) {
     tr->n_trials = 1;
     tr->trials[0] = 0;
     tr->n_neurons = 0;
+    tr->all_neurons = 0;
     const toml_value *t;
     int rc;
     if ((rc = snn_pr_table(r, root, "", "tracking", 0, &t))) return rc;
@@ -466,9 +467,17 @@ static int load_tracking(loader *L, const toml_value *root) {
                                "trial %lld does not exist: [simulation] batch_size is %lld (trials 0..%lld)",
                                (long long)tr->trials[i], (long long)p->sim.batch_size,
                                (long long)p->sim.batch_size - 1);
-    if ((rc = snn_pr_int_list(r, t, "tracking", "neurons", 0, 0, INT64_MAX, tr->neurons, SNN_MAX_TRACKED,
-                              &tr->n_neurons, NULL)))
+    toml_value *nv = toml_get(t, "neurons");
+    if (nv && nv->type == TOML_STRING) {
+        nv->used = 1;
+        if (strcmp(nv->str, "all"))
+            return snn_pr_fail(r, nv->line, "tracking", "neurons",
+                               "expected a list of neuron indices or \"all\", got \"%s\"", nv->str);
+        tr->all_neurons = 1;
+    } else if ((rc = snn_pr_int_list(r, t, "tracking", "neurons", 0, 0, INT64_MAX, tr->neurons, SNN_MAX_TRACKED,
+                                     &tr->n_neurons, NULL))) {
         return rc;
+    }
     for (int i = 0; p->rec.has_topology && i < tr->n_neurons; i++)
         if (tr->neurons[i] >= p->rec.num_neurons)
             return snn_pr_fail(r, toml_get(t, "neurons")->line, "tracking", "neurons",

@@ -86,11 +86,14 @@ typedef enum snn_output_format {
 
 /* [tracking] (simulate): which trials and neurons have v, currents and conductances recorded */
 #define SNN_MAX_TRACKED 64
+/* neurons of each cell type tracked when [tracking] neurons is absent */
+#define SNN_TRACKED_PER_TYPE 5
 typedef struct snn_tracking_params {
     int n_trials;
     int64_t trials[SNN_MAX_TRACKED];
-    int n_neurons;                     /* 0 = all neurons */
+    int n_neurons;                     /* 0 = the default: the first SNN_TRACKED_PER_TYPE of each type */
     int64_t neurons[SNN_MAX_TRACKED];
+    int all_neurons;                   /* neurons = "all" */
 } snn_tracking_params;
 
 typedef enum snn_stage {

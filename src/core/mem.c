@@ -38,6 +38,21 @@ void *snn_calloc_aligned(size_t count, size_t size, const char *what, snn_error 
 
 void snn_free(void *p) { free(p); }
 
+size_t snn_mem_available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "MemAvailable:", 13) == 0) {
+            kb = (size_t)strtoull(line + 13, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb * 1024;
+}
+
 size_t snn_peak_rss_bytes(void) {
     FILE *f = fopen("/proc/self/status", "r");
     if (f == NULL) return 0;

@@ -19,4 +19,8 @@ void snn_free(void *p);
 /* Peak resident set size of this process in bytes (VmHWM), or 0 if unknown. */
 size_t snn_peak_rss_bytes(void);
 
+/* Memory the machine can give a new allocation without swapping (MemAvailable), in bytes, or 0 if
+ * unknown: for refusing, before a run starts, a request that cannot fit. */
+size_t snn_mem_available_bytes(void);
+
 #endif

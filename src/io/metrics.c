@@ -281,6 +281,13 @@ done:
     return rc;
 }
 
+int snn_metrics_is_statistic(const char *name) {
+    static const char *const prefixes[] = {"cv/", "firing_rate/", "fraction_active/"};
+    for (size_t k = 0; k < sizeof prefixes / sizeof *prefixes; k++)
+        if (!strncmp(name, prefixes[k], strlen(prefixes[k]))) return 1;
+    return 0;
+}
+
 int snn_metrics_row(snn_metrics *m, int64_t epoch, const double *values, const uint8_t *present, snn_error *err) {
     if (m->fp == NULL) return snn_fail(err, SNN_ERUN, "%s: metrics file is not open", m->path);
     /* one buffer and one write per row, so that the row reaches the file whole or (on a crash) as a
@@ -291,7 +298,7 @@ int snn_metrics_row(snn_metrics *m, int64_t epoch, const double *values, const u
     size_t len = (size_t)snprintf(row, cap, "%" PRId64, epoch);
     for (int i = 0; i < m->n_cols; i++) {
         row[len++] = ',';
-        if (present == NULL || present[i]) {
+        if ((present == NULL || present[i]) && !(isnan(values[i]) && snn_metrics_is_statistic(m->names[i]))) {
             snn_format_repr(values[i], row + len, cap - len);
             len += strlen(row + len);
         }

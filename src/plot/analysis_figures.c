@@ -7,6 +7,9 @@
 
 #include "plot/figure.h"
 
+/* cell types named in a correlogram's legend */
+#define SNN_MAX_LEGEND_TYPES 8
+
 /* The reference saves these figures at 150 dpi with matplotlib's 10 pt text (21 px at 150 dpi); a
  * little smaller keeps its long titles inside their panels. */
 #define ANA_FONT 19.0
@@ -66,22 +69,51 @@ static void draw_scatter(snn_fig *f, const snn_rate_scatter *p, double x0, doubl
     if (m <= 0) m = 1;
     snn_fig_panel(f, x0, x1, y0, y1, -0.05 * m, 1.05 * m, -0.05 * m, 1.05 * m, 0);
     snn_fig_axes(f, SNN_AX_GRID);
-    /* steelblue at alpha .3, 10 pt^2 markers (radius 1.8 pt = 3.7 px at 150 dpi) */
-    snn_fig_dots(f, p->n_points, p->a, p->b, snn_color_alpha(snn_color_hex("#4682B4"), 0.3), 3.7);
     double ux[2] = {0, m}, uy[2] = {0, m};
     snn_fig_line(f, 2, ux, uy, SNN_COLOR_A(0, 0, 0, 0.5), 2.0, SNN_DASHED);
+    /* dots coloured by cell type as in the dashboards, strong enough to see; more transparent when
+     * there are many, so that dense clouds still show their density */
+    double alpha = p->n_points <= 2000 ? 0.65 : p->n_points <= 20000 ? 0.4 : 0.25;
+    double radius = p->n_points <= 2000 ? 4.5 : 3.5;
+    snn_legend_entry le[SNN_MAX_LEGEND_TYPES + 2];
+    char lab[SNN_MAX_LEGEND_TYPES][96];
+    int nle = 0;
+    if (p->cell_type && p->n_cells > 0 && p->n_types > 0) {
+        double *xa = malloc((size_t)(p->n_points + 1) * sizeof *xa);
+        double *xb = malloc((size_t)(p->n_points + 1) * sizeof *xb);
+        for (int t = 0; xa && xb && t < p->n_types; t++) {
+            int64_t k = 0, cells = 0;
+            for (int64_t i = 0; i < p->n_points; i++)
+                if (p->cell_type[i % p->n_cells] == t) xa[k] = p->a[i], xb[k] = p->b[i], k++;
+            for (int64_t j = 0; j < p->n_cells; j++) cells += p->cell_type[j] == t;
+            snn_fig_dots(f, k, xa, xb, snn_color_alpha(snn_color_cell_type(t), alpha), radius);
+            if (t < SNN_MAX_LEGEND_TYPES && cells > 0) {
+                char name[64];
+                snprintf(name, sizeof name, "%s", p->type_names && p->type_names[t] ? p->type_names[t] : "type");
+                if (name[0] >= 'a' && name[0] <= 'z') name[0] = (char)(name[0] - 32);
+                snprintf(lab[nle], sizeof lab[0], "%s (%lld cells)", name, (long long)cells);
+                le[nle] = (snn_legend_entry){SNN_LEG_DOT, snn_color_cell_type(t), SNN_SOLID, lab[nle]};
+                nle++;
+            }
+        }
+        free(xa);
+        free(xb);
+    } else {
+        snn_fig_dots(f, p->n_points, p->a, p->b, snn_color_alpha(snn_color_hex("#4682B4"), alpha), radius);
+    }
     char buf[512];
     if (isfinite(p->r)) snprintf(buf, sizeof buf, "%s (r=%.3f)", p->title, p->r);
     else snprintf(buf, sizeof buf, "%s (r=nan)", p->title);
     snn_fig_title(f, buf, 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, p->xlabel);
     snn_fig_ylabel(f, p->ylabel);
-    /* the reference's stats box (lost there when the panel is copied): it shows the window in force */
-    snprintf(buf, sizeof buf, "Windows: %lld   Cells: %lld   Points: %lld   Window: %.2f s", (long long)p->n_windows,
-             (long long)p->n_cells, (long long)p->n_points, p->window_s);
-    snn_fig_text(f, 0.97, 0.03, buf, 0.8, SNN_BLACK, SNN_RIGHT | SNN_BOTTOM, 1);
-    snn_legend_entry le[1] = {{SNN_LEG_LINE, SNN_COLOR_A(0, 0, 0, 0.5), SNN_DASHED, "Unity"}};
-    snn_fig_legend(f, 1, le, SNN_LEFT | SNN_TOP, 0.85);
+    /* the reference's stats box (lost there when the panel is copied), which shows the window in force,
+     * as the legend's last line: one box, placed where the dots are not */
+    le[nle++] = (snn_legend_entry){SNN_LEG_LINE, SNN_COLOR_A(0, 0, 0, 0.5), SNN_DASHED, "Unity"};
+    snprintf(buf, sizeof buf, "%lld windows of %.2f s, %lld cells: %lld points", (long long)p->n_windows, p->window_s,
+             (long long)p->n_cells, (long long)p->n_points);
+    le[nle++] = (snn_legend_entry){SNN_LEG_NONE, SNN_BLACK, SNN_SOLID, buf};
+    snn_fig_legend(f, nle, le, SNN_LEGEND_BEST, 0.85);
 }
 
 int snn_plot_rate_correlogram(const char *png, int width, int height, int equal_aspect,
@@ -143,7 +175,7 @@ int snn_plot_raster_comparison(const char *png, const uint8_t *target, const uin
     }
     snn_fig_yticks(f, (int)k, pos, labp, NULL, 0);
     snn_legend_entry le[2] = {{SNN_LEG_PATCH, red, SNN_SOLID, "Target"}, {SNN_LEG_PATCH, blue, SNN_SOLID, "Trained"}};
-    snn_fig_legend(f, 2, le, SNN_RIGHT | SNN_TOP, 0.9);
+    snn_fig_legend(f, 2, le, SNN_RIGHT | SNN_LEGEND_ABOVE, 0.9);
     snn_fig_title(f, "Spike Raster: Target vs Trained (First 10 Neurons, Interleaved)", 1.15, 0, SNN_BLACK);
     snn_fig_xlabel(f, "Time (s)");
     snn_fig_ylabel_at(f, "Neuron ID", 2.0 * ANA_FONT);
@@ -181,15 +213,17 @@ int snn_plot_input_rate_histogram(const char *png, const double *rates, int64_t 
     snn_fig *f = snn_fig_begin(1200, 900, ANA_FONT, err);
     if (!f) return err && err->code ? err->code : SNN_ERUN;
     double pad = 0.05 * (hi - lo);
-    snn_fig_panel(f, 0.11, 0.97, 0.1, 0.85, lo - pad, hi + pad, 0, dmax > 0 ? dmax * 1.05 : 1, 0);
-    snn_fig_axes(f, SNN_AX_GRID_Y);
-    snn_fig_bars(f, NB, edges, dens, snn_color_alpha(snn_color_hex("#1F77B4"), 0.7), SNN_BLACK);
     snn_color red = SNN_COLOR_A(255, 0, 0, 0.7);
-    snn_fig_vline(f, mean, red, 3.0, SNN_DASHED);
     char buf[128];
     snprintf(buf, sizeof buf, "Mean = %.2f Hz", mean);
     snn_legend_entry le[1] = {{SNN_LEG_LINE, red, SNN_DASHED, buf}};
-    snn_fig_legend(f, 1, le, SNN_RIGHT | SNN_TOP, 0.9);
+    snn_fig_panel(f, 0.11, 0.97, 0.1, 0.85, lo - pad, hi + pad, 0, dmax > 0 ? dmax * 1.05 : 1, 0);
+    double top = snn_fig_legend_headroom(f, 1, le, 0.9, NB, edges, dens, dmax > 0 ? dmax * 1.05 : 1);
+    snn_fig_window(f, lo - pad, hi + pad, 0, top);
+    snn_fig_axes(f, SNN_AX_GRID_Y);
+    snn_fig_bars(f, NB, edges, dens, snn_color_alpha(snn_color_hex("#1F77B4"), 0.7), SNN_BLACK);
+    snn_fig_vline(f, mean, red, 3.0, SNN_DASHED);
+    snn_fig_legend(f, 1, le, SNN_LEGEND_BEST, 0.9);
     snn_fig_text(f, 0.5, 1.075, "Input Neuron Firing Rate Distribution", 1.15, SNN_BLACK, SNN_CENTER | SNN_BOTTOM, 0);
     snprintf(buf, sizeof buf, "(%lld neurons \xc3\x97 %d patterns)", (long long)n, n_patterns);
     snn_fig_text(f, 0.5, 1.02, buf, 1.15, SNN_BLACK, SNN_CENTER | SNN_BOTTOM, 0);

@@ -37,6 +37,11 @@ typedef struct snn_rate_scatter {
     const char *title, *xlabel, *ylabel;
     int64_t n_windows, n_cells;
     double window_s;
+    /* optional: the cell type of each of the n_cells neurons (point k is neuron k % n_cells) and the
+     * types' names, to colour the points by type (NULL: one colour) */
+    const int64_t *cell_type;
+    int n_types;
+    const char *const *type_names;
 } snn_rate_scatter;
 
 /* Two panels side by side, width x height pixels; square panels when equal_aspect (F4), else panels

@@ -37,10 +37,14 @@ static void capitalize(char *out, size_t n, const char *in) {
 }
 
 /* cell-type colours of histograms, PSTH and rasters (figures.md section 0) */
-static snn_color type_color(int t) {
-    if (t == 0) return snn_color_hex("#FF0000");
-    if (t == 1) return snn_color_hex("#0000FF");
-    return snn_color_tab10(t - 2);
+static snn_color type_color(int t) { return snn_color_cell_type(t); }
+
+/* assembly k and odourant k: tab10 while there are at most 10 (ten distinct colours); beyond, tab20
+ * with its ten strong colours first and its ten pale ones after (tab20's own order pairs each strong
+ * colour with its pale twin, which side by side are hard to tell apart) */
+static snn_color assembly_color(int k, int n) {
+    if (n <= 10) return snn_color_tab10(k);
+    return snn_color_tab20((k % 20) < 10 ? 2 * (k % 20) : 2 * (k % 20 - 10) + 1);
 }
 
 /* connectivity colours matched by name */
@@ -109,27 +113,35 @@ static double percentile_f(float *a, int64_t n, double q) {
     return lo + (pos - (double)i) * ((double)hi - lo);
 }
 
-/* heatmap colour limit: 1 as the reference when the weights are of that order, else a 1-2-5 limit
- * above the 99th percentile of the shown nonzero weights, so that small or large weights stay visible */
+/* the first of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k at or above v (1 for v <= 0) */
+static double nice_above(double v) {
+    if (!(v > 0) || !isfinite(v)) return 1;
+    static const double ladder[] = {1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10};
+    double m = pow(10, floor(log10(v))), r = v / m;
+    int i = 0;
+    while (ladder[i] < r * (1 - 1e-9)) i++;
+    return m * ladder[i];
+}
+
+/* heatmap colour limit: a round number just above the 95th percentile of the shown nonzero weights, so
+ * that the typical weight is a clear colour whatever the scale (learned factors move effective weights
+ * far from the reference's fixed [0, 1]); the few larger weights saturate. */
 static double weight_limit(const double *v, int64_t n) {
     float *nz = malloc((size_t)(n ? n : 1) * sizeof *nz);
     int64_t k = 0;
     if (!nz) return 1;
     for (int64_t i = 0; i < n; i++)
         if (v[i] != 0 && isfinite(v[i])) nz[k++] = (float)fabs(v[i]);
-    double p = percentile_f(nz, k, 99.0);
+    double p = percentile_f(nz, k, 95.0);
     free(nz);
-    if (!(p > 0) || (p > 0.25 && p <= 1)) return 1;
-    double m = pow(10, floor(log10(p))), r = p / m;
-    return m * (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10);
+    return nice_above(p);
 }
 
-static void fmt_limit_ticks(double vmax, int signed_, double *ticks, char labels[5][32]) {
-    for (int i = 0; i < 5; i++) {
-        double v = signed_ ? -vmax + i * vmax / 2 : i * vmax / 4;
-        ticks[i] = v;
-        snprintf(labels[i], 32, "%s%g", signed_ && v > 0 ? "+" : "", v);
-    }
+/* colour-bar ticks of [0, vmax] or [-vmax, vmax]: round numbers, at most 7 */
+static int fmt_limit_ticks(double vmax, int signed_, double *ticks, char labels[8][32]) {
+    int n = snn_nice_ticks(signed_ ? -vmax : 0, vmax, signed_ ? 7 : 5, ticks, 8);
+    for (int i = 0; i < n; i++) snprintf(labels[i], 32, "%s%.3g", signed_ && ticks[i] > 0 ? "+" : "", ticks[i]);
+    return n;
 }
 
 int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_params *p, snn_error *err) {
@@ -247,10 +259,10 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     for (int64_t i = 0; i < fm; i++)
         for (int64_t e = s->ff.row[i]; e < s->ff.row[i + 1] && s->ff.col[e] < fn; e++)
             img[i * fn + s->ff.col[e]] = s->ff.w[e];
-    double vff = weight_limit(img, fm * fn), ticks[5];
-    char tl[5][32];
-    const char *tlp[5];
-    for (int i = 0; i < 5; i++) tlp[i] = tl[i];
+    double vff = weight_limit(img, fm * fn), ticks[8];
+    char tl[8][32];
+    const char *tlp[8];
+    for (int i = 0; i < 8; i++) tlp[i] = tl[i];
     snn_fig_panel(f, 0.055, 0.415, 0.715, 0.905, 0, 1, 0, 1, 0);
     snn_fig_heatmap(f, fm, fn, img, 0, vff, SNN_CMAP_GREENS);
     snn_fig_box(f);
@@ -259,8 +271,8 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     snn_fig_title(f, buf, 1.05, 0, SNN_BLACK);
     snn_fig_xlabel_offset(f, "Postsynaptic Cells", -1.4);
     snn_fig_ylabel(f, "Presynaptic Input Cells");
-    fmt_limit_ticks(vff, 0, ticks, tl);
-    snn_fig_colorbar(f, 0.422, 0.432, 0.715, 0.905, SNN_CMAP_GREENS, 0, vff, 5, ticks, tlp, "Weight");
+    int nticks = fmt_limit_ticks(vff, 0, ticks, tl);
+    snn_fig_colorbar(f, 0.422, 0.432, 0.715, 0.905, SNN_CMAP_GREENS, 0, vff, nticks, ticks, tlp, "Weight (× g_bar)");
     snn_fig_figtext(f, 0.235, 0.935, "Weighted Connectomes", 1.2, 1, SNN_CENTER | SNN_BOTTOM);
 
     /* --- bottom left: signed recurrent weights, rows presynaptic (+ from type 0, - otherwise) --- */
@@ -283,9 +295,9 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     snn_fig_title(f, buf, 1.05, 0, SNN_BLACK);
     snn_fig_xlabel_offset(f, "Postsynaptic Cells", -1.4);
     snn_fig_ylabel(f, "Presynaptic Cells (+ excitatory, − inhibitory)");
-    fmt_limit_ticks(vrec, 1, ticks, tl);
+    nticks = fmt_limit_ticks(vrec, 1, ticks, tl);
     snn_fig_colorbar(f, x0 + ww + 0.012, x0 + ww + 0.022, 0.06 + hh * 0.25, 0.06 + hh * 0.75, SNN_CMAP_BWR, -vrec,
-                     vrec, 5, ticks, tlp, "Weight");
+                     vrec, nticks, ticks, tlp, "Weight (× g_bar)");
     free(img);
 
     /* --- right top left: pie of mean in-degree per source type --- */
@@ -304,19 +316,19 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     snn_fig_pie(f, ns, vals, cols, names, inner);
     snn_fig_title(f, "Mean Synapse Input Counts", 1.1, 1, SNN_BLACK);
 
-    /* --- right top right: violins of the nonzero weights per source type --- */
+    /* --- right top right: violins of the nonzero weights per source type, on a log axis: log-normal
+     * weights are symmetric there, every violin fits whole (min to max) and types whose weights differ
+     * by a factor (learned scaling factors) stay readable side by side --- */
     {
-        float *all = malloc((size_t)(total_w ? total_w : 1) * sizeof *all);
-        double lo = 0, hi = 1;
-        if (all && total_w > 0) {
-            memcpy(all, pool, (size_t)total_w * sizeof *all);
-            double p1 = percentile_f(all, total_w, 1), p99 = percentile_f(all, total_w, 99);
-            lo = p1 - 0.05 * (p99 - p1), hi = p99 + 0.05 * (p99 - p1);
-        }
-        free(all);
-        snn_fig_panel(f, 0.79, 0.975, 0.56, 0.91, -0.6, ns - 0.4, lo, hi, 0);
+        double lmin = INFINITY, lmax = -INFINITY;
+        for (int64_t k = 0; k < total_w; k++)
+            if (pool[k] > 0) lmin = fmin(lmin, log10(pool[k])), lmax = fmax(lmax, log10(pool[k]));
+        if (!(lmax >= lmin)) lmin = -1, lmax = 0;
+        double lpad = fmax(0.05, 0.06 * (lmax - lmin));
+        snn_fig_panel(f, 0.79, 0.975, 0.56, 0.91, -0.6, ns - 0.4, pow(10, lmin - lpad), pow(10, lmax + lpad),
+                      SNN_AX_LOGY);
         snn_fig_axes(f, SNN_AX_NO_XTICKS | SNN_AX_GRID_Y);
-        enum { KP = 100 };
+        enum { KP = 120 };
         for (int a = 0; a < ns; a++) {
             int64_t n = n_w[a];
             if (n == 0) continue;
@@ -324,22 +336,19 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
             if (!x) continue;
             double mn = INFINITY, mx = -INFINITY, mean = 0;
             for (int64_t k = 0; k < n; k++) {
-                x[k] = pool[off[a] + k];
-                mn = fmin(mn, x[k]), mx = fmax(mx, x[k]), mean += x[k];
+                mean += pool[off[a] + k];
+                x[k] = log10(pool[off[a] + k]);
+                mn = fmin(mn, x[k]), mx = fmax(mx, x[k]);
             }
             mean /= (double)n;
             double y[KP], d[KP], px[2 * KP], py[2 * KP], dmax = 0;
-            /* the density over the visible range only (the reference spans min..max, which on
-             * heavy-tailed log-normal weights leaves a handful of points on screen) */
-            double ya = fmax(mn, lo), yb = fmin(mx, hi);
-            if (!(yb > ya)) ya = mn, yb = mx;
-            for (int i = 0; i < KP; i++) y[i] = ya + (yb - ya) * i / (KP - 1.0);
+            for (int i = 0; i < KP; i++) y[i] = mn + (mx - mn) * i / (KP - 1.0);
             snn_kde(x, n, 0.5, y, KP, d);
             for (int i = 0; i < KP; i++) dmax = fmax(dmax, d[i]);
             for (int i = 0; i < KP; i++) {
                 double h = dmax > 0 ? 0.35 * d[i] / dmax : 0;
-                px[i] = a - h, py[i] = y[i];
-                px[2 * KP - 1 - i] = a + h, py[2 * KP - 1 - i] = y[i];
+                px[i] = a - h, py[i] = pow(10, y[i]);
+                px[2 * KP - 1 - i] = a + h, py[2 * KP - 1 - i] = pow(10, y[i]);
             }
             snn_fig_fill(f, 2 * KP, px, py, snn_color_alpha(name_color(src[a].name, src[a].ff), 0.6));
             snn_fig_line(f, 2 * KP, px, py, name_color(src[a].name, src[a].ff), 1.0, SNN_SOLID);
@@ -351,7 +360,7 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
         for (int a = 0; a < ns; a++) pos[a] = a, tc[a] = name_color(src[a].name, src[a].ff);
         snn_fig_xticks(f, ns, pos, names, 0, tc, 1);
         snn_fig_title(f, "Weight Distribution by Input Type", 1.1, 1, SNN_BLACK);
-        snn_fig_ylabel(f, "Weight Value");
+        snn_fig_ylabel(f, "Weight (× g_bar; bar: mean)");
     }
 
     /* --- right bottom: mean and std of the total input per (source, target) type pair --- */
@@ -359,12 +368,21 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
         double m[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
         for (int a = 0; a < ns; a++)
             for (int t = 0; t < nt; t++) m[a * nt + t] = which ? std_m[a][t] : mean_m[a][t];
-        double vmax = ceil(which ? max_std : max_mean);
-        if (!(vmax > 0)) vmax = 1;
+        double vmax = nice_above(which ? max_std : max_mean);
         double px0 = which ? 0.80 : 0.575, px1 = px0 + 0.125;
         snn_fig_panel(f, px0, px1, 0.14, 0.46, -0.5, nt - 0.5, -0.5, ns - 0.5, 0);
         snn_fig_heatmap(f, ns, nt, m, 0, vmax, SNN_CMAP_VIRIDIS);
         snn_fig_box(f);
+        /* each cell's number on it, black on the light end of viridis, white on the dark */
+        for (int a = 0; a < ns; a++)
+            for (int t = 0; t < nt; t++) {
+                double v = m[a * nt + t];
+                if (!isfinite(v)) continue;
+                char num[32];
+                snprintf(num, sizeof num, "%.3g", v);
+                snn_fig_datatext(f, t, ns - 1 - a, num, 0.95, v / vmax > 0.6 ? SNN_BLACK : SNN_WHITE,
+                                 SNN_CENTER | SNN_MIDDLE, 1);
+            }
         double xpos[SNN_MAX_TYPES], ypos[2 * SNN_MAX_TYPES];
         const char *xn[SNN_MAX_TYPES];
         snn_color xc[SNN_MAX_TYPES], yc[2 * SNN_MAX_TYPES];
@@ -378,13 +396,14 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
             for (int a = 0; a < ns; a++) wmax = fmax(wmax, snn_fig_text_width(f, names[a], 1, 1));
             snn_fig_ylabel_at(f, "Presynaptic Cell Type", wmax + 1.2 * DASH_FONT);
         }
-        snn_fig_title(f, which ? "Std of Total Input by Connection Type" : "Mean Total Input by Connection Type", 1.1,
-                      1, SNN_BLACK);
+        snn_fig_title(f, which ? "Std of Total Input per Neuron" : "Mean Total Input per Neuron", 1.1, 1, SNN_BLACK);
         /* below the 45-degree names: their vertical extent is width / sqrt(2) */
         double wmax = 0;
         for (int t = 0; t < nt; t++) wmax = fmax(wmax, snn_fig_text_width(f, xn[t], 1, 1));
         snn_fig_xlabel_offset(f, "Postsynaptic (Recurrent) Cell Type", wmax / sqrt(2.0) / DASH_FONT);
-        snn_fig_colorbar(f, px1 + 0.008, px1 + 0.016, 0.14, 0.46, SNN_CMAP_VIRIDIS, 0, vmax, 0, NULL, NULL, "");
+        /* the total input of a neuron from a source type: the sum of its weights from that type */
+        snn_fig_colorbar(f, px1 + 0.008, px1 + 0.016, 0.14, 0.46, SNN_CMAP_VIRIDIS, 0, vmax, 0, NULL, NULL,
+                         which ? "Std over neurons of Σ weights (× g_bar)" : "Σ weights onto a neuron (× g_bar)");
     }
     free(pool), free(off), free(indeg), free(n_w);
     return save_and_end(f, png, err);
@@ -498,7 +517,8 @@ static void draw_raster(snn_fig *f, act *A) {
     if (n_in > M) n_in = M;
     int64_t n_out = 20 - n_in < N ? 20 - n_in : N;
     /* the reference samples with numpy's global generator re-seeded to 42 (choice without
-     * replacement = the first k of a permutation): the same neurons here */
+     * replacement = the first k of a permutation): the same neurons here, shown in blocks from the
+     * bottom (inputs, then each cell type, each in index order) labelled on the y axis */
     snn_nprandom r;
     snn_np_seed(&r, 42);
     int64_t *perm_in = malloc((size_t)(M ? M : 1) * sizeof *perm_in), *perm = malloc((size_t)(N ? N : 1) * sizeof *perm);
@@ -510,6 +530,19 @@ static void draw_raster(snn_fig *f, act *A) {
         for (int64_t i = 0; i < N; i++) perm[i] = i;
         snn_np_shuffle_i64(&r, perm_in, (size_t)M);
         snn_np_shuffle_i64(&r, perm, (size_t)N);
+        /* the sample, sorted by (type, index) for the recurrent rows and by index for the inputs */
+        for (int64_t a = 1; a < n_in; a++)
+            for (int64_t b = a; b > 0 && perm_in[b - 1] > perm_in[b]; b--) {
+                int64_t x = perm_in[b];
+                perm_in[b] = perm_in[b - 1], perm_in[b - 1] = x;
+            }
+        const int64_t *ct = A->s->cell_types;
+        for (int64_t a = 1; a < n_out; a++)
+            for (int64_t b = a; b > 0 && (ct[perm[b - 1]] > ct[perm[b]] ||
+                                          (ct[perm[b - 1]] == ct[perm[b]] && perm[b - 1] > perm[b])); b--) {
+                int64_t x = perm[b];
+                perm[b] = perm[b - 1], perm[b - 1] = x;
+            }
         const uint8_t *in = t->in.data, *out = t->out.data;
         double *xs = malloc((size_t)t->T * sizeof *xs), *ys = malloc((size_t)t->T * sizeof *ys);
         for (int64_t row = 0; xs && ys && row < n_in + n_out; row++) {
@@ -518,25 +551,48 @@ static void draw_raster(snn_fig *f, act *A) {
             int64_t stride = row < n_in ? M : N;
             for (int64_t s = 0; s < t->T; s++)
                 if (src[s * stride + j]) xs[k] = time_of(t, s), ys[k] = (double)row, k++;
-            snn_color c = row < n_in ? snn_color_hex("#808080") : type_color((int)A->s->cell_types[j]);
+            snn_color c = row < n_in ? snn_color_hex("#808080") : type_color((int)ct[j]);
             snn_fig_dots(f, k, xs, ys, c, 1.8);
         }
         free(xs);
         free(ys);
+        /* blocks: tick marks between them, the block's name (in its colour) and size at its middle */
+        double pos[1 + SNN_MAX_TYPES], cut[1 + SNN_MAX_TYPES];
+        char lab[1 + SNN_MAX_TYPES][SNN_NAME_MAX + 16];
+        const char *lp[1 + SNN_MAX_TYPES];
+        snn_color lc[1 + SNN_MAX_TYPES];
+        int nb = 0, nc = 0;
+        for (int64_t row = 0; row < n_in + n_out;) {
+            int64_t end = row + 1;
+            int block = row < n_in ? -1 : (int)ct[perm[row - n_in]];
+            while (end < n_in + n_out && (end < n_in ? -1 : (int)ct[perm[end - n_in]]) == block) end++;
+            pos[nb] = 0.5 * (double)(row + end - 1);
+            if (block < 0)
+                capitalize(lab[nb], sizeof lab[0], A->p->ff.n_types == 1 ? A->p->ff.type_names[0] : "inputs");
+            else capitalize(lab[nb], sizeof lab[0], A->p->rec.type_names[block]);
+            lc[nb] = block < 0 ? snn_color_hex("#606060") : type_color(block);
+            lp[nb] = lab[nb];
+            nb++;
+            if (end < n_in + n_out) cut[nc++] = (double)end - 0.5;
+            row = end;
+            if (nb > SNN_MAX_TYPES) break;
+        }
+        snn_fig_yticks(f, nc, cut, NULL, NULL, 0);
+        /* labels only where a block is tall enough for one (two rows and more, or apart from the next) */
+        double rowpx = (0.935 - 0.815) * DASH_H / (double)(n_in + n_out);
+        for (int b = 0; b < nb; b++) {
+            int room = 1;
+            if (b > 0 && fabs(pos[b] - pos[b - 1]) * rowpx < 1.1 * DASH_FONT) room = 0;
+            if (room) snn_fig_yticks(f, 1, &pos[b], &lp[b], &lc[b], 1);
+        }
     }
     free(perm_in);
     free(perm);
-    snn_legend_entry le[1 + SNN_MAX_TYPES];
-    char cap[SNN_MAX_TYPES][SNN_NAME_MAX];
-    le[0] = (snn_legend_entry){SNN_LEG_PATCH, snn_color_hex("#808080"), SNN_SOLID, "Feedforward"};
-    for (int k = 0; k < A->nt; k++) {
-        capitalize(cap[k], SNN_NAME_MAX, A->p->rec.type_names[k]);
-        le[1 + k] = (snn_legend_entry){SNN_LEG_PATCH, type_color(k), SNN_SOLID, cap[k]};
-    }
-    snn_fig_legend(f, 1 + A->nt, le, SNN_RIGHT | SNN_TOP, 0.85);
-    snn_fig_title(f, "Network Spike Trains (Feedforward + Recurrent)", 1.1, 0, SNN_BLACK);
+    char title[128];
+    snprintf(title, sizeof title, "Network Spike Trains (%lld sampled inputs and %lld neurons)", (long long)n_in,
+             (long long)n_out);
+    snn_fig_title(f, title, 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, "Time (s)");
-    snn_fig_ylabel(f, "Sampled cells");
 }
 
 static int draw_psth(snn_fig *f, act *A) {
@@ -557,7 +613,8 @@ static int draw_psth(snn_fig *f, act *A) {
         for (int k = 0; k <= A->nt; k++)
             for (int64_t s = 0; s < T; s++) ymax = fmax(ymax, rates[k][s]);
     }
-    snn_fig_panel(f, 0.05, 0.615, 0.64, 0.76, 0, time_of(t, T - 1) + 0.01, 0, ymax > 0 ? ymax * 1.08 : 1, 0);
+    /* headroom above the highest rate for the legend's row */
+    snn_fig_panel(f, 0.05, 0.615, 0.64, 0.76, 0, time_of(t, T - 1) + 0.01, 0, ymax > 0 ? ymax * 1.35 : 1, 0);
     snn_fig_axes(f, SNN_AX_GRID);
     snn_legend_entry le[SNN_MAX_TYPES + 1];
     char lab[SNN_MAX_TYPES + 1][96];
@@ -572,7 +629,7 @@ static int draw_psth(snn_fig *f, act *A) {
         snprintf(lab[A->nt], sizeof lab[0], "Feedforward (n=%lld)", (long long)t->n_in);
         snn_fig_line(f, T, x, rates[A->nt], snn_color_alpha(SNN_GREY, 0.6), 1.2, SNN_SOLID);
         le[A->nt] = (snn_legend_entry){SNN_LEG_LINE, SNN_GREY, SNN_SOLID, lab[A->nt]};
-        snn_fig_legend(f, A->nt + 1, le, SNN_RIGHT | SNN_TOP, 0.85);
+        snn_fig_legend(f, A->nt + 1, le, SNN_LEGEND_BEST | SNN_LEGEND_ROW, 0.8);
     }
     snn_fig_title(f, "Population Activity (50 ms box-car)", 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, "Time (s)");
@@ -608,7 +665,7 @@ static void draw_voltage(snn_fig *f, act *A) {
     snprintf(rs, sizeof rs, "Reset (%g mV)", ph->U_reset);
     snn_legend_entry le[2] = {{SNN_LEG_LINE, SNN_COLOR(255, 0, 0), SNN_DASHED, th},
                               {SNN_LEG_LINE, SNN_COLOR(0, 0, 255), SNN_DASHED, rs}};
-    snn_fig_legend(f, 2, le, SNN_RIGHT | SNN_BOTTOM, 0.8);
+    snn_fig_legend(f, 2, le, SNN_LEGEND_BEST, 0.8);
     snn_fig_title(f, buf, 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, "Time (s)");
     snn_fig_ylabel(f, "Voltage (mV)");
@@ -679,9 +736,9 @@ static void draw_conductances_currents(snn_fig *f, act *A) {
         if (gi == 1) snn_fig_ylabel(f, "Conductance (nS)");
         if (gi == 2) snn_fig_xlabel(f, "Time (s)");
     }
-    /* the legend last, over the traces of the top axes */
+    /* the legend in one row above the top axes, beside the title, clear of the traces */
     snn_fig_panel(f, 0.05, 0.615, top - h, top, x[0], x[L - 1] + 0.01, 0, glim, 0);
-    snn_fig_legend(f, nle, le, SNN_RIGHT | SNN_TOP, 0.75);
+    snn_fig_legend(f, nle, le, SNN_RIGHT | SNN_LEGEND_ABOVE, 0.8);
 
     /* currents: depolarising positive (the simulator's currents are positive when hyperpolarising) */
     double mean_total = 0;
@@ -710,13 +767,13 @@ static void draw_conductances_currents(snn_fig *f, act *A) {
     snn_fig_line(f, L, x, ih, SNN_COLOR_A(0, 0, 255, 0.7), 1.0, SNN_SOLID);
     snn_fig_line(f, L, x, tot, SNN_COLOR_A(128, 128, 128, 0.7), 1.0, SNN_SOLID);
     char buf[96];
-    snprintf(buf, sizeof buf, "mean current = %.2f pA", mean_total);
+    snprintf(buf, sizeof buf, "last 10 %% of the run; mean over the whole run = %.2f pA", mean_total);
     snn_fig_text(f, 0.01, 0.9, buf, 0.85, SNN_BLACK, SNN_LEFT | SNN_TOP, 1);
     snn_legend_entry lc[3] = {{SNN_LEG_LINE, SNN_COLOR(255, 0, 0), SNN_SOLID, "Excitatory"},
                               {SNN_LEG_LINE, SNN_COLOR(0, 0, 255), SNN_SOLID, "Inhibitory + Leak"},
                               {SNN_LEG_LINE, SNN_GREY, SNN_SOLID, "Total"}};
-    snn_fig_legend(f, 3, lc, SNN_RIGHT | SNN_TOP, 0.75);
-    snn_fig_title(f, "Input Current (last 10 % of the run; depolarising > 0)", 1.1, 0, SNN_BLACK);
+    snn_fig_legend(f, 3, lc, SNN_RIGHT | SNN_LEGEND_ABOVE, 0.8);
+    snn_fig_title(f, "Input Current (depolarising > 0)", 1.1, 0, SNN_BLACK);
     snn_fig_xlabel(f, "Time (s)");
     snn_fig_ylabel(f, "Current (pA)");
 out:
@@ -786,30 +843,31 @@ static void draw_right_column(snn_fig *f, act *A) {
             if (r > 0) v[nv++] = r, mean += r;
             else silent++;
         }
+        /* the dashed line: the mean of the active cells (a log axis has no 0); the legend also gives the
+         * population mean, silent cells included */
+        double mean_all = A->n_of[k] ? mean / (double)A->n_of[k] : NAN;
         mean = nv ? mean / (double)nv : NAN;
         hist_counts(v, nv, edges, 29, cnt, 1);
         double cmax = silent;
         for (int b = 0; b < 29; b++) cmax = fmax(cmax, cnt[b]);
-        char l1[64], l2[64], l3[64];
+        char l1[64], l2[64], l3[64], l4[64];
         snprintf(l1, sizeof l1, "n=%lld", (long long)A->n_of[k]);
-        snprintf(l2, sizeof l2, "Mean = %.2f Hz", mean);
+        snprintf(l2, sizeof l2, "Mean of active: %.2f Hz", mean);
+        snprintf(l4, sizeof l4, "Mean of all: %.2f Hz", mean_all);
         snprintf(l3, sizeof l3, "Silent: %lld", (long long)silent);
+        snn_legend_entry le[4] = {{SNN_LEG_NONE, SNN_BLACK, SNN_SOLID, l1},
+                                  {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2},
+                                  {SNN_LEG_NONE, SNN_BLACK, SNN_SOLID, l4},
+                                  {SNN_LEG_HATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l3}};
         if (nv > 0) {
-            snn_fig_panel(f, x0, x1, y0, y1, 0.5 * rmin, rmax, 0, cmax > 0 ? cmax * 1.1 : 1, SNN_AX_LOGX);
-            snn_fig_axes(f, SNN_AX_GRID | SNN_AX_NO_XLABELS);
-            /* decade labels as the reference: two decimals below 1, integers above */
-            double pos[16];
-            char lab[16][16];
-            const char *lp[16];
-            int np = 0;
-            for (double e = ceil(log10(0.9 * rmin)); e <= floor(log10(rmax)) + 1e-9 && np < 16; e += 1) {
-                pos[np] = pow(10, e);
-                if (pos[np] < 1) snprintf(lab[np], 16, "%.2f", pos[np]);
-                else snprintf(lab[np], 16, "%.0f", pos[np]);
-                lp[np] = lab[np];
-                np++;
-            }
-            snn_fig_xticks(f, np, pos, lp, 0, NULL, 0);
+            /* room right of the last bar (it would touch the frame) and left of the first for the
+             * silent bar; above the bars for the legend */
+            snn_fig_panel(f, x0, x1, y0, y1, 0.5 * rmin, 1.25 * rmax, 0, cmax > 0 ? cmax * 1.1 : 1, SNN_AX_LOGX);
+            double sil_e[3] = {0.55 * rmin, 0.65 * rmin, edges[0]}, sil_h[2] = {(double)silent, 0};
+            double top = snn_fig_legend_headroom(f, 4, le, 0.75, 29, edges, cnt, cmax > 0 ? cmax * 1.1 : 1);
+            top = snn_fig_legend_headroom(f, 4, le, 0.75, 2, sil_e, sil_h, top);
+            snn_fig_window(f, 0.5 * rmin, 1.25 * rmax, 0, top);
+            snn_fig_axes(f, SNN_AX_GRID | SNN_AX_INT_Y);
             snn_fig_bars(f, 29, edges, cnt, snn_color_alpha(type_color(k), 0.6), SNN_BLACK);
             snn_fig_vline(f, mean, SNN_COLOR_A(128, 128, 128, 0.6), 2.0, SNN_DASHED);
             if (silent > 0) {
@@ -822,10 +880,7 @@ static void draw_right_column(snn_fig *f, act *A) {
             snn_fig_axes(f, SNN_AX_GRID);
             snn_fig_text(f, 0.5, 0.5, "all neurons silent", 0.9, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);
         }
-        snn_legend_entry le[3] = {{SNN_LEG_NONE, SNN_BLACK, SNN_SOLID, l1},
-                                  {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2},
-                                  {SNN_LEG_HATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l3}};
-        snn_fig_legend(f, 3, le, SNN_RIGHT | SNN_TOP, 0.75);
+        snn_fig_legend(f, 4, le, SNN_LEGEND_BEST, 0.75);
         type_title(f, A, k);
         snn_fig_xlabel(f, "Firing Rate (Hz)");
         if (k == 0) snn_fig_ylabel(f, "Count");
@@ -854,17 +909,18 @@ static void draw_right_column(snn_fig *f, act *A) {
         hist_counts(v, nv, edges, 50, cnt, 0);
         double cmax = 0;
         for (int b = 0; b < 50; b++) cmax = fmax(cmax, cnt[b]);
+        char l1[64], l2[64];
+        snprintf(l1, sizeof l1, "n=%lld", (long long)nv);
+        snprintf(l2, sizeof l2, "Mean: %.2f", mean);
+        snn_legend_entry le[2] = {{SNN_LEG_PATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l1},
+                                  {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2}};
         snn_fig_panel(f, x0, x1, y0, y1, e0, e1, 0, cmax > 0 ? cmax * 1.1 : 1, 0);
-        snn_fig_axes(f, SNN_AX_GRID_Y);
+        if (nv > 0) snn_fig_window(f, e0, e1, 0, snn_fig_legend_headroom(f, 2, le, 0.75, 50, edges, cnt, cmax * 1.1));
+        snn_fig_axes(f, SNN_AX_GRID_Y | SNN_AX_INT_Y);
         if (nv > 0) {
             snn_fig_bars(f, 50, edges, cnt, snn_color_alpha(type_color(k), 0.6), SNN_BLACK);
             snn_fig_vline(f, mean, SNN_COLOR_A(128, 128, 128, 0.6), 2.0, SNN_DASHED);
-            char l1[64], l2[64];
-            snprintf(l1, sizeof l1, "n=%lld", (long long)nv);
-            snprintf(l2, sizeof l2, "Mean: %.2f", mean);
-            snn_legend_entry le[2] = {{SNN_LEG_PATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l1},
-                                      {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2}};
-            snn_fig_legend(f, 2, le, SNN_RIGHT | SNN_TOP, 0.75);
+            snn_fig_legend(f, 2, le, SNN_LEGEND_BEST, 0.75);
         } else {
             snn_fig_text(f, 0.5, 0.5, "No valid CV values (< 3 spikes)", 0.9, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);
         }
@@ -907,17 +963,18 @@ static void draw_right_column(snn_fig *f, act *A) {
         hist_counts(v, nv, edges, 50, cnt, 0);
         double cmax = 0;
         for (int b = 0; b < 50; b++) cmax = fmax(cmax, cnt[b]);
+        char l1[64], l2[64];
+        snprintf(l1, sizeof l1, "n=%lld", (long long)nv);
+        snprintf(l2, sizeof l2, "Mean: %.4f s", mean);
+        snn_legend_entry le[2] = {{SNN_LEG_PATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l1},
+                                  {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2}};
         snn_fig_panel(f, x0, x1, y0, y1, 0, xlim, 0, cmax > 0 ? cmax * 1.1 : 1, 0);
-        snn_fig_axes(f, SNN_AX_GRID_Y);
+        if (nv > 0) snn_fig_window(f, 0, xlim, 0, snn_fig_legend_headroom(f, 2, le, 0.75, 50, edges, cnt, cmax * 1.1));
+        snn_fig_axes(f, SNN_AX_GRID_Y | SNN_AX_INT_Y);
         if (nv > 0) {
             snn_fig_bars(f, 50, edges, cnt, snn_color_alpha(type_color(k), 0.6), SNN_BLACK);
             snn_fig_vline(f, mean, SNN_COLOR_A(128, 128, 128, 0.6), 2.0, SNN_DASHED);
-            char l1[64], l2[64];
-            snprintf(l1, sizeof l1, "n=%lld", (long long)nv);
-            snprintf(l2, sizeof l2, "Mean: %.4f s", mean);
-            snn_legend_entry le[2] = {{SNN_LEG_PATCH, snn_color_alpha(type_color(k), 0.6), SNN_SOLID, l1},
-                                      {SNN_LEG_LINE, SNN_GREY, SNN_DASHED, l2}};
-            snn_fig_legend(f, 2, le, SNN_RIGHT | SNN_TOP, 0.75);
+            snn_fig_legend(f, 2, le, SNN_LEGEND_BEST, 0.75);
         } else {
             snn_fig_text(f, 0.5, 0.5, "No ISIs found", 0.9, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);
         }
@@ -1078,7 +1135,8 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
     snn_fig_axes(f, SNN_AX_GRID);
     int drawn = 0;
     for (int a = 0; a < n_asm; a++)
-        if (rates[a]) snn_fig_line(f, T, x, rates[a], snn_color_alpha(snn_color_tab20(a), 0.7), 1.5, SNN_SOLID), drawn++;
+        if (rates[a])
+            snn_fig_line(f, T, x, rates[a], snn_color_alpha(assembly_color(a, n_asm), 0.8), 1.5, SNN_SOLID), drawn++;
     if (!drawn) snn_fig_text(f, 0.5, 0.5, "no assemblies in this network", 1.0, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);
     /* a legend while it stays small; with many assemblies the shared colours carry the pairing */
     snn_legend_entry le[10];
@@ -1086,9 +1144,9 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
     if (drawn && n_asm <= 10) {
         for (int a = 0; a < n_asm; a++) {
             snprintf(lab[a], sizeof lab[a], "Assembly %d", a);
-            le[a] = (snn_legend_entry){SNN_LEG_LINE, snn_color_tab20(a), SNN_SOLID, lab[a]};
+            le[a] = (snn_legend_entry){SNN_LEG_LINE, assembly_color(a, n_asm), SNN_SOLID, lab[a]};
         }
-        snn_fig_legend(f, n_asm, le, SNN_RIGHT | SNN_TOP, 0.8);
+        snn_fig_legend(f, n_asm, le, SNN_LEGEND_BEST, 0.8);
     }
     snprintf(buf, sizeof buf, "Assembly Population Activity (%s cells, 200 ms box-car)", cap);
     snn_fig_title(f, buf, 1.1, 0, SNN_BLACK);
@@ -1102,14 +1160,14 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
         const float *w = t.ouw.data;
         for (int64_t q = 0; q < P; q++) {
             for (int64_t k = 0; k < T; k++) y[k] = w[k * P + q];
-            snn_fig_line(f, T, x, y, snn_color_alpha(snn_color_tab20((int)q), 0.8), 1.5, SNN_SOLID);
+            snn_fig_line(f, T, x, y, snn_color_alpha(assembly_color((int)q, (int)P), 0.8), 1.5, SNN_SOLID);
         }
         if (P <= 10) {
             for (int64_t q = 0; q < P; q++) {
                 snprintf(lab[q], sizeof lab[q], "Odourant %lld", (long long)q);
-                le[q] = (snn_legend_entry){SNN_LEG_LINE, snn_color_tab20((int)q), SNN_SOLID, lab[q]};
+                le[q] = (snn_legend_entry){SNN_LEG_LINE, assembly_color((int)q, (int)P), SNN_SOLID, lab[q]};
             }
-            snn_fig_legend(f, (int)P, le, SNN_RIGHT | SNN_TOP, 0.8);
+            snn_fig_legend(f, (int)P, le, SNN_LEGEND_BEST, 0.8);
         }
     } else {
         snn_fig_text(f, 0.5, 0.5, "no OU mixing weights recorded", 1.0, SNN_GREY, SNN_CENTER | SNN_MIDDLE, 0);

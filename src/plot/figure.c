@@ -40,6 +40,7 @@ struct snn_fig {
     double vx0, vx1, vy0, vy1;
     double wx0, wx1, wy0, wy1;
     int logx, logy;
+    int int_y;  /* the panel's y axis counts: whole-number ticks */
 };
 
 /* ---------------------------------------------------------------- colours */
@@ -54,6 +55,12 @@ snn_color snn_color_hex(const char *hex) {
 snn_color snn_color_alpha(snn_color c, double a) {
     c.a = a;
     return c;
+}
+
+snn_color snn_color_cell_type(int t) {
+    if (t == 0) return snn_color_hex("#FF0000");
+    if (t == 1) return snn_color_hex("#0000FF");
+    return snn_color_tab10(t - 2);
 }
 
 snn_color snn_color_tab10(int i) {
@@ -299,6 +306,7 @@ void snn_fig_panel(snn_fig *f, double x0, double x1, double y0, double y1, doubl
     if (f->vy1 - f->vy0 < 1e-4) f->vy1 = fmin(1, f->vy0 + 1e-4);
     f->logx = (flags & SNN_AX_LOGX) != 0;
     f->logy = (flags & SNN_AX_LOGY) != 0;
+    f->int_y = 0;
     snn_fig_window(f, xmin, xmax, ymin, ymax);
 }
 
@@ -385,15 +393,8 @@ static void pl_style(snn_line_style s) {
 
 /* ---------------------------------------------------------------- axes */
 
-int snn_nice_ticks(double lo, double hi, int max_n, double *ticks, int cap) {
-    if (!(hi > lo) || max_n < 2) return 0;
-    double raw = (hi - lo) / (max_n - 1), mag = pow(10, floor(log10(raw))), step = 10 * mag;
-    const double mult[3] = {1, 2, 5};
-    for (int i = 0; i < 3; i++)
-        if (mult[i] * mag >= raw * (1 - 1e-9)) {
-            step = mult[i] * mag;
-            break;
-        }
+/* Ticks k * step in [lo, hi]. */
+static int ticks_of_step(double lo, double hi, double step, double *ticks, int cap) {
     int n = 0;
     for (double k = ceil(lo / step - 1e-9); n < cap; k += 1) {
         double t = k * step;
@@ -403,12 +404,48 @@ int snn_nice_ticks(double lo, double hi, int max_n, double *ticks, int cap) {
     return n;
 }
 
+/* The 1-2-5 step that gives the most ticks not above max_n; when that leaves fewer than two (a short
+ * range between round numbers), the next finer step, so that an axis always shows at least two
+ * numbers. */
+int snn_nice_ticks(double lo, double hi, int max_n, double *ticks, int cap) {
+    if (!(hi > lo) || max_n < 2) return 0;
+    const double mult[3] = {1, 2, 5};
+    double range = hi - lo, prev = 0;
+    for (int e = (int)floor(log10(range)) - 3; e <= (int)floor(log10(range)) + 1; e++)
+        for (int i = 0; i < 3; i++) {
+            double step = mult[i] * pow(10, e);
+            double count = floor(hi / step + 1e-9) - ceil(lo / step - 1e-9) + 1;
+            if (count > max_n) {
+                prev = step;
+                continue;
+            }
+            if (count < 2 && prev > 0) step = prev;
+            return ticks_of_step(lo, hi, step, ticks, cap);
+        }
+    return ticks_of_step(lo, hi, range, ticks, cap);
+}
+
+/* A tick number: decimals as the step needs; integers up to 10^7 written out, larger and tiny values
+ * as 2.5e7 / 1e-5 (no "e+07"). */
 static void fmt_tick(char *buf, size_t n, double v, double step) {
     int dec = step > 0 ? (int)fmax(0, -floor(log10(step) + 1e-9)) : 0;
     if (dec > 6) dec = 6;
-    if (fabs(v) >= 1e5 || (v != 0 && fabs(v) < 1e-4)) snprintf(buf, n, "%.2g", v);
-    else snprintf(buf, n, "%.*f", dec, v);
+    if (fabs(v) >= 1e7 || (v != 0 && fabs(v) < 1e-4)) {
+        int e = (int)floor(log10(fabs(v)) + 1e-9);
+        double m = v / pow(10, e);
+        char mant[16];
+        snprintf(mant, sizeof mant, "%.2g", m);
+        snprintf(buf, n, "%.8se%d", mant, e);
+    } else {
+        snprintf(buf, n, "%.*f", dec, v);
+    }
     if (!strcmp(buf, "-0")) snprintf(buf, n, "0");
+}
+
+/* a value on a log axis: as short as it can be written ("0.05", "20", "3e5") */
+static void fmt_log_tick(char *buf, size_t n, double v) {
+    if (v >= 1e5 || v < 1e-3) fmt_tick(buf, n, v, v);
+    else snprintf(buf, n, "%g", v);
 }
 
 static double tick_len(const snn_fig *f) { return 0.45 * f->font; }
@@ -433,72 +470,110 @@ static void grid_line_y(snn_fig *f, double yw) {
     cairo_line_to(f->cr, pxr(f), p);
 }
 
-/* window-unit tick positions of an axis: linear nice ticks, or decades (plus minor 2..9) on log axes */
-static int axis_ticks(double lo, double hi, int is_log, double *t, double *minor, int *n_minor, double *step,
-                      int max_n) {
-    if (!is_log) {
-        int n = snn_nice_ticks(lo, hi, max_n, t, 32);
-        *step = n > 1 ? t[1] - t[0] : 1;
-        *n_minor = 0;
-        return n;
-    }
-    int n = 0, m = 0;
-    for (double k = floor(lo); k <= ceil(hi) && n < 32; k += 1) {
-        if (k >= lo - 1e-9 && k <= hi + 1e-9) t[n++] = k;
-        for (int j = 2; j <= 9 && m < 256; j++) {
-            double v = k + log10((double)j);
-            if (v >= lo && v <= hi) minor[m++] = v;
-        }
-    }
-    *n_minor = m;
-    *step = 1;
-    return n;
-}
+/* The ticks of one axis of the current panel: positions in window units (log10 on a log axis), their
+ * numbers, and minor ticks (log axes). */
+typedef struct axis_ticks {
+    int n, n_minor;
+    double pos[32], minor[256];
+    char lab[32][32];
+} axis_ticks;
 
-/* at most 7 numbered ticks, fewer on a short axis: one per 3 (y) or 6 (x) text heights */
-static int max_ticks(const snn_fig *f, int yaxis) {
+/* Linear axes: nice ticks, as many as fit (numbers at least one text height apart on y, the widest
+ * number plus a space apart on x). Log axes: the decades, plus 2 and 5 times them when fewer than two
+ * decades are in range, plus every integer multiple when that still gives fewer than two; the other
+ * multiples are minor ticks. */
+static void compute_ticks(snn_fig *f, int yaxis, axis_ticks *a) {
+    double lo = yaxis ? f->wy0 : f->wx0, hi = yaxis ? f->wy1 : f->wx1;
+    int is_log = yaxis ? f->logy : f->logx;
     double len = yaxis ? pyb(f) - pyt(f) : pxr(f) - pxl(f);
-    int n = (int)(len / ((yaxis ? 3.0 : 6.0) * f->font));
-    return n < 2 ? 2 : n > 7 ? 7 : n;
+    a->n = a->n_minor = 0;
+    if (is_log) {
+        static const int sets[3][9] = {{1}, {1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}};
+        static const int set_n[3] = {1, 3, 9};
+        for (int s = 0; s < 3; s++) {
+            a->n = a->n_minor = 0;
+            for (double k = floor(lo) - 1; k <= ceil(hi); k += 1)
+                for (int j = 1; j <= 9; j++) {
+                    double v = k + log10((double)j);
+                    if (v < lo - 1e-9 || v > hi + 1e-9) continue;
+                    int major = 0;
+                    for (int q = 0; q < set_n[s]; q++) major |= sets[s][q] == j;
+                    if (major && a->n < 32) {
+                        a->pos[a->n] = v;
+                        fmt_log_tick(a->lab[a->n], sizeof a->lab[0], pow(10, v));
+                        a->n++;
+                    } else if (!major && a->n_minor < 256) {
+                        a->minor[a->n_minor++] = v;
+                    }
+                }
+            if (a->n >= 2) break;
+        }
+        /* too many numbers for the axis: keep every other one (decades first) */
+        double room = yaxis ? 1.6 * f->font : 0;
+        if (!yaxis)
+            for (int i = 0; i < a->n; i++) room = fmax(room, text_width(f, a->lab[i], f->font, 0) + f->font);
+        while (a->n > 2 && a->n * room > len) {
+            int k = 0;
+            for (int i = 0; i < a->n; i += 2) {
+                a->pos[k] = a->pos[i];
+                memcpy(a->lab[k], a->lab[i], sizeof a->lab[0]);
+                k++;
+            }
+            a->n = k;
+        }
+        return;
+    }
+    int max_n = (int)(len / ((yaxis ? 2.2 : 2.5) * f->font));
+    if (max_n > 8) max_n = 8;
+    if (max_n < 2) max_n = 2;
+    for (; max_n >= 2; max_n--) {
+        a->n = snn_nice_ticks(lo, hi, max_n, a->pos, 32);
+        double step = a->n > 1 ? a->pos[1] - a->pos[0] : hi - lo;
+        double wmax = 0;
+        for (int i = 0; i < a->n; i++) {
+            fmt_tick(a->lab[i], sizeof a->lab[0], a->pos[i], step);
+            if (!yaxis) wmax = fmax(wmax, text_width(f, a->lab[i], f->font, 0));
+        }
+        double need = yaxis ? 1.6 * f->font : wmax + f->font;
+        if (a->n * need <= len || max_n == 2) break;
+    }
+    if (yaxis && f->int_y && a->n > 1 && a->pos[1] - a->pos[0] < 1) {
+        a->n = ticks_of_step(lo, hi, 1, a->pos, 32);
+        for (int i = 0; i < a->n; i++) fmt_tick(a->lab[i], sizeof a->lab[0], a->pos[i], 1);
+    }
 }
 
 void snn_fig_axes(snn_fig *f, int flags) {
-    double xt[32], yt[32], xm[256], ym[256], xs, ys;
-    int nxm, nym;
-    int nx = axis_ticks(f->wx0, f->wx1, f->logx, xt, xm, &nxm, &xs, max_ticks(f, 0));
-    int ny = axis_ticks(f->wy0, f->wy1, f->logy, yt, ym, &nym, &ys, max_ticks(f, 1));
-    raw_begin(f);
+    axis_ticks ax, ay;
+    f->int_y = (flags & SNN_AX_INT_Y) != 0;
+    raw_begin(f);  /* text measurements need the font set on the context */
+    compute_ticks(f, 0, &ax);
+    compute_ticks(f, 1, &ay);
     /* grid first, under everything the caller draws next */
     cairo_set_line_width(f->cr, fmax(1.0, f->font / 18.0));
     raw_color(f, SNN_COLOR_A(176, 176, 176, 0.6));
+    /* minor grid lines of a log axis only while it spans few decades (else they fill the panel) */
     if (flags & SNN_AX_GRID_X) {
-        for (int i = 0; i < nx; i++) grid_line_x(f, xt[i]);
-        for (int i = 0; i < nxm; i++) grid_line_x(f, xm[i]);
+        for (int i = 0; i < ax.n; i++) grid_line_x(f, ax.pos[i]);
+        for (int i = 0; ax.n < 4 && i < ax.n_minor; i++) grid_line_x(f, ax.minor[i]);
     }
     if (flags & SNN_AX_GRID_Y) {
-        for (int i = 0; i < ny; i++) grid_line_y(f, yt[i]);
-        for (int i = 0; i < nym; i++) grid_line_y(f, ym[i]);
+        for (int i = 0; i < ay.n; i++) grid_line_y(f, ay.pos[i]);
+        for (int i = 0; ay.n < 4 && i < ay.n_minor; i++) grid_line_y(f, ay.minor[i]);
     }
     cairo_stroke(f->cr);
     raw_end(f);
     snn_fig_box(f);
-    char buf[64];
     if (!(flags & SNN_AX_NO_XTICKS)) {
         const char *lab[32];
-        char store[32][64];
         double pos[32];
-        for (int i = 0; i < nx; i++) {
-            pos[i] = f->logx ? pow(10, xt[i]) : xt[i];
-            if (f->logx) snprintf(store[i], 64, "%g", pos[i]);
-            else fmt_tick(store[i], 64, xt[i], xs);
-            lab[i] = store[i];
-        }
-        snn_fig_xticks(f, nx, pos, (flags & SNN_AX_NO_XLABELS) ? NULL : lab, 0, NULL, 0);
+        for (int i = 0; i < ax.n; i++) pos[i] = f->logx ? pow(10, ax.pos[i]) : ax.pos[i], lab[i] = ax.lab[i];
+        snn_fig_xticks(f, ax.n, pos, (flags & SNN_AX_NO_XLABELS) ? NULL : lab, 0, NULL, 0);
         raw_begin(f);
         cairo_set_line_width(f->cr, fmax(1.0, f->font / 18.0));
         raw_color(f, SNN_BLACK);
-        for (int i = 0; i < nxm; i++) {
-            double p = (f->vx0 + (xm[i] - f->wx0) / (f->wx1 - f->wx0) * (f->vx1 - f->vx0)) * f->w;
+        for (int i = 0; i < ax.n_minor; i++) {
+            double p = (f->vx0 + (ax.minor[i] - f->wx0) / (f->wx1 - f->wx0) * (f->vx1 - f->vx0)) * f->w;
             cairo_move_to(f->cr, p, pyb(f));
             cairo_line_to(f->cr, p, pyb(f) + 0.55 * tick_len(f));
         }
@@ -507,20 +582,14 @@ void snn_fig_axes(snn_fig *f, int flags) {
     }
     if (!(flags & SNN_AX_NO_YTICKS)) {
         const char *lab[32];
-        char store[32][64];
         double pos[32];
-        for (int i = 0; i < ny; i++) {
-            pos[i] = f->logy ? pow(10, yt[i]) : yt[i];
-            if (f->logy) snprintf(store[i], 64, "%g", pos[i]);
-            else fmt_tick(store[i], 64, yt[i], ys);
-            lab[i] = store[i];
-        }
+        for (int i = 0; i < ay.n; i++) pos[i] = f->logy ? pow(10, ay.pos[i]) : ay.pos[i], lab[i] = ay.lab[i];
         if (flags & SNN_AX_YRIGHT) {
             /* colour bars: ticks and numbers on the right edge */
             raw_begin(f);
             cairo_set_line_width(f->cr, fmax(1.0, f->font / 14.0));
             raw_color(f, SNN_BLACK);
-            for (int i = 0; i < ny; i++) {
+            for (int i = 0; i < ay.n; i++) {
                 double p = py_of(f, pos[i]);
                 cairo_move_to(f->cr, pxr(f), p);
                 cairo_line_to(f->cr, pxr(f) + tick_len(f), p);
@@ -531,10 +600,9 @@ void snn_fig_axes(snn_fig *f, int flags) {
             }
             raw_end(f);
         } else {
-            snn_fig_yticks(f, ny, pos, (flags & SNN_AX_NO_YLABELS) ? NULL : lab, NULL, 0);
+            snn_fig_yticks(f, ay.n, pos, (flags & SNN_AX_NO_YLABELS) ? NULL : lab, NULL, 0);
         }
     }
-    (void)buf;
 }
 
 void snn_fig_xticks(snn_fig *f, int n, const double *pos, const char *const *labels, double rotate,
@@ -592,19 +660,13 @@ void snn_fig_xlabel_offset(snn_fig *f, const char *text, double extra) {
     raw_end(f);
 }
 
-/* y label beyond the widest tick number (estimated from the panel's tick numbers) */
+/* y label beyond the widest tick number (the numbers snn_fig_axes writes) */
 void snn_fig_ylabel(snn_fig *f, const char *text) {
-    double t[32], m[256], step;
-    int nm;
-    int n = axis_ticks(f->wy0, f->wy1, f->logy, t, m, &nm, &step, max_ticks(f, 1));
-    double wmax = 2 * f->font * 0.6;
+    axis_ticks ay;
     raw_begin(f);
-    for (int i = 0; i < n; i++) {
-        char b[64];
-        if (f->logy) snprintf(b, sizeof b, "%g", pow(10, t[i]));
-        else fmt_tick(b, sizeof b, t[i], step);
-        wmax = fmax(wmax, text_width(f, b, f->font, 0));
-    }
+    compute_ticks(f, 1, &ay);
+    double wmax = 2 * f->font * 0.6;
+    for (int i = 0; i < ay.n; i++) wmax = fmax(wmax, text_width(f, ay.lab[i], f->font, 0));
     raw_text(f, pxl(f) - 1.6 * tick_len(f) - wmax - 0.5 * f->font, (pyt(f) + pyb(f)) / 2, 90, text, 1.1 * f->font, 0,
              SNN_BLACK, SNN_CENTER | SNN_BOTTOM);
     raw_end(f);
@@ -624,16 +686,11 @@ double snn_fig_text_width(snn_fig *f, const char *text, double scale, int bold) 
 }
 
 void snn_fig_ylabel_right(snn_fig *f, const char *text) {
-    double t[32], m[256], step;
-    int nm;
-    int n = axis_ticks(f->wy0, f->wy1, f->logy, t, m, &nm, &step, max_ticks(f, 1));
-    double wmax = f->font;
+    axis_ticks ay;
     raw_begin(f);
-    for (int i = 0; i < n; i++) {
-        char b[64];
-        fmt_tick(b, sizeof b, t[i], step);
-        wmax = fmax(wmax, text_width(f, b, f->font, 0));
-    }
+    compute_ticks(f, 1, &ay);
+    double wmax = f->font;
+    for (int i = 0; i < ay.n; i++) wmax = fmax(wmax, text_width(f, ay.lab[i], f->font, 0));
     raw_text(f, pxr(f) + 1.6 * tick_len(f) + wmax + 0.6 * f->font, (pyt(f) + pyb(f)) / 2, 270, text, 1.1 * f->font,
              0, SNN_BLACK, SNN_CENTER | SNN_BOTTOM);
     raw_end(f);
@@ -956,31 +1013,118 @@ void snn_fig_pie(snn_fig *f, int n, const double *values, const snn_color *color
 
 /* ---------------------------------------------------------------- legend */
 
+/* Pixels of the figure's rectangle [x0, x0 + w) x [y0, y0 + h) that carry ink: anything but the white
+ * background and the pale grid lines. */
+static int64_t ink_in(snn_fig *f, double x0, double y0, double w, double h) {
+    cairo_surface_flush(f->surf);
+    const unsigned char *d = cairo_image_surface_get_data(f->surf);
+    int stride = cairo_image_surface_get_stride(f->surf);
+    int xa = (int)fmax(0, floor(x0)), xb = (int)fmin(f->w, ceil(x0 + w)), ya = (int)fmax(0, floor(y0)),
+        yb = (int)fmin(f->h, ceil(y0 + h));
+    int64_t ink = 0;
+    for (int y = ya; y < yb; y++) {
+        const uint32_t *row = (const uint32_t *)(const void *)(d + (size_t)y * (size_t)stride);
+        for (int x = xa; x < xb; x++) {
+            int r = (row[x] >> 16) & 255, g = (row[x] >> 8) & 255, b = row[x] & 255;
+            int lo = r < g ? (r < b ? r : b) : (g < b ? g : b), hi = r > g ? (r > b ? r : b) : (g > b ? g : b);
+            ink += 255 - lo > 60 || hi - lo > 25;
+        }
+    }
+    return ink;
+}
+
+/* A legend's box in pixels (caller holds raw_begin). */
+static void legend_box(snn_fig *f, int n, const snn_legend_entry *e, int in_row, double scale, double *bw, double *bh) {
+    double size = scale * f->font, row = 1.45 * size, pad = 0.5 * size, sample = 1.8 * size, gap = 0.5 * size;
+    double wmax = 0, wsum = 0;
+    int any_sample = 0;
+    for (int i = 0; i < n && i < 64; i++) {
+        double tw = text_width(f, e[i].text ? e[i].text : "", size, 0);
+        wmax = fmax(wmax, tw);
+        if (e[i].kind != SNN_LEG_NONE) any_sample = 1;
+        wsum += tw + (e[i].kind != SNN_LEG_NONE ? sample + gap : 0) + (i ? size : 0);
+    }
+    *bw = in_row ? 2 * pad + wsum : 2 * pad + (any_sample ? sample + gap : 0) + wmax;
+    *bh = in_row ? 2 * pad + size : 2 * pad + n * row - (row - size);
+}
+
+double snn_fig_legend_headroom(snn_fig *f, int n, const snn_legend_entry *e, double scale, int nb, const double *edges,
+                               const double *heights, double ymax) {
+    if (n <= 0 || f->logy || !(ymax > 0)) return ymax;
+    double bw, bh;
+    raw_begin(f);
+    legend_box(f, n, e, 0, scale, &bw, &bh);
+    raw_end(f);
+    double off = 0.6 * scale * f->font, ph = pyb(f) - pyt(f);
+    /* the part of the panel's height the legend needs at the top, with a little air below it */
+    double frac = (bh + off + 0.3 * scale * f->font) / ph;
+    if (frac >= 0.8) return ymax;
+    double best = INFINITY;
+    for (int corner = 0; corner < 2; corner++) {
+        double xa = corner ? pxr(f) - off - bw : pxl(f) + off, xb = xa + bw, hmax = 0;
+        for (int i = 0; i < nb; i++) {
+            double a = px_of(f, edges[i]), b = px_of(f, edges[i + 1]);
+            if (!isfinite(a) || !isfinite(b) || fmax(a, b) < xa || fmin(a, b) > xb) continue;
+            if (isfinite(heights[i])) hmax = fmax(hmax, heights[i]);
+        }
+        best = fmin(best, hmax / (1 - frac));
+    }
+    return fmax(ymax, best);
+}
+
 void snn_fig_legend(snn_fig *f, int n, const snn_legend_entry *e, int align, double scale) {
     if (n <= 0) return;
     double size = scale * f->font, row = 1.45 * size, pad = 0.5 * size, sample = 1.8 * size, gap = 0.5 * size;
+    int in_row = (align & (SNN_LEGEND_ROW | SNN_LEGEND_ABOVE)) != 0;
     raw_begin(f);
-    double wmax = 0;
+    double wmax = 0, wsum = 0, tw[64];
     int any_sample = 0;
-    for (int i = 0; i < n; i++) {
-        wmax = fmax(wmax, text_width(f, e[i].text ? e[i].text : "", size, 0));
+    for (int i = 0; i < n && i < 64; i++) {
+        tw[i] = text_width(f, e[i].text ? e[i].text : "", size, 0);
+        wmax = fmax(wmax, tw[i]);
         if (e[i].kind != SNN_LEG_NONE) any_sample = 1;
+        wsum += tw[i] + (e[i].kind != SNN_LEG_NONE ? sample + gap : 0) + (i ? size : 0);
     }
+    if (n > 64) n = 64;
     double sw = any_sample ? sample + gap : 0;
-    double bw = 2 * pad + sw + wmax, bh = 2 * pad + n * row - (row - size);
-    double off = 0.6 * size;
-    double x0 = (align & 3) == SNN_LEFT ? pxl(f) + off : (align & 3) == SNN_CENTER ? (pxl(f) + pxr(f) - bw) / 2
-                                                                                   : pxr(f) - off - bw;
-    double y0 = (align & 12) == SNN_TOP ? pyt(f) + off : (align & 12) == SNN_MIDDLE ? (pyt(f) + pyb(f) - bh) / 2
-                                                                                     : pyb(f) - off - bh;
-    cairo_rectangle(f->cr, x0, y0, bw, bh);
-    raw_color(f, SNN_COLOR_A(255, 255, 255, 0.8));
-    cairo_fill_preserve(f->cr);
-    raw_color(f, SNN_COLOR(204, 204, 204));
-    cairo_set_line_width(f->cr, fmax(1.0, size / 14.0));
-    cairo_stroke(f->cr);
+    double bw = in_row ? 2 * pad + wsum : 2 * pad + sw + wmax;
+    double bh = in_row ? 2 * pad + size : 2 * pad + n * row - (row - size);
+    double off = 0.6 * size, x0, y0;
+    /* x0 and y0 of a corner: h 0 left, 1 centre, 2 right; v 0 top, 1 middle, 2 bottom */
+#define LEG_X(h) ((h) == 0 ? pxl(f) + off : (h) == 1 ? (pxl(f) + pxr(f) - bw) / 2 : pxr(f) - off - bw)
+#define LEG_Y(v) ((v) == 0 ? pyt(f) + off : (v) == 1 ? (pyt(f) + pyb(f) - bh) / 2 : pyb(f) - off - bh)
+    if (align & SNN_LEGEND_ABOVE) {
+        /* outside the panel, just above its top edge (the title's line, beside a centred title) */
+        x0 = (align & 3) == SNN_LEFT ? pxl(f) : (align & 3) == SNN_CENTER ? (pxl(f) + pxr(f) - bw) / 2 : pxr(f) - bw;
+        y0 = pyt(f) - 0.3 * f->font - bh;
+    } else if (align & SNN_LEGEND_BEST) {
+        /* the place with the least ink under it, in matplotlib's order of preference */
+        static const int cand[9][2] = {{2, 0}, {0, 0}, {2, 2}, {0, 2}, {2, 1}, {0, 1}, {1, 0}, {1, 2}, {1, 1}};
+        int64_t best = -1;
+        x0 = LEG_X(2), y0 = LEG_Y(0);
+        for (int c = 0; c < 9; c++) {
+            double cx = LEG_X(cand[c][0]), cy = LEG_Y(cand[c][1]);
+            int64_t ink = ink_in(f, cx, cy, bw, bh);
+            if (best < 0 || ink < best) best = ink, x0 = cx, y0 = cy;
+            if (best == 0) break;
+        }
+    } else {
+        x0 = LEG_X((align & 3) == SNN_LEFT ? 0 : (align & 3) == SNN_CENTER ? 1 : 2);
+        y0 = LEG_Y((align & 12) == SNN_TOP ? 0 : (align & 12) == SNN_MIDDLE ? 1 : 2);
+    }
+#undef LEG_X
+#undef LEG_Y
+    if (!(align & SNN_LEGEND_ABOVE)) {
+        cairo_rectangle(f->cr, x0, y0, bw, bh);
+        raw_color(f, SNN_COLOR_A(255, 255, 255, 0.8));
+        cairo_fill_preserve(f->cr);
+        raw_color(f, SNN_COLOR(204, 204, 204));
+        cairo_set_line_width(f->cr, fmax(1.0, size / 14.0));
+        cairo_stroke(f->cr);
+    }
+    double sx = x0 + pad, cy = y0 + pad + size / 2;
     for (int i = 0; i < n; i++) {
-        double cy = y0 + pad + i * row + size / 2, sx = x0 + pad;
+        if (!in_row) sx = x0 + pad, cy = y0 + pad + i * row + size / 2;
         raw_color(f, e[i].color);
         switch (e[i].kind) {
         case SNN_LEG_LINE:
@@ -1018,7 +1162,9 @@ void snn_fig_legend(snn_fig *f, int n, const snn_legend_entry *e, int align, dou
             break;
         case SNN_LEG_NONE: break;
         }
-        raw_text(f, sx + sw, cy, 0, e[i].text, size, 0, SNN_BLACK, SNN_LEFT | SNN_MIDDLE);
+        double tx = in_row ? sx + (e[i].kind != SNN_LEG_NONE ? sample + gap : 0) : sx + sw;
+        raw_text(f, tx, cy, 0, e[i].text, size, 0, SNN_BLACK, SNN_LEFT | SNN_MIDDLE);
+        if (in_row) sx = tx + tw[i] + size;
     }
     raw_end(f);
 }

@@ -38,6 +38,10 @@ typedef struct snn_color {
 snn_color snn_color_hex(const char *hex);
 snn_color snn_color_alpha(snn_color c, double a);
 
+/* Cell type t's colour in every figure: red, blue (the reference's excitatory and inhibitory), then
+ * tab10 from its first colour. */
+snn_color snn_color_cell_type(int t);
+
 /* Qualitative tables: tab10 and tab20 (matplotlib), Set1. Index taken modulo the table size. */
 snn_color snn_color_tab10(int i);
 snn_color snn_color_tab20(int i);
@@ -55,7 +59,8 @@ enum {
     SNN_AX_NO_XTICKS = 16, SNN_AX_NO_YTICKS = 32,  /* no tick marks or numbers at all */
     SNN_AX_GRID_X = 64, SNN_AX_GRID_Y = 128,
     SNN_AX_GRID = 64 | 128,
-    SNN_AX_YRIGHT = 256                           /* y numbers on the right (colour bars) */
+    SNN_AX_YRIGHT = 256,                          /* y numbers on the right (colour bars) */
+    SNN_AX_INT_Y = 512                            /* y ticks on whole numbers only (counts) */
 };
 
 /* Text alignment: horizontal (left/centre/right) | vertical (baseline is not offered: top/middle/bottom
@@ -163,8 +168,19 @@ typedef struct snn_legend_entry {
     snn_line_style style;
     const char *text;
 } snn_legend_entry;
-/* Legend in a corner of the panel (align: SNN_RIGHT|SNN_TOP etc.), text scale x base font. */
+/* Legend placement flags, or'ed with the alignment: BEST puts the legend where the least of what is
+ * already drawn lies under it (draw the data first); ROW lays the entries out side by side; ABOVE puts
+ * one row outside the panel, above its top edge, at the horizontal alignment (beside a centred
+ * title). */
+enum { SNN_LEGEND_BEST = 16, SNN_LEGEND_ROW = 32, SNN_LEGEND_ABOVE = 64 };
+/* Legend in a corner of the panel (align: SNN_RIGHT|SNN_TOP etc., or SNN_LEGEND_BEST), text scale x
+ * base font. */
 void snn_fig_legend(snn_fig *f, int n, const snn_legend_entry *e, int align, double scale);
+/* For a histogram (nb bins: edges[nb + 1], heights[nb]) in the current panel: the smallest y-window top
+ * >= ymax at which the legend fits in a top corner (left or right) clear of every bar under it; set it
+ * with snn_fig_window before drawing, then place the legend with SNN_LEGEND_BEST. */
+double snn_fig_legend_headroom(snn_fig *f, int n, const snn_legend_entry *e, double scale, int nb, const double *edges,
+                               const double *heights, double ymax);
 
 /* Nice axis ticks covering [lo, hi]: at most max_n ticks, step 1/2/5 x 10^k; returns the count. */
 int snn_nice_ticks(double lo, double hi, int max_n, double *ticks, int cap);

@@ -46,6 +46,22 @@ static int join3(char *out, size_t n, const char *a, const char *b, const char *
     return rc;
 }
 
+/* What a run folder that is not a teacher's holds, by the files its stage leaves (NULL: none of them). */
+static const char *run_kind(const char *dir) {
+    static const struct {
+        const char *file, *kind;
+    } marks[] = {{"targets", "a stage-4 (training) run"},
+                 {"checkpoints", "a stage-2 (homeostatic plasticity) run"},
+                 {"network_statistics.csv", "a stage-1 (connectome) run"},
+                 {"simulation.npz", "a simulate run"},
+                 {"compare_spikes.npz", "a compare output folder"}};
+    for (size_t k = 0; k < sizeof marks / sizeof *marks; k++) {
+        char p[SNN_PATH_MAX];
+        if (!snn_path_join(p, sizeof p, dir, marks[k].file, NULL) && snn_path_exists(p)) return marks[k].kind;
+    }
+    return NULL;
+}
+
 /* The two files must describe the same cell types: the trained network is the target's structure. */
 static int check_same_layers(const snn_params *a, const snn_params *b, snn_error *err) {
     const snn_layer_params *la[2] = {&a->rec, &a->ff}, *lb[2] = {&b->rec, &b->ff};
@@ -212,6 +228,7 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     if (T < 2 * w_ref) T = 2 * w_ref;
     const int64_t w = snn_analysis_window_steps(T, dt), W = T / w, L = pt->sim.chunk_size;
     rc = snn_stage_prepare_output(o, err);
+    if (!rc) rc = snn_stage_copy_params(o, err);  /* OUT/parameters.toml: the TEACHER.toml used */
     if (rc) goto done;
 
     printf("Using seed: %llu (the student's)\n", (unsigned long long)ps->sim.seed);
@@ -274,11 +291,15 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     const double r_poisson = snn_pearson(r.wr[0], r.wr[1], W * n), r_learning = snn_pearson(r.wr[0], r.wr[2], W * n);
 
     printf("Generating comparison plots...\n");
+    const char *tn[SNN_MAX_TYPES];
+    for (int t = 0; t < pt->rec.n_types; t++) tn[t] = pt->rec.type_names[t];
     snn_rate_scatter panels[2] = {
         {r.wr[0], r.wr[1], W * n, r_poisson, "Poisson Variability: Target Run 1 vs Run 2",
-         "Target Run 1 Firing Rate (Hz)", "Target Run 2 Firing Rate (Hz)", W, n, (double)w * dt / 1000.0},
+         "Target Run 1 Firing Rate (Hz)", "Target Run 2 Firing Rate (Hz)", W, n, (double)w * dt / 1000.0,
+         r.s_t.cell_types, pt->rec.n_types, tn},
         {r.wr[0], r.wr[2], W * n, r_learning, "Learning Variability: Target vs Trained",
-         "Target Network Firing Rate (Hz)", "Trained Network Firing Rate (Hz)", W, n, (double)w * dt / 1000.0},
+         "Target Network Firing Rate (Hz)", "Trained Network Firing Rate (Hz)", W, n, (double)w * dt / 1000.0,
+         r.s_t.cell_types, pt->rec.n_types, tn},
     };
     rc = snn_path_join(path, sizeof path, out, "firing_rate_correlogram.png", err);
     if (!rc) rc = snn_plot_rate_correlogram(path, 2100, 1050, 1, panels, err);
@@ -348,6 +369,10 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
     char params[SNN_PATH_MAX], spath[SNN_PATH_MAX], figs[SNN_PATH_MAX], path[SNN_PATH_MAX];
     if (!exp) return snn_fail(err, SNN_EINPUT, "usage: snnfit odourants EXP");
     if (!snn_is_dir(exp)) return snn_fail(err, SNN_EINPUT, "%s: no such folder (expected a stage-3 run)", exp);
+    const char *kind = run_kind(exp);
+    if (kind)
+        return snn_fail(err, SNN_EINPUT, "%s is %s, not a stage-3 (teacher) run: odourants analyses a teacher; give "
+                        "its folder (for a student, the -i it was trained on)", exp, kind);
     int rc = snn_path_join(params, sizeof params, exp, "parameters.toml", err);
     if (!rc) rc = join3(spath, sizeof spath, exp, "inputs", "network_structure.npz", err);
     if (!rc) rc = snn_path_join(figs, sizeof figs, exp, "figures", err);
@@ -454,11 +479,13 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_plot_input_rate_histogram(path, rates[0], n_in, 1, err);
     if (rc) goto done;
     printf("✓ Saved: %s\n", path);
+    const char *tn[SNN_MAX_TYPES];
+    for (int t = 0; t < p->rec.n_types; t++) tn[t] = p->rec.type_names[t];
     snn_rate_scatter panels[2] = {
         {wr[0], wr[2], W * n, r_base, "Network Activity: Odourant 1 vs Baseline", "Odourant 1 Firing Rate (Hz)",
-         "Baseline Firing Rate (Hz)", W, n, secs},
+         "Baseline Firing Rate (Hz)", W, n, secs, s.cell_types, p->rec.n_types, tn},
         {wr[0], wr[1], W * n, r_rep, "Network Activity: Same Odourant, Different Noise", "Odourant 1 Firing Rate (Hz)",
-         "Odourant 1 Firing Rate (noise variant) (Hz)", W, n, secs},
+         "Odourant 1 Firing Rate (noise variant) (Hz)", W, n, secs, s.cell_types, p->rec.n_types, tn},
     };
     rc = snn_path_join(path, sizeof path, figs, "odourant_vs_baseline_correlogram.png", err);
     if (!rc) rc = snn_plot_rate_correlogram(path, 2400, 900, 0, panels, err);

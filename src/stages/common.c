@@ -19,16 +19,22 @@ static int dir_is_empty(const char *path) {
     return empty;
 }
 
-int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err) {
+int snn_stage_check_output(const snn_stage_opts *o, snn_error *err) {
     if (o->output == NULL || !*o->output) return snn_fail(err, SNN_EINPUT, "no output folder given (-o OUT)");
+    if (!snn_path_exists(o->output) || o->keep_existing) return SNN_OK;
+    if (!snn_is_dir(o->output))
+        return snn_fail(err, SNN_EINPUT, "%s: output path exists and is not a folder", o->output);
+    if (!dir_is_empty(o->output) && !o->overwrite)
+        return snn_fail(err, SNN_EINPUT, "%s: output folder exists and is not empty (use --overwrite to replace it)",
+                        o->output);
+    return SNN_OK;
+}
+
+int snn_stage_prepare_output(const snn_stage_opts *o, snn_error *err) {
+    int rc = snn_stage_check_output(o, err);
+    if (rc) return rc;
     if (snn_path_exists(o->output) && !o->keep_existing) {
-        if (!snn_is_dir(o->output))
-            return snn_fail(err, SNN_EINPUT, "%s: output path exists and is not a folder", o->output);
         if (!dir_is_empty(o->output)) {
-            if (!o->overwrite)
-                return snn_fail(err, SNN_EINPUT,
-                                "%s: output folder exists and is not empty (use --overwrite to replace it)",
-                                o->output);
             if (snn_remove_tree(o->output) != 0)
                 return snn_fail(err, SNN_ERUN, "%s: cannot remove the old output folder", o->output);
         }

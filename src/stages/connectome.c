@@ -1,7 +1,12 @@
-/* snnfit connectome P.toml -o OUT (stage 1, SPEC section 3): generates the connectome, writes
- * network_structure.npz and network_statistics.csv, then runs the network for [simulation] duration
- * on homogeneous Poisson input at the [feedforward.activity] rates (one trial) and writes
- * activity_statistics.csv and the traces the activity dashboard draws (results/dashboard_traces.npz). */
+/* snnfit connectome P.toml -o OUT (stage 1): generates the connectome, writes network_structure.npz
+ * and network_statistics.csv, then runs the network for [simulation] duration on homogeneous Poisson
+ * input at the [feedforward.activity] rates (one trial) and writes activity_statistics.csv and the
+ * traces the activity dashboard draws (results/dashboard_traces.npz).
+ *
+ * The check run uses this file's neurons and synapses with every scaling factor 1: the network as
+ * stage 2 receives it, before homeostatic tuning. network_structure.npz keeps the connectome and its
+ * weights only; each later stage simulates it with its own file's synapses. The console says so, and
+ * says why a cell type is silent (its mean membrane potential against its threshold). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,13 +115,49 @@ static int write_activity_statistics(const char *path, const snn_params *p, cons
         snn_type_summary vm, vs;
         snn_type_summarise(net->type, net->n, t, v_mean, NULL, &vm);
         snn_type_summarise(net->type, net->n, t, v_std, NULL, &vs);
-        fprintf(af.fp, "%d,%s,%lld,%.6g,%.6g,%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", t, p->rec.type_names[t],
-                (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, ts.cv_mean,
-                ts.cv_std, vm.rate_mean, vm.rate_std, vs.rate_mean, vs.rate_std);
-        printf("  %-12s %5lld neurons: %.2f +- %.2f Hz, %lld silent, CV %.2f\n", p->rec.type_names[t],
-               (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, ts.cv_mean);
+        /* a CV needs 3 spikes: without any such neuron the field is empty (as pandas writes NaN) */
+        char cvm[32] = "", cvs[32] = "", cvtext[32] = "-";
+        if (isfinite(ts.cv_mean)) {
+            snprintf(cvm, sizeof cvm, "%.6g", ts.cv_mean);
+            snprintf(cvs, sizeof cvs, "%.6g", ts.cv_std);
+            snprintf(cvtext, sizeof cvtext, "%.2f", ts.cv_mean);
+        }
+        fprintf(af.fp, "%d,%s,%lld,%.6g,%.6g,%lld,%s,%s,%.6g,%.6g,%.6g,%.6g\n", t, p->rec.type_names[t],
+                (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, cvm, cvs, vm.rate_mean,
+                vm.rate_std, vs.rate_mean, vs.rate_std);
+        printf("  %-12s %5lld neurons: %.2f +- %.2f Hz, %lld silent, CV %s\n", p->rec.type_names[t],
+               (long long)ts.n_neurons, ts.rate_mean, ts.rate_std, (long long)ts.n_silent, cvtext);
     }
     return snn_atomic_commit(&af, err);
+}
+
+/* A check run that is (nearly) all silent, or runs away, looks like a broken network; say why: how far
+ * below threshold the membrane potential stays on these inputs, or that nothing is tuned yet. */
+static void explain_check(const snn_params *p, const snn_network *net, const double *rates, const double *v_mean) {
+    int any = 0, runaway = 0;
+    for (int t = 0; t < p->rec.n_types; t++) {
+        int64_t m = 0, silent = 0;
+        double v = 0, r = 0;
+        for (int64_t j = 0; j < net->n; j++)
+            if (net->type[j] == t) m++, silent += rates[j] == 0, v += v_mean[j], r += rates[j];
+        /* the excitatory (first) type above 10 Hz or any type above 50 Hz: as stage 3's warning */
+        if (m > 0 && r / (double)m > (t == 0 ? 10.0 : 50.0)) runaway = 1;
+        if (m == 0 || silent < 0.9 * (double)m) continue;
+        v /= (double)m;
+        const snn_physiology *ph = &p->rec.physiology[t];
+        printf("  %s: %lld of %lld silent: the mean membrane potential, %.1f mV, stays %.1f mV below the "
+               "threshold (%g mV)\n", p->rec.type_names[t], (long long)silent, (long long)m, v, ph->theta - v,
+               ph->theta);
+        any = 1;
+    }
+    if (any)
+        printf("  The check run uses this file's [feedforward.activity] rates and synapses (g_bar) with scaling\n"
+               "  factors 1; synapses too weak for the inputs leave the network silent. Stage 2 learns the\n"
+               "  scaling factors, and stages 2-4 simulate the network with their own files' synapses (the\n"
+               "  shipped ones have g_bar 10x the reference's stage-1 file, conductance-based-Dp.toml).\n");
+    if (runaway)
+        printf("  These rates are high because nothing is tuned yet (scaling factors 1): stage 2 (snnfit\n"
+               "  homeostatic) learns the scaling factors that bring them to its targets.\n");
 }
 
 static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_structure *s, snn_error *err) {
@@ -133,7 +174,8 @@ static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_
     int rc = snn_network_build(&net, &p->rec, &p->ff, s, p->sim.dt, err);
     if (rc) return rc;
     snn_stage_print_refractory(p);
-    printf("\nRunning %.1f s of activity on Poisson input...\n", (double)T * p->sim.dt / 1000.0);
+    printf("\nCheck run: %.1f s of Poisson input at the [feedforward.activity] rates, with this file's synapses "
+           "and every scaling factor 1 (the network before stage 2 tunes it)...\n", (double)T * p->sim.dt / 1000.0);
     int64_t n = s->n, n_in = s->n_in;
     double *rates_in = snn_calloc((size_t)(n_in ? n_in : 1), sizeof(double), "input rates", err);
     uint8_t *in = snn_calloc((size_t)(T * n_in), 1, "input spikes", err);
@@ -177,6 +219,7 @@ static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_
     snn_path_join(path, sizeof path, o->output, "activity_statistics.csv", NULL);
     rc = write_activity_statistics(path, p, &net, rates, cv, v_sum, v_sumsq, err);
     if (rc) goto done;
+    explain_check(p, &net, rates, v_sum);
     char dir[SNN_PATH_MAX];
     snn_path_join(dir, sizeof dir, o->output, "results", NULL);
     rc = snn_mkdirs(dir, err);
@@ -206,6 +249,7 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
     snn_structure s = {0};
     int rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
+    if (!rc) rc = snn_stage_check_output(o, err);  /* before the generation, which can take minutes */
     if (rc) goto done;
     printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
     printf("Generating connectome: %lld neurons", (long long)p->rec.num_neurons);

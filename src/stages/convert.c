@@ -9,27 +9,16 @@
 #include "stages/stage.h"
 
 int snn_stage_convert(const snn_stage_opts *o, snn_error *err) {
-    const char *in = NULL, *out = NULL;
+    const char *in = o->input, *out = o->output;
     int fmt = -1;
-    for (int i = 2; i < o->argc; i++) {
-        const char *a = o->argv[i];
+    for (int i = 0; i < o->n_named; i++) {
+        const char *a = o->named[i].name;
         int f = !strcmp(a, "--dense") ? SNN_NET_DENSE : !strcmp(a, "--sparse") ? SNN_NET_SPARSE
                                                    : !strcmp(a, "--auto")   ? SNN_NET_AUTO
                                                                             : -1;
-        if (f >= 0) {
-            if (fmt >= 0 && fmt != f) return snn_fail(err, SNN_EINPUT, "give one of --dense, --sparse and --auto");
-            fmt = f;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            continue;
-        } else if (a[0] == '-' && a[1]) {
-            return snn_fail(err, SNN_EINPUT, "unknown option '%s' (usage: snnfit convert IN.npz OUT.npz --dense|--sparse|--auto)", a);
-        } else if (!in) {
-            in = a;
-        } else if (!out) {
-            out = a;
-        } else {
-            return snn_fail(err, SNN_EINPUT, "unexpected argument '%s'", a);
-        }
+        if (f < 0) continue;
+        if (fmt >= 0 && fmt != f) return snn_fail(err, SNN_EINPUT, "give one of --dense, --sparse and --auto");
+        fmt = f;
     }
     if (!in || !out || fmt < 0)
         return snn_fail(err, SNN_EINPUT, "usage: snnfit convert IN.npz OUT.npz --dense|--sparse|--auto");

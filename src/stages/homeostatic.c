@@ -278,7 +278,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
         if (rc) goto done;
-        printf("✓ Resumed from %s at chunk %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration,
+        printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration,
                tr.best_loss);
     }
     {
@@ -306,7 +306,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            (long long)tp->log_interval, (long long)tp->checkpoint_interval);
     fflush(stdout);
     int save_final = 0;
-    rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, "chunk", o->output, &save_final, err);
+    rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, "epoch", o->output, &save_final, err);
     if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);

@@ -25,29 +25,6 @@
 #include "model/structure.h"
 #include "stages/stage.h"
 
-const char SNN_IMPORT_OPTIONS[] =
-    "  --edges FILE           edge list (CSV or TSV): one row per connection (a pair may repeat: --duplicates)\n"
-    "  --neurons FILE         neuron table: one row per neuron\n"
-    "  --mapping FILE         TOML: cell type names, value -> cell type, transmitter -> sign (docs/import.md)\n"
-    "  -o, --output OUT       output folder: network_structure.npz, neuron_ids.csv\n"
-    "  --pre-column NAME      edges: presynaptic id column (pre_root_id)\n"
-    "  --post-column NAME     edges: postsynaptic id column (post_root_id)\n"
-    "  --weight-column NAME   edges: weight or synapse count column (syn_count)\n"
-    "  --transmitter-column NAME  edges: per-edge transmitter or sign (nt_type; used when present and\n"
-    "                         MAP has [transmitters])\n"
-    "  --id-column NAME       neurons: id column (root_id)\n"
-    "  --type-column NAME     neurons: cell-type value column (nt_type)\n"
-    "  --group-column NAME    neurons: group -> assembly id (none)\n"
-    "  --input-column NAME    neurons: input flag, true when the value is in MAP's [inputs] values (none)\n"
-    "  --duplicates POLICY    a pair listed twice: sum (default; synapse counts add), keep (the first), reject\n"
-    "  --self-loops POLICY    pre == post: drop (default, each reported), keep, reject\n"
-    "  --signed-weights       a negative weight is |w| with sign \"-\" (looked up in [transmitters])\n"
-    "  --weight-scale X       weight = value x X (1)\n"
-    "  --delimiter C          ',' or 'tab' (default: tab if the header has one, else comma)\n"
-    "  --format F             auto (default), dense or sparse network_structure.npz\n"
-    "  --overwrite            replace an existing output folder\n"
-    "  --quiet                fewer messages\n";
-
 enum { DUP_SUM, DUP_KEEP, DUP_REJECT };
 enum { SELF_DROP, SELF_KEEP, SELF_REJECT };
 #define MAX_LISTED 20   /* problems printed per kind; the rest are counted */
@@ -720,24 +697,17 @@ static int parse_opts(const snn_stage_opts *so, import_opts *o, snn_error *err) 
     *o = (import_opts){.pre_col = "pre_root_id", .post_col = "post_root_id", .weight_col = "syn_count",
                        .nt_col = "nt_type", .id_col = "root_id", .type_col = "nt_type", .weight_scale = 1.0,
                        .format = SNN_NET_AUTO, .dup = DUP_SUM, .self = SELF_DROP};
-    for (int i = 2; i < so->argc; i++) {
-        const char *a = so->argv[i];
-        if (!strcmp(a, "--overwrite")) { o->overwrite = 1; continue; }
-        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) { o->quiet = 1; continue; }
+    o->out = so->output;
+    o->overwrite = so->overwrite;
+    o->quiet = so->quiet;
+    /* the CLI's option table parsed and checked the names; values are checked here */
+    for (int i = 0; i < so->n_named; i++) {
+        const char *a = so->named[i].name, *v = so->named[i].value;
         if (!strcmp(a, "--signed-weights")) { o->signed_weights = 1; continue; }
-        static const char *const valued[] = {"--edges", "--neurons", "--mapping", "-o", "--output", "--pre-column",
-                                             "--post-column", "--weight-column", "--transmitter-column", "--id-column",
-                                             "--type-column", "--group-column", "--input-column", "--duplicates",
-                                             "--self-loops", "--weight-scale", "--delimiter", "--format"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
-        if (!known) return snn_fail(err, SNN_EINPUT, "unknown option '%s' (snnfit import --help lists them)", a);
-        if (i + 1 >= so->argc) return snn_fail(err, SNN_EINPUT, "%s needs a value", a);
-        const char *v = so->argv[++i];
+        if (v == NULL) return snn_fail(err, SNN_EINPUT, "%s needs a value", a);
         if (!strcmp(a, "--edges")) o->edges = v;
         else if (!strcmp(a, "--neurons")) o->neurons = v;
         else if (!strcmp(a, "--mapping")) o->mapping = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) o->out = v;
         else if (!strcmp(a, "--pre-column")) o->pre_col = v;
         else if (!strcmp(a, "--post-column")) o->post_col = v;
         else if (!strcmp(a, "--weight-column")) o->weight_col = v;

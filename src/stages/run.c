@@ -1,7 +1,9 @@
-/* snnfit run EXPERIMENT.toml [--overwrite] (SPEC section 10): a tracked run of one stage.
+/* snnfit run EXPERIMENT.toml [--overwrite]: a tracked run of one stage.
  *
- * The experiment file names the stage, its parameter file, the output folder, the input files or
- * folders (linked or copied into OUT/inputs/), an optional central log and a [wandb] table. The
+ * The experiment file names the stage (or, as the reference's experiment files do, the reference's
+ * script for it: scripts/fitting_activity/train_student.py is stage train), its parameter file, the
+ * output folder, the input files or folders (linked or copied into OUT/inputs/), an optional central
+ * log and a [wandb] table. The
  * runner checks all of it and hashes the parameters and every input file before the output folder
  * is touched (bad input: status 2, nothing written), then creates OUT, copies the parameters
  * (OUT/parameters.toml) and the experiment file (OUT/experiment.toml, verbatim), links or copies the
@@ -13,7 +15,10 @@
  * Decisions (the reference's runner differs; reference/model-and-training.md section 8):
  *  - Relative paths in the experiment file resolve against the folder of the experiment file, not
  *    the current directory or a repository root, so an experiment file means the same wherever it
- *    is run from. Paths are normalised lexically ("a/../b" is "b") after joining.
+ *    is run from. A reference experiment file (one with `script`) is the exception: its paths are
+ *    relative to the reference's repository root, taken as the nearest folder at or above the
+ *    experiment file that holds its parameters_file (else the current folder). Paths are normalised
+ *    lexically ("a/../b" is "b") after joining.
  *  - An existing output folder is refused (status 2) unless --overwrite; an empty one is used as is,
  *    as the stages do. There is no interactive prompt (the reference's is bug 25).
  *  - With --overwrite the old folder is removed, but never when it contains the experiment file,
@@ -25,8 +30,10 @@
  *  - Input hashes are of the sources as given, taken before the stage runs; a folder is walked in
  *    byte order of its names, following symbolic links, and each regular file is listed with its
  *    path under OUT/ ("inputs/<name>/<path in the folder>"), its size and SHA-256.
- *  - [wandb] is recorded in metadata.json; the stages read their own [wandb] from their parameter
- *    files. `enabled = false` in the experiment turns uploading off for this run (as --no-wandb).
+ *  - [wandb] is recorded in metadata.json. When it has `enabled`, it is the training stages' W&B
+ *    setting for this run, in place of their parameter file's [wandb], as in the reference (they read
+ *    it from OUT/experiment.toml, so `snnfit resume OUT` keeps it); `enabled = false` turns uploading
+ *    off (as --no-wandb).
  *  - log_file is optional (no central log without it); when given it must lie outside the output
  *    folder (it is shared by many runs).
  *  - A training stage that returns without a final state (it was interrupted, saved a checkpoint and
@@ -81,6 +88,30 @@ static const stage_entry k_stages[] = {
     {"simulate", snn_stage_simulate, "`simulation.npz` (spikes and tracked traces)", 0},
 };
 
+/* The reference's experiment files name a script instead of a stage. Its four stage scripts map to the
+ * stages; its other scripts have no stage of their own, and the message says what to run instead. */
+static const struct {
+    const char *folder, *file, *stage;
+} k_scripts[] = {
+    {"network_inference", "generate_connectome.py", "connectome"},
+    {"homeostatic_plasticity", "backprop_hp.py", "homeostatic"},
+    {"fitting_activity", "generate_teacher_activity.py", "teacher"},
+    {"fitting_activity", "train_student.py", "train"},
+};
+static const struct {
+    const char *file, *instead;
+} k_other_scripts[] = {
+    {"load_connectome.py", "it reloads a stage-1 network; give that network to the next stage with [[data.inputs]]"},
+    {"feedback_hp.py", "it is a placeholder in the reference; use scripts/homeostatic_plasticity/backprop_hp.py"},
+    {"make_best_state.py", "stage 2 writes final_state/ from its best checkpoint itself"},
+    {"resume_training.py", "continue a run with `snnfit resume OUT`"},
+    {"resume_backprop_hp.py", "continue a run with `snnfit resume OUT`"},
+    {"plot_trained_network_vs_target.py", "run `snnfit compare EXP OUT TEACHER.toml`"},
+    {"plot_odourants.py", "run `snnfit odourants EXP`"},
+    {"train_single_neuron.py", "snnfit has no single-neuron training"},
+    {"simulate_Dp.py", "it is the reference template's example, which does not exist; use `snnfit simulate`"},
+};
+
 typedef struct run_input {
     char given[SNN_PATH_MAX]; /* as written in the experiment file */
     char src[SNN_PATH_MAX];   /* absolute, normalised */
@@ -93,8 +124,10 @@ typedef struct run_input {
 
 typedef struct experiment {
     char file[SNN_PATH_MAX]; /* absolute path of the experiment file */
-    char dir[SNN_PATH_MAX];  /* its folder: the base of relative paths */
+    char dir[SNN_PATH_MAX];  /* its folder */
+    char base[SNN_PATH_MAX]; /* the base of relative paths: dir, or the reference's repository root */
     const stage_entry *stage;
+    char script[SNN_PATH_MAX]; /* the reference's `script`, when the file names one instead of `stage` */
     char params_given[SNN_PATH_MAX], params[SNN_PATH_MAX];
     char out_given[SNN_PATH_MAX], out[SNN_PATH_MAX];
     int has_log;
@@ -191,6 +224,66 @@ static json_t *toml_to_json(const toml_value *v) {
 /* ---------------------------------------------------------------------------------------------- */
 /* the experiment file */
 
+/* The stage of a reference script path ("scripts/fitting_activity/train_student.py", an absolute path
+ * ending so, or the file name alone), into stage; else an error naming the line. */
+static int script_stage(const snn_pr *r, int line, const char *script, char *stage, size_t n) {
+    const char *file = strrchr(script, '/') ? strrchr(script, '/') + 1 : script;
+    char folder[SNN_PATH_MAX] = "";
+    if (file != script) {
+        size_t len = (size_t)(file - 1 - script);
+        const char *start = script;
+        for (const char *q = script; q < file - 1; q++)
+            if (*q == '/') start = q + 1;
+        len = (size_t)(file - 1 - start);
+        snprintf(folder, sizeof folder, "%.*s", (int)len, start);
+    }
+    for (int i = 0; i < ARRLEN(k_scripts); i++)
+        if (!strcmp(file, k_scripts[i].file) && (!folder[0] || !strcmp(folder, k_scripts[i].folder))) {
+            snprintf(stage, n, "%s", k_scripts[i].stage);
+            return SNN_OK;
+        }
+    for (int i = 0; i < ARRLEN(k_other_scripts); i++)
+        if (!strcmp(file, k_other_scripts[i].file))
+            return snn_pr_fail(r, line, "", "script", "'%s' has no snnfit stage: %s", script,
+                               k_other_scripts[i].instead);
+    return snn_pr_fail(r, line, "", "script",
+                       "unknown script '%s': the reference's stage scripts are "
+                       "scripts/network_inference/generate_connectome.py (stage connectome), "
+                       "scripts/homeostatic_plasticity/backprop_hp.py (homeostatic), "
+                       "scripts/fitting_activity/generate_teacher_activity.py (teacher) and "
+                       "scripts/fitting_activity/train_student.py (train); or give stage = \"...\"",
+                       script);
+}
+
+/* The reference's repository root for an experiment file in folder dir: the nearest folder at or above
+ * dir that holds parameters_file (a relative path), as the reference's files live in workspace/ or
+ * parameters/ and name "parameters/..."; else the current folder (where the reference's runner is
+ * started). */
+static void reference_root(const char *dir, const char *params, char *out, size_t n) {
+    char cur[SNN_PATH_MAX];
+    snprintf(cur, sizeof cur, "%s", dir);
+    if (params[0] && params[0] != '/') {
+        for (;;) {
+            char cand[SNN_PATH_MAX * 2];
+            snprintf(cand, sizeof cand, "%s/%s", strcmp(cur, "/") ? cur : "", params);
+            if (snn_path_exists(cand)) {
+                snprintf(out, n, "%s", cur);
+                return;
+            }
+            char *slash = strrchr(cur, '/');
+            if (!slash || slash == cur) {
+                if (!strcmp(cur, "/")) break;
+                strcpy(cur, "/");
+                continue;
+            }
+            *slash = '\0';
+        }
+    }
+    char cwd[SNN_PATH_MAX];
+    if (getcwd(cwd, sizeof cwd)) snprintf(out, n, "%s", cwd);
+    else snprintf(out, n, "%s", dir);
+}
+
 static int load_experiment(const char *path, experiment *ex, snn_error *err) {
     if (path == NULL || !*path) return snn_fail(err, SNN_EINPUT, "no experiment file given");
     char real[PATH_MAX];
@@ -205,12 +298,22 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
     if (!root) return SNN_EINPUT;
     snn_pr r = {.file = path, .err = err};
     int rc;
-    static const char *const keys[] = {"stage", "parameters_file", "output_dir", "description", "log_file",
-                                       "data", "wandb"};
+    static const char *const keys[] = {"stage", "script", "parameters_file", "output_dir", "description",
+                                       "log_file", "data", "wandb"};
     if ((rc = snn_pr_check_keys(&r, root, "", keys, ARRLEN(keys)))) goto done;
 
-    char stage[64];
-    if ((rc = snn_pr_str(&r, root, "", "stage", 1, stage, sizeof stage, NULL))) goto done;
+    char stage[64] = "";
+    int has_stage = 0, has_script = 0;
+    if ((rc = snn_pr_str(&r, root, "", "stage", 0, stage, sizeof stage, &has_stage))) goto done;
+    if ((rc = snn_pr_str(&r, root, "", "script", 0, ex->script, sizeof ex->script, &has_script))) goto done;
+    if (has_stage == has_script) {
+        rc = has_stage ? snn_pr_fail(&r, toml_get(root, "script")->line, "", "script",
+                                     "give either stage or script (the reference's name for it), not both")
+                       : snn_pr_fail(&r, 0, "", "stage", "missing required key 'stage' (or the reference's 'script')");
+        goto done;
+    }
+    if (has_script && (rc = script_stage(&r, toml_get(root, "script")->line, ex->script, stage, sizeof stage)))
+        goto done;
     const char *names[ARRLEN(k_stages)];
     for (int i = 0; i < ARRLEN(k_stages); i++) {
         names[i] = k_stages[i].name;
@@ -225,6 +328,17 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
         goto done;
     }
 
+    /* the base of relative paths: the experiment file's folder; for a reference experiment file (one
+     * with `script`), the reference's repository root, which its runner resolves them against */
+    char base[SNN_PATH_MAX];
+    snprintf(base, sizeof base, "%s", ex->dir);
+    if (has_script) {
+        char given[SNN_PATH_MAX];
+        int has_params = 0;
+        if ((rc = snn_pr_str(&r, root, "", "parameters_file", 0, given, sizeof given, &has_params))) goto done;
+        reference_root(ex->dir, has_params ? given : "", base, sizeof base);
+    }
+    snprintf(ex->base, sizeof ex->base, "%s", base);
     struct {
         const char *key;
         int required;
@@ -244,7 +358,7 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
             rc = snn_pr_fail(&r, line, "", paths[i].key, "is empty");
             goto done;
         }
-        if (resolve(ex->dir, paths[i].given, paths[i].resolved, SNN_PATH_MAX)) {
+        if (resolve(base, paths[i].given, paths[i].resolved, SNN_PATH_MAX)) {
             rc = snn_pr_fail(&r, line, "", paths[i].key, "path too long");
             goto done;
         }
@@ -291,7 +405,7 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
                 }
                 in->copy = !strcmp(strategy, "copy");
                 int line = toml_get(e, "path")->line;
-                if (!in->given[0] || resolve(ex->dir, in->given, in->src, sizeof in->src)) {
+                if (!in->given[0] || resolve(base, in->given, in->src, sizeof in->src)) {
                     rc = snn_pr_fail(&r, line, tpath, "path", "empty or too long");
                     goto done;
                 }
@@ -587,7 +701,9 @@ static int write_readme(const experiment *ex, json_t *meta, snn_error *err) {
     fprintf(f, "# Experiment run - %s %s\n\n", mark, up);
     fprintf(f, "## Description\n\n%s\n\n", ex->description[0] ? ex->description : "(none)");
     fprintf(f, "## Execution\n\n| | |\n|---|---|\n");
-    fprintf(f, "| Status | %s |\n| Stage | `%s` |\n| Command | `%s` |\n", status, ex->stage->name, jstr(meta, "command"));
+    fprintf(f, "| Status | %s |\n| Stage | `%s`", status, ex->stage->name);
+    if (ex->script[0]) fprintf(f, " (the reference's `%s`)", ex->script);
+    fprintf(f, " |\n| Command | `%s` |\n", jstr(meta, "command"));
     fprintf(f, "| Experiment file | `%s` (copied here as `experiment.toml`) |\n", ex->file);
     fprintf(f, "| snnfit | %s (git commit %s) |\n| Host | %s |\n", jstr(meta, "snnfit_version"),
             jstr(meta, "git_commit"), jstr(meta, "host"));
@@ -630,8 +746,8 @@ static int write_readme(const experiment *ex, json_t *meta, snn_error *err) {
     fprintf(f, "- `README.md` (this file), `metadata.json` (everything above, machine-readable)%s\n\n",
             !strcmp(status, "failed") ? ", `log.err`" : "");
     fprintf(f, "## Reproduce\n\nWith snnfit built from git commit %s: `snnfit run %s --overwrite` "
-               "(relative paths in it resolve against its own folder).\n",
-            jstr(meta, "git_commit"), ex->file);
+               "(relative paths in it resolve against %s).\n",
+            jstr(meta, "git_commit"), ex->file, ex->script[0] ? ex->base : "its own folder");
     if (fclose(f) != 0) {
         free(buf);
         return snn_fail(err, SNN_ERUN, "out of memory writing README.md");
@@ -711,7 +827,9 @@ int snn_stage_run(const snn_stage_opts *o, snn_error *err) {
     }
 
     printf("============================================================\nExperiment: %s\n", ex->file);
-    printf("Stage: %s\nParameters: %s\nOutput: %s\nDescription: %s\n", ex->stage->name, ex->params, ex->out,
+    printf("Stage: %s", ex->stage->name);
+    if (ex->script[0]) printf(" (script %s)", ex->script);
+    printf("\nParameters: %s\nOutput: %s\nDescription: %s\n", ex->params, ex->out,
            ex->description[0] ? ex->description : "N/A");
     if (ex->wandb_off) printf("W&B: off for this run ([wandb] enabled = false in the experiment file)\n");
     printf("============================================================\n");
@@ -734,6 +852,7 @@ int snn_stage_run(const snn_stage_opts *o, snn_error *err) {
     json_object_set_new(meta, "host", json_string(host));
     json_object_set_new(meta, "experiment_file", json_string(ex->file));
     json_object_set_new(meta, "stage", json_string(ex->stage->name));
+    if (ex->script[0]) json_object_set_new(meta, "script", json_string(ex->script));
     json_object_set_new(meta, "description", json_string(ex->description));
     json_object_set_new(meta, "parameters_file", json_string(ex->params));
     json_object_set_new(meta, "parameters_sha256", json_string(params_hash));

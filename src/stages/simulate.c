@@ -8,7 +8,12 @@
  * Output OUT/simulation.npz: output_spikes and input_spikes (trials, T, N / N_in) bool, dt, and for
  * the [tracking] trials and neurons: voltages (k, T, m), synaptic_currents (k, T, m, S),
  * leak_currents (k, T, m), conductances (k, T, m, 2, S) (float32; pA and nS), tracked_trials,
- * tracked_neurons, synapse_names. */
+ * tracked_neurons, synapse_names.
+ *
+ * Tracked neurons: those listed, all with neurons = "all", else the first SNN_TRACKED_PER_TYPE of each
+ * cell type (tracking every neuron of a Dp network costs 68 bytes per neuron and step: 3.4 GB per
+ * trial-second). A run whose spikes and traces would not fit in the memory available is refused with
+ * its size before anything is written. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +69,7 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     uint8_t *in = NULL, *out = NULL, *in_chunk = NULL, *out_chunk = NULL;
     float *tv = NULL, *ti = NULL, *tl = NULL, *tg = NULL;
     uint8_t *names = NULL;
+    int64_t *tracked = NULL;
     char spath[SNN_PATH_MAX], source[SNN_PATH_MAX] = "";
     int rc = snn_params_load(o->params_path, SNN_STAGE_SIMULATE, p, err);
     if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
@@ -97,7 +103,23 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     }
     const snn_tracking_params *tp = &p->tracking;
     int k_tr = tp->n_trials;
-    int64_t m_tr = tp->n_neurons ? tp->n_neurons : n;
+    int64_t m_tr = tp->all_neurons ? n : tp->n_neurons;
+    tracked = snn_calloc((size_t)(m_tr > 0 ? m_tr : SNN_MAX_TRACKED), sizeof *tracked, "tracked neurons", err);
+    if (!tracked) {
+        rc = SNN_ERUN;
+        goto done;
+    }
+    if (tp->all_neurons) {
+        for (int64_t q = 0; q < n; q++) tracked[q] = q;
+    } else if (tp->n_neurons) {
+        memcpy(tracked, tp->neurons, (size_t)m_tr * sizeof *tracked);
+    } else { /* the default: the first few neurons of each cell type, in index order */
+        int64_t taken[SNN_MAX_TYPES] = {0};
+        for (int64_t j = 0; j < n && m_tr < SNN_MAX_TRACKED; j++) {
+            int64_t ty = s.cell_types[j];
+            if (ty >= 0 && ty < SNN_MAX_TYPES && taken[ty] < SNN_TRACKED_PER_TYPE) taken[ty]++, tracked[m_tr++] = j;
+        }
+    }
     for (int q = 0; q < k_tr; q++)
         if (tp->trials[q] >= B) {
             rc = snn_fail(err, SNN_EINPUT, "%s: [tracking] trials: trial %lld does not exist (%lld trials)",
@@ -110,6 +132,25 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
                           o->params_path, (long long)tp->neurons[q], (long long)n);
             goto done;
         }
+    {
+        /* the spikes (in, out and a chunk of each) and per tracked neuron-step v, I_leak, S currents
+         * and 2 S conductances in float32 */
+        double spikes = ((double)T + (double)p->sim.chunk_size) * (double)B * (double)(n + n_in);
+        double traces = (double)k_tr * (double)T * (double)m_tr * (2.0 + 3.0 * S) * sizeof(float);
+        double avail = (double)snn_mem_available_bytes();
+        if (avail > 0 && spikes + traces > avail) {
+            rc = snn_fail(err, SNN_EINPUT,
+                          "%s: the run needs %.2f GB, more than the %.2f GB of memory available: %.2f GB of "
+                          "spikes (%lld trials x %lld steps) and %.2f GB of [tracking] traces (%lld neuron%s x "
+                          "%d trial%s x %lld steps x v, leak, %d currents and %d conductances in float32); track "
+                          "fewer neurons (absent: the first %d of each cell type) or trials, or shorten "
+                          "[simulation] duration",
+                          o->params_path, (spikes + traces) / 1e9, avail / 1e9, spikes / 1e9, (long long)B,
+                          (long long)T, traces / 1e9, (long long)m_tr, m_tr == 1 ? "" : "s", k_tr,
+                          k_tr == 1 ? "" : "s", (long long)T, S, 2 * S, SNN_TRACKED_PER_TYPE);
+            goto done;
+        }
+    }
     rc = snn_stage_prepare_output(o, err);
     if (rc) goto done;
 
@@ -147,6 +188,15 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
         printf("Inputs: Poisson at the [feedforward.activity] rates, %lld trials x %lld steps (seed %llu)\n",
                (long long)B, (long long)T, (unsigned long long)p->sim.seed);
     }
+    printf("Tracking %s%lld neuron%s", tp->all_neurons ? "all " : "", (long long)m_tr, m_tr == 1 ? "" : "s");
+    if (!tp->all_neurons) {
+        printf(" (");
+        for (int64_t q = 0; q < m_tr && q < 12; q++) printf("%s%lld", q ? ", " : "", (long long)tracked[q]);
+        if (m_tr > 12) printf(", ...");
+        if (!tp->n_neurons) printf(": the first %d of each cell type", SNN_TRACKED_PER_TYPE);
+        printf(")");
+    }
+    printf(" in %d trial%s\n", k_tr, k_tr == 1 ? "" : "s");
     snn_stage_print_refractory(p);
     {
         const snn_mem_sizes z = snn_stage_mem_sizes(&net);
@@ -163,7 +213,7 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
         for (int q = 0; q < k_tr; q++) {
             size_t base = (size_t)q * T * m_tr;
             tracks[q] = (snn_track){.trial = (int)tp->trials[q], .n_neurons = (int)m_tr,
-                                    .neurons = tp->n_neurons ? tp->neurons : NULL, .row0 = t0,
+                                    .neurons = tp->all_neurons ? NULL : tracked, .row0 = t0,
                                     .v = tv + base, .i_syn = ti + base * S, .i_leak = tl + base,
                                     .g = tg + base * 2 * S};
         }
@@ -200,26 +250,18 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
         goto done;
     }
     for (int q = 0; q < S; q++) memcpy(names + 64 * q, net.col_name[q], strlen(net.col_name[q]));
-    int64_t *neurons = malloc((size_t)m_tr * sizeof *neurons);
-    if (!neurons) {
-        snn_npz_abort(w);
-        rc = snn_fail(err, SNN_ERUN, "out of memory");
-        goto done;
-    }
-    for (int64_t q = 0; q < m_tr; q++) neurons[q] = tp->n_neurons ? tp->neurons[q] : q;
     int64_t sh_o[3] = {B, T, n}, sh_i[3] = {B, T, n_in}, sh_v[3] = {k_tr, T, m_tr}, sh_c[4] = {k_tr, T, m_tr, S},
             sh_g[5] = {k_tr, T, m_tr, 2, S}, sh_k[1] = {k_tr}, sh_m[1] = {m_tr}, sh_n[2] = {S, 64};
     rc = snn_npz_add_scalar_f64(w, "dt", p->sim.dt, err);
     if (!rc) rc = snn_npz_add(w, "output_spikes", SNN_BOOL, 3, sh_o, out, err);
     if (!rc) rc = snn_npz_add(w, "input_spikes", SNN_BOOL, 3, sh_i, in, err);
     if (!rc) rc = snn_npz_add(w, "tracked_trials", SNN_I64, 1, sh_k, tp->trials, err);
-    if (!rc) rc = snn_npz_add(w, "tracked_neurons", SNN_I64, 1, sh_m, neurons, err);
+    if (!rc) rc = snn_npz_add(w, "tracked_neurons", SNN_I64, 1, sh_m, tracked, err);
     if (!rc) rc = snn_npz_add(w, "voltages", SNN_F32, 3, sh_v, tv, err);
     if (!rc) rc = snn_npz_add(w, "synaptic_currents", SNN_F32, 4, sh_c, ti, err);
     if (!rc) rc = snn_npz_add(w, "leak_currents", SNN_F32, 3, sh_v, tl, err);
     if (!rc) rc = snn_npz_add(w, "conductances", SNN_F32, 5, sh_g, tg, err);
     if (!rc) rc = snn_npz_add(w, "synapse_names", SNN_U8, 2, sh_n, names, err);
-    free(neurons);
     if (rc) snn_npz_abort(w);
     else rc = snn_npz_close(w, err);
     if (!rc) rc = snn_stage_copy_params(o, err);
@@ -239,6 +281,7 @@ done:
     free(tl);
     free(tg);
     free(names);
+    free(tracked);
     free(p);
     return rc;
 }

@@ -29,7 +29,19 @@ typedef struct snn_stage_opts {
     int keep_existing;
     int argc;              /* the command line, recorded by `snnfit run` in metadata.json */
     char **argv;
+    /* a command's own options (import, convert), in command-line order: the CLI's option table
+     * parses and documents them; the stage reads them here by name ("--edges", "--dense", ...).
+     * value is NULL for a flag. */
+    int n_named;
+    struct {
+        const char *name;
+        const char *value;
+    } named[32];
 } snn_stage_opts;
+
+/* Refuses a non-empty existing output folder unless overwrite, touching nothing: a check a command
+ * makes before long work (stage 1 generates the connectome after it). */
+int snn_stage_check_output(const snn_stage_opts *o, snn_error *err);
 
 /* Refuses a non-empty existing output folder unless overwrite (then removes it); creates it.
  * With keep_existing it only creates the folder if missing. */
@@ -73,11 +85,11 @@ int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err);
 int snn_stage_compare(const snn_stage_opts *o, snn_error *err);
 int snn_stage_odourants(const snn_stage_opts *o, snn_error *err);
 
-/* snnfit import (stages/import.c, docs/import.md) and snnfit convert (stages/convert.c): commands that
- * read their own options from o->argv[2..argc); SNN_IMPORT_OPTIONS is import's help text. */
+/* snnfit import (stages/import.c, docs/import.md): o->output and the named options (--edges, --neurons,
+ * --mapping, the column names, --duplicates, ...). snnfit convert (stages/convert.c): o->input IN.npz,
+ * o->output OUT.npz and one named flag of --dense, --sparse, --auto. */
 int snn_stage_import(const snn_stage_opts *o, snn_error *err);
 int snn_stage_convert(const snn_stage_opts *o, snn_error *err);
-extern const char SNN_IMPORT_OPTIONS[];
 
 /* snnfit run EXPERIMENT.toml (stages/run.c, SPEC section 10): o->input = the experiment file,
  * o->overwrite replaces its output folder; the exit status is the stage's. */

@@ -2,7 +2,12 @@
  * feedforward weights, an independent OU mixing trajectory per trial, inhomogeneous Poisson inputs,
  * the network simulated chunk by chunk for all trials, everything streamed into
  * OUT/results/spike_data.zarr (written under a temporary name and renamed when complete). The last
- * plot_size chunks of trial 0 are replayed for the dashboard traces (results/dashboard_traces.npz). */
+ * plot_size chunks of trial 0 are replayed for the dashboard traces (results/dashboard_traces.npz).
+ *
+ * A network without learned scaling factors (a stage-1 network, not tuned by stage 2) is noted at the
+ * start; when its rates then come out runaway (the first, excitatory, type above RUNAWAY_E_HZ or any
+ * type above RUNAWAY_HZ) a warning says so and points to stage 2: such a teacher hardly responds to
+ * the odours, and a student trained on it learns little. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,8 @@
 #include "stages/traces.h"
 
 #define TRIALS_PER_CHUNK 5
+#define RUNAWAY_E_HZ 10.0
+#define RUNAWAY_HZ 50.0
 
 typedef struct teacher_run {
     snn_params *p;
@@ -114,6 +121,9 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
     printf("✓ Loaded network with %lld neurons and %lld inputs from %s\n", (long long)n, (long long)n_in, spath);
     printf("✓ Generated %d odour patterns (one per assembly)\n", P);
+    if (!r.s.has_scaling_factors)
+        printf("Note: %s has no learned scaling factors:\n"
+               "      a network not tuned by stage 2 (the usual teacher is a stage-2 run's final_state/)\n", spath);
     snn_stage_print_refractory(p);
 
     rc = snn_ou_init(&r.ou, P, (int)B, p->sim.dt, p->ou_tau, p->ou_temperature, p->ou_sigma, p->sim.seed, err);
@@ -263,13 +273,20 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     }
     for (int64_t j = 0; j < n; j++) rates[j] = (double)r.counts[j] / secs;
     printf("Teacher firing rates (all trials):\n");
+    int runaway = 0;
     for (int t = 0; t < p->rec.n_types; t++) {
         snn_type_summary ts;
         snn_type_summarise(r.net.type, n, t, rates, NULL, &ts);
         printf("  %-12s %.2f +- %.2f Hz, %lld of %lld silent\n", p->rec.type_names[t], ts.rate_mean, ts.rate_std,
                (long long)ts.n_silent, (long long)ts.n_neurons);
+        runaway |= ts.rate_mean > (t == 0 ? RUNAWAY_E_HZ : RUNAWAY_HZ);
     }
     free(rates);
+    if (runaway && !r.s.has_scaling_factors)
+        printf("Warning: these rates look like runaway activity of an untuned network: its recurrent\n"
+               "  excitation is not held in check, and its responses to the odours are swamped. Tune it with\n"
+               "  stage 2 first (snnfit homeostatic STAGE2.toml -i %s -o HP), then run the teacher on\n"
+               "  HP/final_state.\n", spath);
 
     char tpath[SNN_PATH_MAX];
     snn_path_join(tpath, sizeof tpath, results, "dashboard_traces.npz", NULL);

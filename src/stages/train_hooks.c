@@ -1,17 +1,29 @@
 #include "stages/train_hooks.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/params_read.h"
+#include "config/toml.h"
 #include "core/fsutil.h"
+#include "io/metrics.h"
 #include "stages/trained_state.h"
 
 static int on_row(void *ctx, int64_t epoch, int n, const char *const *names, const double *values,
                   const uint8_t *present, snn_error *err) {
     snn_train_hooks *h = ctx;
-    return h->tb ? snn_tb_scalars(h->tb, epoch, n, names, values, present, err) : SNN_OK;
+    if (!h->tb) return SNN_OK;
+    /* the scalars the metrics file has: a statistic that does not exist in the window is left out */
+    uint8_t *has = malloc((size_t)(n > 0 ? n : 1));
+    if (!has) return snn_fail(err, SNN_ERUN, "out of memory for a TensorBoard row");
+    for (int i = 0; i < n; i++)
+        has[i] = (present ? present[i] : 1) && !(isnan(values[i]) && snn_metrics_is_statistic(names[i]));
+    int rc = snn_tb_scalars(h->tb, epoch, n, names, values, has, err);
+    free(has);
+    return rc;
 }
 
 static int on_plot(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *err) {
@@ -33,6 +45,36 @@ static int on_checkpoint(void *ctx, snn_trainer *tr, int64_t epoch, snn_error *e
     snn_train_hooks *h = ctx;
     if (h->wb_open) snn_wandb_sync(&h->wb);
     return SNN_OK;
+}
+
+/* The W&B settings of a run: the parameter file's [wandb], unless the run was made by `snnfit run` and
+ * its experiment file (kept as OUT/experiment.toml) has a [wandb] table with `enabled`: then that table,
+ * as the reference's runner hands its experiment's [wandb] to the stage. Read on every start and
+ * resume, so a resumed run uploads as the run it continues. */
+static int run_wandb(const char *out, const snn_params *p, snn_wandb_params *wp, snn_error *err) {
+    *wp = p->wandb;
+    char path[SNN_PATH_MAX];
+    int rc = snn_path_join(path, sizeof path, out, "experiment.toml", err);
+    if (rc || !snn_path_exists(path)) return rc;
+    toml_value *root = toml_parse_file(path, err);
+    if (!root) return SNN_EINPUT;
+    snn_pr r = {.file = path, .err = err};
+    const toml_value *t = NULL;
+    int enabled = 0, has = 0;
+    rc = snn_pr_table(&r, root, "", "wandb", 0, &t);
+    if (!rc && t) rc = snn_pr_bool(&r, t, "wandb", "enabled", 0, &enabled, &has);
+    if (!rc && t && has) {
+        snn_wandb_params e = {.enabled = enabled};
+        rc = snn_pr_str(&r, t, "wandb", "project", 0, e.project, sizeof e.project, NULL);
+        if (!rc) rc = snn_pr_str(&r, t, "wandb", "entity", 0, e.entity, sizeof e.entity, NULL);
+        if (!rc) rc = snn_pr_str(&r, t, "wandb", "notes", 0, e.notes, sizeof e.notes, NULL);
+        if (!rc)
+            rc = snn_pr_str_list(&r, t, "wandb", "tags", 0, &e.tags[0][0], SNN_NAME_MAX, SNN_MAX_WANDB_TAGS,
+                                 &e.n_tags, NULL);
+        if (!rc) *wp = e;
+    }
+    toml_free(root);
+    return rc;
 }
 
 int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, const snn_params *p,
@@ -61,7 +103,9 @@ int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, c
     char id[SNN_WANDB_ID_MAX];
     if (resumed && snn_wandb_id_valid(tr->run_id)) snprintf(id, sizeof id, "%s", tr->run_id);
     else if ((rc = snn_wandb_make_run_id(out, p->sim.seed, id, err))) return rc;
-    rc = snn_wandb_open(&h->wb, &p->wandb, no_wandb, out, id, resumed, err);
+    snn_wandb_params wp;
+    rc = run_wandb(out, p, &wp, err);
+    if (!rc) rc = snn_wandb_open(&h->wb, &wp, no_wandb, out, id, resumed, err);
     if (rc) return rc;
     /* the checkpoints keep the id only while the run uploads */
     if (h->wb.active) snprintf(tr->run_id, sizeof tr->run_id, "%s", id);

@@ -4,12 +4,16 @@
 # that numpy opens and stage 3 accepts, exact resume (straight run vs stopped + resumed, byte for
 # byte, through `snnfit resume`), the same run from -i IN, thread-count independence, and bad inputs
 # refused with status 2 before any output is written.
+# Under the sanitizers (SNNFIT_SANITIZED=1) the byte-identity repeats that the release pass checks (the
+# -i run trained to the end, the one-thread run) are left out; the -i path still runs.
 set -uo pipefail
 : "${SNNFIT:?}" "${SNNFIT_SOURCE_DIR:?}" "${PY:=/usr/bin/python3}"
 cd "$SNNFIT_SOURCE_DIR"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+sanitized=0
+[ "${SNNFIT_SANITIZED:-0}" != 0 ] && sanitized=1
 
 # 30 iterations of 4 trials, an Adam step every 3, checkpoints every 4 (inside accumulation windows),
 # a metrics row every 2
@@ -74,12 +78,12 @@ PYEOF
 
 # exact resume: stop inside an accumulation window, resume twice
 "$SNNFIT" homeostatic "$work/hp.toml" -o "$work/stopped" --quiet --stop-after 10 > "$work/stop.log" || fail "stopped run"
-grep -q "snnfit resume" "$work/stop.log" || fail "no resume hint after --stop-after"
+grep -q "^Stopped at epoch 10 of 30; continue with: snnfit resume" "$work/stop.log" || fail "no resume hint after --stop-after"
 [ ! -e "$work/stopped/final_state" ] || fail "a stopped run wrote its final state"
 "$SNNFIT" resume "$work/stopped" --quiet --stop-after 7 > /dev/null || fail "resume 1"
 "$SNNFIT" resume "$work/stopped" --quiet --no-wandb > "$work/resume.log" || { cat "$work/resume.log"; fail "resume 2"; }
 diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped" || fail "straight and resumed runs differ"
-echo "ok   stopped at chunks 10 and 17 and resumed: byte-identical to the straight run"
+echo "ok   stopped at epochs 10 and 17 and resumed: byte-identical to the straight run"
 
 "$SNNFIT" resume "$work/straight" > "$work/again.log"; rc=$?
 [ $rc -eq 0 ] && grep -q "already finished" "$work/again.log" || fail "resuming a finished run (status $rc)"
@@ -87,22 +91,30 @@ echo "ok   resuming a finished stage-2 run says so and exits 0"
 
 # the same network given with -i: the same training (the checkpoints record the input path, so
 # compare the rest)
-"$SNNFIT" homeostatic "$work/hp.toml" -i "$work/straight/inputs" -o "$work/given" --quiet > /dev/null || fail "run with -i"
-for f in inputs/network_structure.npz training_metrics.csv final_state/network_structure.npz \
-         final_state/dashboard_traces.npz initial_state/dashboard_traces.npz; do
-  cmp -s "$work/straight/$f" "$work/given/$f" || fail "-i run differs in $f"
-done
-echo "ok   -i IN with the generated network trains exactly as the generating run"
+if [ $sanitized = 0 ]; then
+  "$SNNFIT" homeostatic "$work/hp.toml" -i "$work/straight/inputs" -o "$work/given" --quiet > /dev/null || fail "run with -i"
+  for f in inputs/network_structure.npz training_metrics.csv final_state/network_structure.npz \
+           final_state/dashboard_traces.npz initial_state/dashboard_traces.npz; do
+    cmp -s "$work/straight/$f" "$work/given/$f" || fail "-i run differs in $f"
+  done
+  echo "ok   -i IN with the generated network trains exactly as the generating run"
 
-OMP_NUM_THREADS=1 "$SNNFIT" homeostatic "$work/hp.toml" -o "$work/one" --quiet > /dev/null || fail "one-thread run"
-diff -r -x tensorboard -x wandb "$work/straight" "$work/one" || fail "one thread and two threads differ"
-echo "ok   OMP_NUM_THREADS=1 and 2 give identical folders"
+  OMP_NUM_THREADS=1 "$SNNFIT" homeostatic "$work/hp.toml" -o "$work/one" --quiet > /dev/null || fail "one-thread run"
+  diff -r -x tensorboard -x wandb "$work/straight" "$work/one" || fail "one thread and two threads differ"
+  echo "ok   OMP_NUM_THREADS=1 and 2 give identical folders"
+else
+  "$SNNFIT" homeostatic "$work/hp.toml" -i "$work/straight/inputs" -o "$work/given" --quiet --stop-after 2 > /dev/null \
+    || fail "run with -i"
+  cmp -s "$work/straight/inputs/network_structure.npz" "$work/given/inputs/network_structure.npz" || fail "-i run: inputs differ"
+  echo "ok   -i IN runs (its identity with the generating run is checked in the release pass)"
+fi
 
 # stage 3 takes the final state as its teacher network
 sed 's/^duration = .*/duration = 400.0/' parameters/demo-teacher.toml > "$work/teacher.toml"
 "$SNNFIT" teacher "$work/teacher.toml" -i "$work/straight/final_state" -o "$work/teacher" --quiet > "$work/teacher.log" \
   || { cat "$work/teacher.log"; fail "teacher on the final state"; }
 [ -d "$work/teacher/results/spike_data.zarr" ] || fail "no teacher data"
+grep -q "no learned scaling factors" "$work/teacher.log" && fail "the teacher calls a stage-2 network untuned"
 echo "ok   snnfit teacher demo-teacher.toml -i OUT/final_state accepts the stage-2 result"
 
 # bad input: status 2, a message naming the file and the key, nothing written

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Logging (SPEC section 9) of a small stage-4 run: the TensorBoard event files decode (both CRCs of
+# Logging of a small stage-4 run: the TensorBoard event files decode (both CRCs of
 # every record, canonical protobuf) and hold every metrics row as scalars (float32 of the csv values),
 # every figure as an image with the PNG's bytes and the parameters file as text (tests/py/tb_check.py
 # run); with [wandb] enabled a fake `wandb` first on PATH records the background syncs: the first
 # without --append and with -p/-e/--id, later ones with --append and the same id, a resumed run
-# appending to the same id, output in OUT/wandb/sync.log; --no-wandb runs none; without wandb on PATH
+# appending to the same id, output in OUT/wandb/sync.log; an experiment file's [wandb] (snnfit run)
+# replaces the parameter file's, as the reference's runner does; --no-wandb runs none; without wandb on PATH
 # one note with the command to run later.
 set -uo pipefail
 : "${SNNFIT:?}" "${SNNFIT_SOURCE_DIR:?}" "${PY:=/usr/bin/python3}"
@@ -12,6 +13,10 @@ cd "$SNNFIT_SOURCE_DIR"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
+# under the sanitizers (SNNFIT_SANITIZED=1) the runs that only check what is not done (--no-wandb, no
+# wandb installed) stop after 2 epochs: the same code paths, without the training the other runs repeat
+short=""
+[ "${SNNFIT_SANITIZED:-0}" != 0 ] && short="--stop-after 2"
 
 "$SNNFIT" connectome parameters/demo-connectome.toml -o "$work/net" --quiet > /dev/null || fail "connectome"
 sed 's/^duration = .*/duration = 1200.0/' parameters/demo-teacher.toml > "$work/teacher.toml"
@@ -85,16 +90,38 @@ echo "ok   resume: a second event file, syncs append to W&B run $id1"
 
 # --no-wandb: no sync at all, no note
 rm -f "$work/args.txt"
-PATH="$fakepath" "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/nowandb" --quiet --no-wandb \
+PATH="$fakepath" "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/nowandb" --quiet --no-wandb $short \
   > "$work/nowandb.log" || fail "--no-wandb run"
 [ ! -e "$work/args.txt" ] || fail "--no-wandb still ran wandb"
 grep -qE "W&B|wandb sync|not installed" "$work/nowandb.log" && fail "--no-wandb printed about W&B"
 [ ! -e "$work/nowandb/wandb" ] || fail "--no-wandb created OUT/wandb"
 echo "ok   --no-wandb: no upload"
 
+# snnfit run: the experiment file's [wandb] replaces the parameter file's (which has none here)
+rm -f "$work/args.txt"
+sed -e '/^\[wandb\]/,$d' -e 's/^epochs = .*/epochs = 8/' "$work/train.toml" > "$work/plain.toml"
+cat > "$work/exp.toml" <<EOF
+stage = "train"
+parameters_file = "plain.toml"
+output_dir = "exprun"
+[[data.inputs]]
+path = "teacher/inputs/network_structure.npz"
+strategy = "symlink"
+[[data.inputs]]
+path = "teacher/results/spike_data.zarr"
+strategy = "symlink"
+[wandb]
+enabled = true
+project = "exp-project"
+EOF
+PATH="$fakepath" "$SNNFIT" run "$work/exp.toml" --quiet > "$work/exp.log" 2>&1 || { cat "$work/exp.log"; fail "snnfit run with [wandb]"; }
+grep -q "^sync|$work/exprun/tensorboard|--sync-tensorboard|-p|exp-project|--id|" "$work/args.txt" \
+  || fail "the experiment's [wandb] was not used: $(cat "$work/args.txt" 2>/dev/null)"
+echo "ok   snnfit run: the experiment file's [wandb] is the run's W&B setting"
+
 # no wandb installed: one note with the command to run later (not checkable where /usr/bin or /bin has one)
 if [ -x /usr/bin/wandb ] || [ -x /bin/wandb ]; then echo "note a wandb is installed; not-installed note not checked"; exit 0; fi
-PATH="$work/nobin:/usr/bin:/bin" "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/missing" --quiet \
+PATH="$work/nobin:/usr/bin:/bin" "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$work/missing" --quiet $short \
   > "$work/missing.log" || fail "run without wandb"
 [ "$(grep -c "not installed" "$work/missing.log")" -eq 1 ] || fail "expected one 'not installed' note"
 grep -q "wandb sync $work/missing/tensorboard --sync-tensorboard -p e2e-project -e e2e-lab --id " "$work/missing.log" \

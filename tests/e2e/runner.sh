@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# snnfit run (SPEC section 10): the shipped demo chain of experiments (experiments/demo-*.toml, with
+# snnfit run: the shipped demo chain of experiments (experiments/demo-*.toml, with
 # shortened copies of the demo parameter files) runs stage 1 -> 2 -> 3 -> 4 through the runner;
 # metadata.json says "completed" and its hashes are sha256sum's; a failing stage leaves status
 # "failed", log.err and its exit status; an existing output folder is refused without --overwrite
@@ -175,6 +175,69 @@ assert [i["strategy"] for i in m["inputs"]] == ["copy", "copy"]
 PYEOF
 echo "ok   the copy strategy copies files and folders; [wandb] is recorded"
 
+# the reference's experiment files run unchanged: `script` (a path of the reference's repository)
+# names the stage, relative paths resolve against the reference's repository root (the folder that
+# holds parameters/...), whatever the current folder, and its [wandb] keys are accepted
+ref="$work/ref"
+mkdir -p "$ref/parameters" "$ref/workspace"
+cp "$work/parameters/demo-connectome.toml" "$work/parameters/demo-teacher.toml" "$ref/parameters/"
+cat > "$ref/workspace/experiment.toml" <<EOF
+script = "scripts/network_inference/generate_connectome.py"
+output_dir = "workspace/runs/connectome"
+parameters_file = "parameters/demo-connectome.toml"
+log_file = "workspace/experiments.jsonl"
+description = "the reference's experiment.toml"
+
+[data]
+
+[wandb]
+enabled = false
+project = "connectome-snns"
+entity = "lab"
+tags = ["demo"]
+notes = "reference keys"
+EOF
+cat > "$ref/workspace/teacher.toml" <<EOF
+script = "scripts/fitting_activity/generate_teacher_activity.py"
+output_dir = "workspace/runs/teacher"
+parameters_file = "parameters/demo-teacher.toml"
+log_file = "workspace/experiments.jsonl"
+
+[[data.inputs]]
+path = "workspace/runs/connectome/network_structure.npz"
+strategy = "symlink"
+EOF
+(cd / && "$SNNFIT" run "$ref/workspace/experiment.toml" --quiet) > "$work/ref1.log" 2>&1 \
+  || { cat "$work/ref1.log"; fail "a reference experiment file (generate_connectome.py)"; }
+(cd "$work" && "$SNNFIT" run "$ref/workspace/teacher.toml" --quiet) > "$work/ref2.log" 2>&1 \
+  || { cat "$work/ref2.log"; fail "a reference experiment file (generate_teacher_activity.py)"; }
+[ -d "$ref/workspace/runs/teacher/results/spike_data.zarr" ] || fail "the reference teacher experiment wrote no store"
+# the other two stage scripts name their stages (here with another stage's parameter file, which the
+# stage itself refuses: metadata.json shows which stage ran)
+for pair in homeostatic_plasticity/backprop_hp.py:homeostatic fitting_activity/train_student.py:train; do
+  printf 'script = "scripts/%s"\noutput_dir = "workspace/runs/%s"\nparameters_file = "parameters/demo-connectome.toml"\nlog_file = "workspace/experiments.jsonl"\n' \
+    "${pair%%:*}" "${pair#*:}" > "$ref/workspace/${pair#*:}.toml"
+  "$SNNFIT" run "$ref/workspace/${pair#*:}.toml" --quiet > /dev/null 2>&1
+  [ $? -eq 2 ] || fail "${pair%%:*} with a stage-1 parameter file should fail in its stage"
+done
+"$PY" - "$ref" <<'PYEOF' || fail "reference experiment metadata"
+import json, sys
+ref = sys.argv[1]
+expect = {"connectome": ("scripts/network_inference/generate_connectome.py", "completed"),
+          "teacher": ("scripts/fitting_activity/generate_teacher_activity.py", "completed"),
+          "homeostatic": ("scripts/homeostatic_plasticity/backprop_hp.py", "failed"),
+          "train": ("scripts/fitting_activity/train_student.py", "failed")}
+for stage, (script, status) in expect.items():
+    m = json.load(open(f"{ref}/workspace/runs/{stage}/metadata.json"))
+    assert m["stage"] == stage and m["script"] == script and m["status"] == status, m
+    assert m["parameters_file"].startswith(f"{ref}/parameters/"), m["parameters_file"]
+m = json.load(open(f"{ref}/workspace/runs/connectome/metadata.json"))
+assert m["wandb"] == {"enabled": False, "project": "connectome-snns", "entity": "lab", "tags": ["demo"],
+                      "notes": "reference keys"}, m["wandb"]
+assert len(open(f"{ref}/workspace/experiments.jsonl").read().splitlines()) == 4
+PYEOF
+echo "ok   the reference's experiment files (script = scripts/...py, paths from its repository root) run unchanged"
+
 # bad experiment files: status 2, a message naming the file and key, nothing written
 bad() { # bad NAME EXPECTED-TEXT (the experiment text on stdin)
   cat > "$work/experiments/$1.toml"
@@ -203,5 +266,11 @@ printf 'stage = "connectome"\nparameters_file = "../parameters/demo-connectome.t
 [ -f "$work/experiments/demo-1-connectome.toml" ] || fail "--overwrite removed the experiments folder"
 printf 'stage = "connectome"\nparameters_file = "../parameters/demo-connectome.toml"\noutput_dir = "../parameters"\n' \
   | bad b9 "contains parameters_file"
+printf 'script = "scripts/fitting_activity/plot_odourants.py"\nparameters_file = "../parameters/demo-connectome.toml"\noutput_dir = "../runs/b10"\n' \
+  | bad b10 "snnfit odourants EXP"
+printf 'script = "scripts/foo.py"\nparameters_file = "../parameters/demo-connectome.toml"\noutput_dir = "../runs/b11"\n' \
+  | bad b11 "unknown script"
+printf 'stage = "train"\nscript = "scripts/fitting_activity/train_student.py"\nparameters_file = "../parameters/demo-train.toml"\noutput_dir = "../runs/b12"\n' \
+  | bad b12 "either stage or script"
 [ "$(wc -l < "$log")" -eq 6 ] || fail "a refused experiment was logged"
 echo "ok   bad experiment files and unsafe output folders are refused with status 2 before anything is written"

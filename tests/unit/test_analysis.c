@@ -84,8 +84,13 @@ static void test_figures(void **state) {
     snn_windowed_rates(a, T, N, 200, 1.0, ra);
     snn_windowed_rates(b, T, N, 200, 1.0, rb);
     snn_error err = {0};
-    snn_rate_scatter p[2] = {{ra, rb, 2 * N, snn_pearson(ra, rb, 2 * N), "A vs B", "A (Hz)", "B (Hz)", 2, N, 0.2},
-                             {ra, ra, 2 * N, 1.0, "A vs A", "A (Hz)", "A (Hz)", 2, N, 0.2}};
+    /* one panel coloured by cell type, one in a single colour */
+    int64_t types[N];
+    for (int j = 0; j < N; j++) types[j] = j % 4 == 0;
+    const char *names[2] = {"excitatory", "inhibitory"};
+    snn_rate_scatter p[2] = {{ra, rb, 2 * N, snn_pearson(ra, rb, 2 * N), "A vs B", "A (Hz)", "B (Hz)", 2, N, 0.2,
+                              types, 2, names},
+                             {ra, ra, 2 * N, 1.0, "A vs A", "A (Hz)", "A (Hz)", 2, N, 0.2, NULL, 0, NULL}};
     snprintf(path, sizeof path, "%s/corr.png", dir);
     assert_int_equal(snn_plot_rate_correlogram(path, 2100, 1050, 1, p, &err), 0);
     check_png(path, 2100, 1050);
