@@ -11,6 +11,9 @@ packages=(
   # tests only: decoding the TensorBoard event files (protoc generates the Python module at test time,
   # python3-crc32c checks the records' CRCs)
   python3-protobuf protobuf-compiler python3-crc32c
+  # MPI (optional at build time: found by CMake when present): data parallelism over trials and
+  # sweeps under mpirun; the tests run mpirun on localhost
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/par.h"
 #include "stages/stage.h"
 
 typedef struct command {
@@ -52,6 +53,11 @@ static const command k_commands[] = {
      "a tracked run of any stage from an experiment file (stage, parameters_file, output_dir, inputs):\n"
      "      inputs linked or copied into OUT/inputs/, metadata.json, README.md, a line in log_file",
      0, snn_stage_run, 1},
+    {"sweep", "snnfit sweep SWEEP.toml -o OUT [--jobs N] [--no-wandb] [--quiet]",
+     "a parameter sweep (grid search): an experiment file with a [sweep] table of axes; every point a\n"
+     "      tracked run in OUT/points/<name>/, OUT/summary.csv; --jobs N points at once, or shared by\n"
+     "      the ranks of mpirun or the tasks of a Slurm job array",
+     0, snn_stage_sweep, 0},
 };
 static const int k_n_commands = sizeof k_commands / sizeof *k_commands;
 
@@ -73,13 +79,23 @@ static void print_command_help(const command *c, FILE *f) {
     fprintf(f, "  -h, --help         this help\n");
 }
 
-int main(int argc, char **argv) {
+/* Commands that run on several MPI ranks (the others refuse to: every rank would write the same
+ * output folder). */
+static int runs_on_ranks(const char *name) {
+    return !strcmp(name, "teacher") || !strcmp(name, "simulate") || !strcmp(name, "sweep");
+}
+
+/* The command line. Sets *agreed once the ranks agreed on the outcome (snn_par_finish); a return
+ * before that (usage errors, --help) has printed its own message. */
+static int cli_main(int argc, char **argv, int *agreed) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
+        char mpi[256];
         printf("snnfit %s (commit %s)\n", SNNFIT_VERSION, SNNFIT_GIT_COMMIT);
+        printf("MPI: %s%s\n", snn_par_built_in() ? "built in, " : "", snn_par_library(mpi, sizeof mpi));
         return 0;
     }
     const command *cmd = NULL;
@@ -105,6 +121,15 @@ int main(int argc, char **argv) {
             o.overwrite = 1;
         } else if (!strcmp(a, "--no-wandb")) {
             o.no_wandb = 1;
+        } else if (!strcmp(a, "--jobs") || !strcmp(a, "-j")) {
+            char *end;
+            long k = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *end || k < 1 || k > 4096) {
+                fprintf(stderr, "error: %s needs a number of jobs (1 to 4096)\nusage: %s\n", a, cmd->usage);
+                return 2;
+            }
+            o.jobs = (int)k;
+            i++;
         } else if (!strcmp(a, "--resume-from") || !strcmp(a, "--stop-after")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "error: %s needs a value\nusage: %s\n", a, cmd->usage);
@@ -164,11 +189,35 @@ int main(int argc, char **argv) {
         return 2;
     }
     snn_error err = {0};
-    int rc = cmd->run(&o, &err);
+    int rc;
+    if (snn_par_rank() > 0) o.quiet = 1; /* rank 0 draws the progress bar */
+    if (snn_par_size() > 1 && !runs_on_ranks(cmd->name))
+        rc = snn_fail(&err, SNN_EINPUT,
+                      "snnfit %s does not run on several MPI ranks (%d here): run it without mpirun or with -np 1 "
+                      "(teacher, simulate and sweep use several ranks)",
+                      cmd->name, snn_par_size());
+    else
+        rc = cmd->run(&o, &err);
+    rc = snn_par_finish(rc, &err);
+    *agreed = 1;
     if (rc != SNN_OK) {
         fflush(stdout);
-        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
+        if (snn_par_rank() == 0) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
         return rc == SNN_EINPUT ? 2 : 1;
     }
     return 0;
+}
+
+int main(int argc, char **argv) {
+    snn_par_init(&argc, &argv);
+    int agreed = 0, code = cli_main(argc, argv, &agreed);
+    if (!agreed) {
+        /* a usage error (or --help) before the command ran: the other ranks still learn the status */
+        snn_error err = {0};
+        if (code) snn_fail(&err, code == 2 ? SNN_EINPUT : SNN_ERUN, "bad command line (see the message above)");
+        int rc = snn_par_finish(code == 2 ? SNN_EINPUT : code ? SNN_ERUN : SNN_OK, &err);
+        if (rc && !code) code = rc == SNN_EINPUT ? 2 : 1;
+    }
+    snn_par_finalize();
+    return code;
 }
