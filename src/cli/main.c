@@ -121,7 +121,7 @@ static int cli_main(int argc, char **argv, int *agreed) {
             o.overwrite = 1;
         } else if (!strcmp(a, "--no-wandb")) {
             o.no_wandb = 1;
-        } else if (!strcmp(a, "--jobs") || !strcmp(a, "-j")) {
+        } else if ((!strcmp(a, "--jobs") || !strcmp(a, "-j")) && !strcmp(cmd->name, "sweep")) {
             char *end;
             long k = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
             if (i + 1 >= argc || *end || k < 1 || k > 4096) {

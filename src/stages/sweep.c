@@ -686,6 +686,11 @@ static int start_point(const sweep *sw, int i, const char *out, const char *exe,
     strcat(log, ".log");
     point_path(path, sizeof path, out, "points", pt->name, NULL);
     int exists = snn_path_exists(path);
+    if (exists) {
+        /* the old outcome must not stand for this run's if this run cannot record its own */
+        point_path(path, sizeof path, out, "points", pt->name, "metadata.json");
+        unlink(path);
+    }
     char *argv[8];
     int argc = 0;
     argv[argc++] = (char *)exe;
@@ -1265,6 +1270,8 @@ int snn_stage_sweep(const snn_stage_opts *o, snn_error *err) {
         rc = snn_fail(err, SNN_EINPUT,
                       "sweep takes no --overwrite: running a sweep again skips its completed points and runs the rest "
                       "(remove %s to start from nothing)", o->output);
+    if (!rc && o->input)
+        rc = snn_fail(err, SNN_EINPUT, "sweep takes no -i: the points' inputs are the sweep file's [[data.inputs]]");
     if (!rc && (!o->output || !*o->output)) rc = snn_fail(err, SNN_EINPUT, "no output folder given (-o OUT)");
     if (!rc) {
         char cwd[SNN_PATH_MAX];

@@ -13,24 +13,15 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export OMP_NUM_THREADS=1
 
-mkdir -p "$work/sw"
+# the shipped example, beside a shortened copy of its parameter file; an output_dir, which -o overrides
+mkdir -p "$work/sw" "$work/parameters"
 sed -e 's/^duration = .*/duration = 300.0/' -e 's/^chunk_size = .*/chunk_size = 100/' \
-    parameters/demo-connectome.toml > "$work/sw/connectome.toml"
-cat > "$work/sw/grid.toml" <<'EOF'
-# two axes, every combination; output_dir is ignored (-o wins)
-stage = "connectome"
-parameters_file = "connectome.toml"
-output_dir = "nowhere"
-description = "grid test"
-
-[sweep]
-combine = "product"
-heatmap = "density/recurrent/excitatory_to_excitatory"
-
-[sweep.axes]
-"simulation.seed" = [1, 2]
-recurrent.topology.num_assemblies = [2, 4]
-EOF
+    parameters/demo-connectome.toml > "$work/parameters/demo-connectome.toml"
+cp "$work/parameters/demo-connectome.toml" "$work/sw/connectome.toml"
+{ echo 'output_dir = "nowhere"'; cat experiments/demo-sweep.toml; } > "$work/sw/grid.toml"
+sed -i 's|^parameters_file = .*|parameters_file = "connectome.toml"|' "$work/sw/grid.toml"
+grep -q '^"simulation.seed" = \[1, 2\]$' "$work/sw/grid.toml" && grep -q '^"recurrent.topology.num_assemblies" = \[2, 4\]$' \
+  "$work/sw/grid.toml" || fail "experiments/demo-sweep.toml does not have the axes this test expects"
 out="$work/grid"
 "$SNNFIT" sweep "$work/sw/grid.toml" -o "$out" --jobs 2 > "$work/grid.log" 2>&1 || { cat "$work/grid.log"; fail "product sweep"; }
 grep -q "Running 4 points, 2 at a time" "$work/grid.log" || { cat "$work/grid.log"; fail "not 4 points, 2 at a time"; }
@@ -106,7 +97,7 @@ strategy = "symlink"
 combine = "zip"
 
 [sweep.axes]
-"simulation.seed" = [5, 6, 7]
+simulation.seed = [5, 6, 7]       # a dotted key without quotes means the same
 "tracking.neurons" = [[0], [7, 8], [500]]
 EOF
 "$SNNFIT" sweep "$work/sw/zip.toml" -o "$work/zip" --jobs 3 > "$work/zip.log" 2>&1
@@ -191,9 +182,10 @@ expect_bad() {
   [ ! -e "$work/bad" ] || fail "$name: the output folder was written"
   echo "ok   $name: $(head -c 200 "$work/bad.err")"
 }
-sed 's/^recurrent.topology.num_assemblies = .*/recurrent.topology.num_assembly = [2, 4]/' "$work/sw/grid.toml" > "$work/sw/typo.toml"
+sed 's/^"recurrent.topology.num_assemblies" = .*/"recurrent.topology.num_assembly" = [2, 4]/' "$work/sw/grid.toml" > "$work/sw/typo.toml"
 expect_bad unknown_axis_key "did you mean 'recurrent.topology.num_assemblies'" "$work/sw/typo.toml"
 sed 's/^"tracking.neurons" = .*/"tracking.neurons" = [[0], [1]]/' "$work/sw/zip.toml" > "$work/sw/short.toml"
+grep -q '\[\[0\], \[1\]\]' "$work/sw/short.toml" || fail "short.toml"
 expect_bad zip_lengths "zip needs lists of one length" "$work/sw/short.toml"
 sed 's/^"simulation.seed" = .*/"simulation.seed" = [1, -3]/' "$work/sw/grid.toml" > "$work/sw/neg.toml"
 expect_bad bad_value "seed=-3" "$work/sw/neg.toml"
