@@ -349,7 +349,7 @@ static int load_sweep_file(sweep *sw, const char *path, snn_error *err) {
         for (int b = 0; b < sw->n_axes; b++)
             if (a != b && !strcmp(strrchr(sw->axes[a].key, '.') ? strrchr(sw->axes[a].key, '.') + 1 : sw->axes[a].key,
                                   strrchr(sw->axes[b].key, '.') ? strrchr(sw->axes[b].key, '.') + 1 : sw->axes[b].key))
-                snprintf(sw->axes[a].label, sizeof sw->axes[a].label, "%s", sw->axes[a].key);
+                memcpy(sw->axes[a].label, sw->axes[a].key, strlen(sw->axes[a].key) + 1); /* both 256 bytes */
 
     /* the points */
     if (sw->zip) {
@@ -432,7 +432,7 @@ static int make_names(sweep *sw, snn_error *err) {
             snn_sha256_hex(name, strlen(name), hex);
             snprintf(pt->name, sizeof pt->name, "%.*s~%.8s", NAME_MAX_LEN - 10, name, hex);
         } else {
-            snprintf(pt->name, sizeof pt->name, "%s", name);
+            snprintf(pt->name, sizeof pt->name, "%.*s", NAME_MAX_LEN, name);
         }
     }
     for (int i = 0; i < sw->n_points; i++)
