@@ -70,6 +70,14 @@ static void print_main_help(FILE *f) {
 
 static void print_command_help(const command *c, FILE *f) {
     fprintf(f, "usage: %s\n\n  %s\n\noptions:\n", c->usage, c->summary);
+    if (!strcmp(c->name, "sweep")) {
+        fprintf(f, "  -o, --output OUT   the sweep's folder: new, or a sweep's (its completed points are skipped)\n");
+        fprintf(f, "  -j, --jobs N       points run at once on this machine (default 1), each with its share of the cores\n");
+        fprintf(f, "  --no-wandb         no W&B uploads from the points\n");
+        fprintf(f, "  --quiet            no progress bars\n");
+        fprintf(f, "  -h, --help         this help\n");
+        return;
+    }
     if (!c->positional) {
         fprintf(f, "  -i, --input IN     input folder (or file) with network_structure.npz\n");
         fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");

@@ -36,6 +36,22 @@ static double now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Completes a non-blocking operation without spinning: MPI's blocking calls busy-poll, so a rank
+ * waiting at a sync while rank 0 draws figures would burn a core that rank 0 (or another job) could
+ * use. Poll for a millisecond, then test every millisecond. */
+static void wait_for(MPI_Request *req) {
+    int done = 0;
+    const double t0 = now();
+    for (;;) {
+        MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        if (now() - t0 > 1e-3) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
 /* Largest message: MPI counts are ints. */
 #define PAR_MSG_MAX ((size_t)1 << 30)
 
@@ -92,7 +108,9 @@ int snn_par_sync(int rc, snn_error *err) {
     if (g_failed) return g_failed_rc;
     double t0 = now();
     int mine = rc ? g_rank : g_size, first = g_size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Iallreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD, &req);
+    wait_for(&req);
     if (first == g_size) {
         g_comm += now() - t0;
         return SNN_OK;
@@ -104,7 +122,8 @@ int snn_par_sync(int rc, snn_error *err) {
         if (err && err->msg[0]) snprintf(st.msg, sizeof st.msg, "%s", err->msg);
         else snprintf(st.msg, sizeof st.msg, "failed");
     }
-    MPI_Bcast(&st, (int)sizeof st, MPI_BYTE, first, MPI_COMM_WORLD);
+    MPI_Ibcast(&st, (int)sizeof st, MPI_BYTE, first, MPI_COMM_WORLD, &req);
+    wait_for(&req);
     g_comm += now() - t0;
     g_failed = 1;
     g_failed_rc = st.code;
@@ -137,7 +156,9 @@ void snn_par_allreduce_sum_i64(int64_t *data, int64_t n) {
     double t0 = now();
     for (int64_t done = 0; done < n;) {
         int64_t c = n - done < (int64_t)(PAR_MSG_MAX / 8) ? n - done : (int64_t)(PAR_MSG_MAX / 8);
-        MPI_Allreduce(MPI_IN_PLACE, data + done, (int)c, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, data + done, (int)c, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD, &req);
+        wait_for(&req);
         done += c;
     }
     g_comm += now() - t0;
@@ -146,7 +167,9 @@ void snn_par_allreduce_sum_i64(int64_t *data, int64_t n) {
 double snn_par_allreduce_max_f64(double v) {
     if (!g_active || g_size == 1) return v;
     double t0 = now(), out = v;
-    MPI_Allreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Iallreduce(&v, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD, &req);
+    wait_for(&req);
     g_comm += now() - t0;
     return out;
 }
@@ -156,7 +179,9 @@ void snn_par_bcast(void *data, size_t bytes, int root) {
     double t0 = now();
     for (size_t done = 0; done < bytes;) {
         size_t c = bytes - done < PAR_MSG_MAX ? bytes - done : PAR_MSG_MAX;
-        MPI_Bcast((char *)data + done, (int)c, MPI_BYTE, root, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Ibcast((char *)data + done, (int)c, MPI_BYTE, root, MPI_COMM_WORLD, &req);
+        wait_for(&req);
         done += c;
     }
     g_comm += now() - t0;
@@ -167,7 +192,9 @@ void snn_par_send(const void *data, size_t bytes, int dest) {
     double t0 = now();
     for (size_t done = 0; done < bytes;) {
         size_t c = bytes - done < PAR_MSG_MAX ? bytes - done : PAR_MSG_MAX;
-        MPI_Send((const char *)data + done, (int)c, MPI_BYTE, dest, 0, MPI_COMM_WORLD);
+        MPI_Request req;
+        MPI_Isend((const char *)data + done, (int)c, MPI_BYTE, dest, 0, MPI_COMM_WORLD, &req);
+        wait_for(&req);
         done += c;
     }
     g_comm += now() - t0;
@@ -178,7 +205,9 @@ void snn_par_recv(void *data, size_t bytes, int src) {
     double t0 = now();
     for (size_t done = 0; done < bytes;) {
         size_t c = bytes - done < PAR_MSG_MAX ? bytes - done : PAR_MSG_MAX;
-        MPI_Recv((char *)data + done, (int)c, MPI_BYTE, src, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Request req;
+        MPI_Irecv((char *)data + done, (int)c, MPI_BYTE, src, 0, MPI_COMM_WORLD, &req);
+        wait_for(&req);
         done += c;
     }
     g_comm += now() - t0;
@@ -187,7 +216,9 @@ void snn_par_recv(void *data, size_t bytes, int src) {
 void snn_par_barrier(void) {
     if (!g_active || g_size == 1) return;
     double t0 = now();
-    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Request req;
+    MPI_Ibarrier(MPI_COMM_WORLD, &req);
+    wait_for(&req);
     g_comm += now() - t0;
 }
 

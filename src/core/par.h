@@ -15,7 +15,8 @@
  *  - A rank that cannot reach its next sync calls snn_par_abort: it prints its message and ends the
  *    whole job with the code (MPI_Abort; mpirun exits with that code).
  * Data collectives report no status: MPI's own errors are fatal to the job (MPI_ERRORS_ARE_FATAL).
- * Only the calling (main) thread may call these functions (MPI_THREAD_FUNNELED). */
+ * Only the calling (main) thread may call these functions (MPI_THREAD_FUNNELED). A rank waiting in
+ * any of them sleeps between polls (MPI's blocking calls would keep a core busy). */
 #ifndef SNNFIT_CORE_PAR_H
 #define SNNFIT_CORE_PAR_H
 

@@ -722,7 +722,10 @@ static int finish_point(const sweep *sw, int i, const char *out, int wstatus, do
     json_t *m = read_metadata(out, pt->name);
     const char *status = m ? jstr(m, "status") : "";
     if (m && strcmp(status, "running")) {
-        snprintf(msg, n, "%s", !strcmp(status, "failed") ? jstr(m, "error") : "");
+        if (!strcmp(status, "interrupted"))
+            snprintf(msg, n, "interrupted: the run stopped early with a checkpoint (a sweep run again starts it anew)");
+        else
+            snprintf(msg, n, "%s", !strcmp(status, "failed") ? jstr(m, "error") : status);
         int ok = !strcmp(status, "completed");
         json_decref(m);
         return ok ? 0 : code ? code : 1;
