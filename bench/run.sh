@@ -3,11 +3,16 @@
 # for 1 and 2 threads. Results go to bench-output/ (not committed).
 #   stage 3: 50 trials x 10 s of teacher activity on the Dp-scale network
 #   stage 4: training iterations of 50 trials x 200 steps with exact gradients (bench/dp-train.toml)
+#   MPI: stage 3 on 1 and 2 ranks of one thread each (OMP_NUM_THREADS=1 mpirun -np K): parallel
+#        efficiency and communication time; the two stores must be byte-identical
+# BENCH_SECTIONS (default "teacher train mpi") chooses what runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SNNFIT=${SNNFIT:-build/snnfit}
 OUT=${BENCH_OUT:-bench-output}
 REPEATS=${BENCH_REPEATS:-3}
+SECTIONS=${BENCH_SECTIONS:-teacher train mpi}
+section() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p "$OUT"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "snnfit: $($SNNFIT --version)"
@@ -19,6 +24,7 @@ fi
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
+if section teacher; then
 echo
 echo "== stage 3: teacher activity, 50 trials x 10 s (parameters/generate-teacher-activity.toml) =="
 for threads in 1 2; do
@@ -36,7 +42,9 @@ for threads in 1 2; do
   eval "wall_$threads=$wall"
 done
 awk -v a="$wall_1" -v b="$wall_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
+fi
 
+if section train; then
 echo
 echo "== stage 4: training, 50 trials x 200 steps per iteration, exact gradients (bench/dp-train.toml) =="
 for threads in 1 2; do
@@ -54,3 +62,52 @@ for threads in 1 2; do
   eval "it_$threads=$it"
 done
 awk -v a="$it_1" -v b="$it_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
+fi
+
+if section mpi; then
+echo
+echo "== MPI: stage 3, 50 trials x 10 s, on 1 and 2 ranks of one thread each (OMP_NUM_THREADS=1 mpirun -np K) =="
+if ! command -v mpirun > /dev/null || ! $SNNFIT --version | grep -q '^MPI: built in'; then
+  echo "skipped: no mpirun, or snnfit built without MPI"
+else
+  mpiflags=()
+  [ "$(id -u)" = 0 ] && mpiflags+=(--allow-run-as-root)
+  : > "$OUT/teacher-mpi1.times"
+  : > "$OUT/teacher-mpi2.times"
+  # -np 1 and -np 2 alternate, so that both see the same load on a shared machine
+  for r in $(seq "$REPEATS"); do
+    for np in 1 2; do
+      t0=$(date +%s.%N)
+      OMP_NUM_THREADS=1 mpirun "${mpiflags[@]}" -np $np $SNNFIT teacher parameters/generate-teacher-activity.toml \
+        -i "$OUT/dp-network" -o "$OUT/teacher-mpi$np" --overwrite --quiet > "$OUT/teacher-mpi$np.log"
+      t1=$(date +%s.%N)
+      # simulation wall time (Timing:), the whole command's, the simulation's CPU time on the busiest
+      # rank, and the MPI waits (MPI timing:)
+      sim=$(awk '/^Timing:/ {print $2}' "$OUT/teacher-mpi$np.log")
+      cpu=$(awk '/^CPU time of the simulation:/ {print $6}' "$OUT/teacher-mpi$np.log")
+      wait=$(awk '/^MPI timing:/ {for(i=1;i<=NF;i++) if($i=="end") print $(i+1)}' "$OUT/teacher-mpi$np.log")
+      comm=$(awk '/^MPI timing:/ {for(i=1;i<=NF;i++) if($i=="counts") print $(i+1)}' "$OUT/teacher-mpi$np.log")
+      total=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+      echo "np=$np: simulation $sim s (CPU $cpu s on the busiest rank), whole command $total s, waiting ${wait:-0} s, exchanging ${comm:-0} s, load $(cut -d' ' -f1 /proc/loadavg)"
+      echo "$sim $total ${cpu:-0} ${wait:-0} ${comm:-0}" >> "$OUT/teacher-mpi$np.times"
+    done
+  done
+  for np in 1 2; do
+    sim=$(awk '{print $1}' "$OUT/teacher-mpi$np.times" | median)
+    total=$(awk '{print $2}' "$OUT/teacher-mpi$np.times" | median)
+    cpu=$(awk '{print $3}' "$OUT/teacher-mpi$np.times" | median)
+    wait=$(awk '{print $4}' "$OUT/teacher-mpi$np.times" | median)
+    comm=$(awk '{print $5}' "$OUT/teacher-mpi$np.times" | median)
+    echo "np=$np median of $REPEATS: simulation ${sim} s (CPU ${cpu} s on the busiest rank), whole command ${total} s; waiting for the slowest rank ${wait} s, exchanging data ${comm} s"
+    eval "sim_$np=$sim; total_$np=$total; cpu_$np=$cpu"
+  done
+  awk -v a="$sim_1" -v b="$sim_2" 'BEGIN {printf "parallel efficiency of the simulation on 2 ranks, wall time: %.2f (speed-up %.2fx)\n", a / (2 * b), a / b}'
+  awk -v a="$cpu_1" -v b="$cpu_2" 'BEGIN {printf "parallel efficiency of the simulation on 2 ranks, CPU time of the busiest rank: %.2f (what a machine with a free core per rank would show)\n", a / (2 * b)}'
+  awk -v a="$total_1" -v b="$total_2" 'BEGIN {printf "parallel efficiency of the whole command on 2 ranks: %.2f (speed-up %.2fx; loading, dashboards and figures are rank 0 only)\n", a / (2 * b), a / b}'
+  if diff -r "$OUT/teacher-mpi1" "$OUT/teacher-mpi2" > /dev/null; then
+    echo "outputs of -np 1 and -np 2 are byte-identical"
+  else
+    echo "ERROR: outputs of -np 1 and -np 2 differ"; exit 1
+  fi
+fi
+fi

@@ -13,6 +13,9 @@ packages=(
   python3-protobuf protobuf-compiler python3-crc32c
   # tests only: scipy.sparse reads the sparse network files
   python3-scipy
+  # MPI (optional at build time: found by CMake when present): data parallelism over trials and
+  # sweeps under mpirun; the tests run mpirun on localhost
+  libopenmpi-dev openmpi-bin
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -13,6 +13,7 @@
 
 #include "config/params_read.h"
 #include "core/error.h"
+#include "core/par.h"
 #include "stages/stage.h"
 
 /* Help and usage lines are wrapped to this width. */
@@ -20,7 +21,7 @@
 
 enum {
     C_CONNECTOME, C_HOMEOSTATIC, C_TEACHER, C_SIMULATE, C_TRAIN, C_RESUME, C_COMPARE, C_ODOURANTS, C_IMPORT,
-    C_CONVERT, C_RUN, C_N
+    C_CONVERT, C_RUN, C_SWEEP, C_N
 };
 #define ON(c) (1u << (c))
 #define ALL_COMMANDS ((1u << C_N) - 1)
@@ -120,6 +121,16 @@ static const command k_commands[C_N] = {
                {{"EXPERIMENT.toml", F_INPUT, "an experiment file: stage (or the reference's script), "
                  "parameters_file, output_dir, [[data.inputs]], log_file, [wandb]"}},
                0, 0, NULL, NULL},
+    [C_SWEEP] = {"sweep",
+                 "a parameter sweep (grid search): an experiment file with a [sweep] table of axes; every point a "
+                 "tracked run in OUT/points/<name>/, a row of OUT/summary.csv (docs/sweeps.md); points run "
+                 "--jobs at once, or are shared by the ranks of mpirun or the tasks of a Slurm job array",
+                 snn_stage_sweep, 1,
+                 {{"SWEEP.toml", F_PARAMS, "a sweep file: an experiment file (stage, parameters_file, inputs) plus "
+                   "[sweep] combine and [sweep.axes]"}},
+                 0, 1, NULL,
+                 "the sweep's folder: new, or an earlier run of the same sweep (its completed points are "
+                 "skipped)"},
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -183,6 +194,17 @@ static int set_named(snn_stage_opts *o, const char *v, char *why, size_t n) {
     (void)o, (void)v, (void)why, (void)n;
     return 0;
 }
+static int set_jobs(snn_stage_opts *o, const char *v, char *why, size_t n) {
+    char *end;
+    errno = 0;
+    long k = strtol(v, &end, 10);
+    if (end == v || *end || errno == ERANGE || k < 1 || k > 4096) {
+        snprintf(why, n, "needs a number of jobs from 1 to 4096, got '%s'", v);
+        return -1;
+    }
+    o->jobs = (int)k;
+    return 0;
+}
 static int set_quiet(snn_stage_opts *o, const char *v, char *why, size_t n) {
     (void)v, (void)why, (void)n;
     o->quiet = 1;
@@ -192,7 +214,7 @@ static int set_quiet(snn_stage_opts *o, const char *v, char *why, size_t n) {
 static const option k_options[] = {
     {"--input", "-i", "IN", ON(C_HOMEOSTATIC) | ON(C_TEACHER) | ON(C_SIMULATE) | ON(C_TRAIN),
      "the input: network_structure.npz or a folder holding it", set_input, 0},
-    {"--output", "-o", "OUT", STAGE_COMMANDS | ON(C_IMPORT), "the output folder (must not exist or be empty, unless --overwrite)",
+    {"--output", "-o", "OUT", STAGE_COMMANDS | ON(C_IMPORT) | ON(C_SWEEP), "the output folder (must not exist or be empty, unless --overwrite)",
      set_output, 0},
     {"--inputs", NULL, "FILE", ON(C_SIMULATE),
      "recorded input spikes: an npz with input_spikes (trials, T, N_in) or a teacher's spike_data.zarr "
@@ -203,7 +225,9 @@ static const option k_options[] = {
      "instead of starting anew", set_resume_from, 0},
     {"--stop-after", NULL, "K", ON(C_HOMEOSTATIC) | ON(C_TRAIN) | ON(C_RESUME),
      "stop after K epochs of this invocation, with a checkpoint; `snnfit resume OUT` continues", set_stop_after, 0},
-    {"--no-wandb", NULL, NULL, ON(C_HOMEOSTATIC) | ON(C_TRAIN) | ON(C_RESUME) | ON(C_RUN),
+    {"--jobs", "-j", "N", ON(C_SWEEP),
+     "points run at once on this machine (default 1), each with its share of the cores", set_jobs, 0},
+    {"--no-wandb", NULL, NULL, ON(C_HOMEOSTATIC) | ON(C_TRAIN) | ON(C_RESUME) | ON(C_RUN) | ON(C_SWEEP),
      "no upload to Weights & Biases in this run, even with [wandb] enabled = true", set_no_wandb, 0},
     {"--overwrite", NULL, NULL, STAGE_COMMANDS | ON(C_COMPARE) | ON(C_IMPORT) | ON(C_RUN),
      "replace an existing, non-empty output folder (it is removed first)", set_overwrite, 0},
@@ -362,13 +386,21 @@ __attribute__((format(printf, 2, 3))) static int usage_error(int c, const char *
 
 /* ---------------------------------------------------------------------------------------------- */
 
-int main(int argc, char **argv) {
+/* Commands that run on several MPI ranks (the others refuse to: every rank would write the same
+ * output folder). */
+static int runs_on_ranks(int c) { return c == C_TEACHER || c == C_SIMULATE || c == C_SWEEP; }
+
+/* The command line. Sets *agreed once the ranks agreed on the outcome (snn_par_finish); a return
+ * before that (usage errors, --help) has printed its own message. */
+static int cli_main(int argc, char **argv, int *agreed) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
         printf("snnfit %s (commit %s)\n", SNNFIT_VERSION, SNNFIT_GIT_COMMIT);
+        char mpi[256];
+        printf("MPI: %s%s\n", snn_par_built_in() ? "built in, " : "", snn_par_library(mpi, sizeof mpi));
         return 0;
     }
     int c = -1;
@@ -456,11 +488,35 @@ int main(int argc, char **argv) {
         if ((k_options[k].required & ON(c)) && !seen[k]) return usage_error(c, "missing %s", k_options[k].name);
 
     snn_error err = {0};
-    int rc = cmd->run(&o, &err);
+    int rc;
+    if (snn_par_rank() > 0) o.quiet = 1; /* rank 0 draws the progress bar */
+    if (snn_par_size() > 1 && !runs_on_ranks(c))
+        rc = snn_fail(&err, SNN_EINPUT,
+                      "snnfit %s does not run on several MPI ranks (%d here): run it without mpirun or with -np 1 "
+                      "(teacher, simulate and sweep use several ranks)",
+                      cmd->name, snn_par_size());
+    else
+        rc = cmd->run(&o, &err);
+    rc = snn_par_finish(rc, &err);
+    *agreed = 1;
     if (rc != SNN_OK) {
         fflush(stdout);
-        fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
+        if (snn_par_rank() == 0) fprintf(stderr, "error: %s\n", err.msg[0] ? err.msg : "failed");
         return rc == SNN_EINPUT ? 2 : 1;
     }
     return 0;
+}
+
+int main(int argc, char **argv) {
+    snn_par_init(&argc, &argv);
+    int agreed = 0, code = cli_main(argc, argv, &agreed);
+    if (!agreed) {
+        /* a usage error (or --help) before the command ran: the other ranks still learn the status */
+        snn_error err = {0};
+        if (code) snn_fail(&err, code == 2 ? SNN_EINPUT : SNN_ERUN, "bad command line (see the message above)");
+        int rc = snn_par_finish(code == 2 ? SNN_EINPUT : code ? SNN_ERUN : SNN_OK, &err);
+        if (rc && !code) code = rc == SNN_EINPUT ? 2 : 1;
+    }
+    snn_par_finalize();
+    return code;
 }

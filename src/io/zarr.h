@@ -32,6 +32,12 @@ snn_zarr_writer *snn_zarr_create_array(const char *group_path, const char *name,
                                        const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
                                        snn_error *err);
 
+/* A writer for an array that another process created with snn_zarr_create_array and the same
+ * arguments: writes no metadata, only chunks (processes that write disjoint chunks of one store). */
+snn_zarr_writer *snn_zarr_attach_array(const char *group_path, const char *name, snn_dtype dtype, int ndim,
+                                       const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
+                                       snn_error *err);
+
 /* Writes the chunk at grid index idx[0..ndim). data holds the chunk's valid region in C order
  * (for edge chunks, the clipped extent); the writer pads to full chunk shape. Thread-safe for
  * different chunks of the same array. */

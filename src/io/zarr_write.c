@@ -95,9 +95,10 @@ static json_t *zero_fill_json(snn_dtype t) {
     return json_integer(0);
 }
 
-snn_zarr_writer *snn_zarr_create_array(const char *group_path, const char *name, snn_dtype dtype, int ndim,
-                                       const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
-                                       snn_error *err) {
+/* Checks the arguments and fills a writer; touches no file. */
+static snn_zarr_writer *writer_new(const char *group_path, const char *name, snn_dtype dtype, int ndim,
+                                   const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
+                                   snn_error *err) {
     if ((int)dtype < 0 || dtype >= SNN_DTYPE_COUNT) {
         snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: unknown dtype %d", group_path, name, (int)dtype);
         return NULL;
@@ -152,7 +153,20 @@ snn_zarr_writer *snn_zarr_create_array(const char *group_path, const char *name,
         w->chunks[d] = chunks[d];
         w->grid[d] = (shape[d] + chunks[d] - 1) / chunks[d];
     }
+    return w;
+}
 
+snn_zarr_writer *snn_zarr_attach_array(const char *group_path, const char *name, snn_dtype dtype, int ndim,
+                                       const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
+                                       snn_error *err) {
+    return writer_new(group_path, name, dtype, ndim, shape, chunks, codec, err);
+}
+
+snn_zarr_writer *snn_zarr_create_array(const char *group_path, const char *name, snn_dtype dtype, int ndim,
+                                       const int64_t *shape, const int64_t *chunks, snn_zarr_codec codec,
+                                       snn_error *err) {
+    snn_zarr_writer *w = writer_new(group_path, name, dtype, ndim, shape, chunks, codec, err);
+    if (w == NULL) return NULL;
     char p[SNN_PATH_MAX];
     int rc = snn_mkdirs(w->dir, err);
     if (!rc) rc = snn_path_join(p, sizeof p, w->dir, ".zarray", err);

@@ -24,6 +24,7 @@ typedef struct snn_stage_opts {
     const char *resume_from;   /* train --resume-from FILE */
     int64_t stop_after;        /* train/resume --stop-after K: stop (with a checkpoint) after K iterations */
     int no_wandb;
+    int jobs;              /* sweep --jobs N: points run at once (0: 1) */
     /* set by `snnfit run`, which prepares OUT (inputs/, metadata.json) before the stage runs: the
      * stage uses the folder as it is, never refusing or removing it */
     int keep_existing;
@@ -94,5 +95,9 @@ int snn_stage_convert(const snn_stage_opts *o, snn_error *err);
 /* snnfit run EXPERIMENT.toml (stages/run.c, SPEC section 10): o->input = the experiment file,
  * o->overwrite replaces its output folder; the exit status is the stage's. */
 int snn_stage_run(const snn_stage_opts *o, snn_error *err);
+
+/* snnfit sweep SWEEP.toml -o OUT [--jobs N] (stages/sweep.c): o->params_path = the sweep file,
+ * o->output = OUT. Every point a tracked run (`snnfit run`) in OUT/points/<name>/; OUT/summary.csv. */
+int snn_stage_sweep(const snn_stage_opts *o, snn_error *err);
 
 #endif
