@@ -12,6 +12,10 @@ packages=(
   # python3-crc32c checks the records' CRCs)
   python3-protobuf protobuf-compiler python3-crc32c
 )
+# `make fuzz` only (install-deps.sh fuzz): clang with libFuzzer and its OpenMP runtime
+if [ "${1:-}" = fuzz ]; then
+  packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

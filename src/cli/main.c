@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/error.h"
 #include "stages/stage.h"
 
@@ -69,6 +70,7 @@ static void print_command_help(const command *c, FILE *f) {
         fprintf(f, "  -o, --output OUT   output folder (must not exist or be empty)\n");
     }
     fprintf(f, "  --overwrite        replace an existing output folder\n");
+    fprintf(f, "  --max-memory BYTES refuse a run estimated to need more memory (8G, 512M; default: what is available)\n");
     fprintf(f, "  --quiet            no progress bar\n");
     fprintf(f, "  -h, --help         this help\n");
 }
@@ -105,7 +107,7 @@ int main(int argc, char **argv) {
             o.overwrite = 1;
         } else if (!strcmp(a, "--no-wandb")) {
             o.no_wandb = 1;
-        } else if (!strcmp(a, "--resume-from") || !strcmp(a, "--stop-after")) {
+        } else if (!strcmp(a, "--resume-from") || !strcmp(a, "--stop-after") || !strcmp(a, "--max-memory")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "error: %s needs a value\nusage: %s\n", a, cmd->usage);
                 return 2;
@@ -113,11 +115,18 @@ int main(int argc, char **argv) {
             const char *val = argv[++i];
             if (!strcmp(a, "--resume-from")) {
                 o.resume_from = val;
+            } else if (!strcmp(a, "--max-memory")) {
+                uint64_t m = 0;
+                if (snn_parse_bytes(val, &m) != 0 || m == 0) {
+                    fprintf(stderr, "error: --max-memory needs a number of bytes such as 8G or 512M, got '%s'\n", val);
+                    return 2;
+                }
+                o.max_memory = m;
             } else {
-                char *end;
-                long long k = strtoll(val, &end, 10);
-                if (*end || k < 1) {
-                    fprintf(stderr, "error: --stop-after needs a positive number of epochs, got '%s'\n", val);
+                int64_t k = 0;
+                if (snn_parse_i64(val, &k) != 0 || k < 1) {
+                    fprintf(stderr, "error: --stop-after needs a positive number of epochs (at most %lld), got '%s'\n",
+                            (long long)INT64_MAX, val);
                     return 2;
                 }
                 o.stop_after = k;
@@ -137,7 +146,12 @@ int main(int argc, char **argv) {
             return 2;
         } else if (cmd->positional && n_pos < cmd->positional) {
             pos[n_pos++] = a;
-        } else if (!strcmp(cmd->name, "resume") && o.output == NULL) {
+        } else if (!strcmp(cmd->name, "resume")) {
+            if (o.output != NULL) {
+                fprintf(stderr, "error: unexpected argument '%s' (resume takes one run folder)\nusage: %s\n", a,
+                        cmd->usage);
+                return 2;
+            }
             o.output = a;
         } else if (o.params_path == NULL) {
             o.params_path = a;

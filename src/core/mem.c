@@ -52,3 +52,18 @@ size_t snn_peak_rss_bytes(void) {
     fclose(f);
     return kb * 1024;
 }
+
+size_t snn_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f == NULL) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "MemAvailable:", 13) == 0) {
+            kb = (size_t)strtoull(line + 13, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb * 1024;
+}

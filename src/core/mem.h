@@ -19,4 +19,8 @@ void snn_free(void *p);
 /* Peak resident set size of this process in bytes (VmHWM), or 0 if unknown. */
 size_t snn_peak_rss_bytes(void);
 
+/* Memory the machine can give a new run without swapping (MemAvailable in /proc/meminfo), in bytes;
+ * 0 if unknown. The default of every command's --max-memory. */
+size_t snn_mem_available(void);
+
 #endif

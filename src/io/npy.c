@@ -201,9 +201,9 @@ static void byteswap(void *data, size_t count, size_t size) {
     }
 }
 
-int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
-                        snn_error *err) {
-    memset(out, 0, sizeof *out);
+/* Reads and checks the header; *data_bytes gets the size of the data that must follow it. */
+static int read_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, npy_info *info,
+                       uint64_t *data_bytes, snn_error *err) {
     unsigned char pre[12];
     if (total < 10)
         return snn_fail(err, SNN_EINPUT, "%s: not a .npy array (only %llu bytes, shorter than a .npy header)", what,
@@ -235,34 +235,61 @@ int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const cha
     char *h = snn_calloc((size_t)hlen + 1, 1, "a .npy header", err);
     if (h == NULL) return SNN_ERUN;
     rc = read_exact(rd, ctx, h, (size_t)hlen, what, "header", err);
-    npy_info info;
-    if (rc == SNN_OK) rc = parse_header(h, (size_t)hlen, what, &info, err);
+    if (rc == SNN_OK) rc = parse_header(h, (size_t)hlen, what, info, err);
     free(h);
     if (rc) return rc;
 
-    size_t esize = snn_dtype_size(info.dtype);
+    size_t esize = snn_dtype_size(info->dtype);
     uint64_t count = 1;
     int overflow = 0;
-    for (int d = 0; d < info.ndim; d++) {
-        uint64_t s = (uint64_t)info.shape[d];
+    for (int d = 0; d < info->ndim; d++) {
+        uint64_t s = (uint64_t)info->shape[d];
         if (s != 0 && count > UINT64_MAX / s) overflow = 1;
         count *= s;
     }
     uint64_t avail = total - prefix - hlen;
     char shp[160];
-    snn_npy_shape_str(info.ndim, info.shape, shp, sizeof shp);
+    snn_npy_shape_str(info->ndim, info->shape, shp, sizeof shp);
     if (overflow || count > UINT64_MAX / esize || count * esize > avail)
         return snn_fail(err, SNN_EINPUT,
                         "%s: truncated: shape %s of %s needs %s%llu bytes of data, only %llu present", what, shp,
-                        snn_dtype_name(info.dtype), overflow ? "more than " : "",
+                        snn_dtype_name(info->dtype), overflow ? "more than " : "",
                         (unsigned long long)(overflow ? UINT64_MAX : count * esize), (unsigned long long)avail);
     uint64_t nbytes = count * esize;
     if (avail != nbytes)
         return snn_fail(err, SNN_EINPUT, "%s: holds %llu bytes of data but shape %s of %s needs %llu", what,
-                        (unsigned long long)avail, shp, snn_dtype_name(info.dtype), (unsigned long long)nbytes);
+                        (unsigned long long)avail, shp, snn_dtype_name(info->dtype), (unsigned long long)nbytes);
     if (nbytes > SIZE_MAX)
         return snn_fail(err, SNN_ERUN, "%s: %llu bytes do not fit in memory on this platform", what,
                         (unsigned long long)nbytes);
+    *data_bytes = nbytes;
+    return SNN_OK;
+}
+
+int snn_npy_read_stream_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                               snn_error *err) {
+    memset(out, 0, sizeof *out);
+    npy_info info;
+    uint64_t nbytes;
+    int rc = read_header(rd, ctx, total, what, &info, &nbytes, err);
+    if (rc) return rc;
+    out->dtype = info.dtype;
+    out->ndim = info.ndim;
+    memcpy(out->shape, info.shape, sizeof info.shape);
+    return SNN_OK;
+}
+
+int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                        snn_error *err) {
+    memset(out, 0, sizeof *out);
+    npy_info info;
+    uint64_t nbytes;
+    int rc = read_header(rd, ctx, total, what, &info, &nbytes, err);
+    if (rc) return rc;
+    size_t esize = snn_dtype_size(info.dtype);
+    uint64_t count = nbytes / esize;
+    char shp[160];
+    snn_npy_shape_str(info.ndim, info.shape, shp, sizeof shp);
 
     void *data = snn_calloc((size_t)count ? (size_t)count : 1, esize, what, err);
     if (data == NULL) return SNN_ERUN;
@@ -404,6 +431,7 @@ static int64_t file_read(void *ctx, void *buf, size_t n, snn_error *err) {
 
 int snn_npy_read(const char *path, snn_array *out, snn_error *err) {
     memset(out, 0, sizeof *out);
+    if (snn_check_regular_file(path, err) != SNN_OK) return SNN_EINPUT; /* fopen would block on a FIFO */
     FILE *f = fopen(path, "rb");
     if (f == NULL) return snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

@@ -25,6 +25,11 @@ typedef int64_t (*snn_npy_read_fn)(void *ctx, void *buf, size_t n, snn_error *er
 int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
                         snn_error *err);
 
+/* The header alone: out gets dtype, ndim and shape (no data; out->data NULL) after the same checks of
+ * the header against `total` as a full read. The stream is left after the header. */
+int snn_npy_read_stream_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                               snn_error *err);
+
 /* Builds the header (magic, version, length, dict, padding) so that the data starts 64-byte aligned.
  * *hdr is malloc'd. Format 1.0 unless the dict needs more than 65535 bytes. */
 int snn_npy_header(snn_dtype dtype, int ndim, const int64_t *shape, unsigned char **hdr, size_t *hdr_len,

@@ -154,8 +154,9 @@ static int read_sf(snn_npz *z, const char *key, int64_t rows, int64_t cols, doub
     if (rc) return rc;
     const double *v = a.data;
     for (size_t i = 0, n = snn_array_count(&a); i < n; i++) {
-        if (!isfinite(v[i])) {
-            snn_fail(err, SNN_EINPUT, "%s: array '%s': entry [%zu, %zu] = %g; scaling factors must be finite",
+        /* the weights beside them are effective weights, w x SF, which must be >= 0 */
+        if (!isfinite(v[i]) || v[i] < 0) {
+            snn_fail(err, SNN_EINPUT, "%s: array '%s': entry [%zu, %zu] = %g; scaling factors must be finite and >= 0",
                      snn_npz_path(z), key, i / (size_t)cols, i % (size_t)cols, v[i]);
             snn_array_free(&a);
             return SNN_EINPUT;
@@ -192,6 +193,9 @@ static int load_into(snn_npz *z, int n_types, int n_ff_types, snn_structure *s, 
         return snn_fail(err, SNN_EINPUT, "%s: array '%s': expected a square N x N matrix, got shape (%lld, %lld)",
                         path, wkey, (long long)a->w.shape[0], (long long)a->w.shape[1]);
     const int64_t n = a->w.shape[0];
+    if (n == 0)
+        return snn_fail(err, SNN_EINPUT, "%s: array '%s' has shape (0, 0): the network has no neurons (N = 0)", path,
+                        wkey);
     if ((rc = read_weights(z, "feedforward_weights", &a->w_ff, err))) return rc;
     if (a->w_ff.shape[1] != n)
         return snn_fail(err, SNN_EINPUT,
@@ -287,6 +291,21 @@ int snn_structure_load(const char *path, int n_types, int n_ff_types, snn_struct
     snn_npz_free(z);
     if (rc) snn_structure_free(s);
     return rc;
+}
+
+int snn_structure_peek(const char *path, int64_t *n, int64_t *n_in, snn_error *err) {
+    snn_npz *z = snn_npz_open(path, err);
+    if (z == NULL) return err && err->code ? err->code : SNN_EINPUT;
+    const char *wkey = snn_npz_has(z, "recurrent_weights") ? "recurrent_weights" : "weights";
+    snn_array w, wf;
+    int rc = snn_npz_peek(z, wkey, &w, err);
+    if (!rc) rc = snn_npz_peek(z, "feedforward_weights", &wf, err);
+    snn_npz_free(z);
+    if (rc) return rc;
+    /* shapes that are not N x N and N_in x N are reported by the load, naming the array */
+    *n = w.ndim == 2 ? w.shape[0] : 0;
+    *n_in = wf.ndim == 2 ? wf.shape[0] : 0;
+    return SNN_OK;
 }
 
 /* ---------------------------------------------------------------- saving */

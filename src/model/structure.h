@@ -5,8 +5,9 @@
  * Loading accepts `weights` as an old name for `recurrent_weights`, any integer dtype for the index
  * arrays, a missing connectivity array (derived as weights != 0), missing assembly_ids (all -1), and
  * both stored and deflated archives. It rejects, naming the file and the array: missing keys, wrong
- * dtypes or shapes, N or N_in that disagree between arrays, NaN/inf or negative weights, a weight
- * where the connectivity says there is no synapse, type indices out of range. */
+ * dtypes or shapes, N = 0, N or N_in that disagree between arrays, NaN/inf or negative weights or
+ * scaling factors, a weight where the connectivity says there is no synapse, type indices out of
+ * range. */
 #ifndef SNNFIT_MODEL_STRUCTURE_H
 #define SNNFIT_MODEL_STRUCTURE_H
 
@@ -38,6 +39,10 @@ void snn_structure_free(snn_structure *s);
 /* Loads network_structure.npz. n_types / n_ff_types (> 0) bound the type indices; pass 0 to skip
  * that check. */
 int snn_structure_load(const char *path, int n_types, int n_ff_types, snn_structure *s, snn_error *err);
+
+/* N and N_in from the headers of the weight arrays alone, without reading them: for the memory
+ * estimate of a run before its network is loaded. */
+int snn_structure_peek(const char *path, int64_t *n, int64_t *n_in, snn_error *err);
 
 /* Saves with the reference's keys (recurrent_weights f4, feedforward_weights f4,
  * recurrent_connectivity b1, feedforward_connectivity b1, cell_type_indices i8,

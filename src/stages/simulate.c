@@ -40,6 +40,8 @@ static int load_recorded_inputs(const char *path, int64_t n_in, double dt, snn_a
                           (long long)n_in);
         if (!rc && snn_zarr_dtype(a) != SNN_BOOL && snn_zarr_dtype(a) != SNN_U8)
             rc = snn_fail(err, SNN_EINPUT, "%s: array 'input_spikes' must be bool", path);
+        /* a teacher store (format 2) has every chunk: a missing one is damage, not silence */
+        if (!rc) rc = snn_zarr_check_chunks(a, snn_zarr_format(g) == 2, NULL, err);
         if (!rc) rc = snn_zarr_read_array(a, in, err);
         snn_zarr_array_free(a);
         snn_zarr_group_free(g);
@@ -65,8 +67,10 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     float *tv = NULL, *ti = NULL, *tl = NULL, *tg = NULL;
     uint8_t *names = NULL;
     char spath[SNN_PATH_MAX], source[SNN_PATH_MAX] = "";
-    int rc = snn_params_load(o->params_path, SNN_STAGE_SIMULATE, p, err);
+    int rc = snn_stage_check_io(o, err);
+    if (!rc) rc = snn_params_load(o->params_path, SNN_STAGE_SIMULATE, p, err);
     if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
+    if (!rc) rc = snn_stage_check_structure_memory(o, spath, err);
     if (!rc) rc = snn_stage_load_network(p, spath, &s, &net, err);
     if (rc) goto done;
     const int64_t n = s.n, n_in = s.n_in;
@@ -81,7 +85,9 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
         if (snn_is_dir(cand)) snprintf(source, sizeof source, "%s", cand);
     }
     if (source[0]) {
-        rc = load_recorded_inputs(source, n_in, p->sim.dt, &rec_in, err);
+        const snn_stage_input rin = {"the recorded inputs", source};
+        rc = snn_stage_check_inputs(NULL, o->output, &rin, 1, err);
+        if (!rc) rc = load_recorded_inputs(source, n_in, p->sim.dt, &rec_in, err);
         if (rc) goto done;
         if (!p->sim.has_batch_size || B > rec_in.shape[0]) B = rec_in.shape[0];
         if (T > rec_in.shape[1]) T = rec_in.shape[1];
@@ -110,14 +116,22 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
                           o->params_path, (long long)tp->neurons[q], (long long)n);
             goto done;
         }
+    {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &s, &z);
+        snn_mem_simulate(p, &z, B, T, rec_in.shape[0], rec_in.shape[1], &est);
+        if ((rc = snn_stage_check_memory(o, &est, o->params_path, err))) goto done;
+    }
     rc = snn_stage_prepare_output(o, err);
     if (rc) goto done;
 
-    in = snn_calloc((size_t)(B * T * n_in + 1), 1, "input spikes", err);
-    out = snn_calloc((size_t)(B * T * n), 1, "output spikes", err);
+    /* sizes bounded by the loader's limits and the memory estimate above */
+    in = snn_calloc((size_t)(B * T), (size_t)n_in + 1, "input spikes", err);
+    out = snn_calloc((size_t)(B * T), (size_t)n, "output spikes", err);
     int64_t L = p->sim.chunk_size;
-    in_chunk = snn_calloc((size_t)(B * L * n_in + 1), 1, "input chunk", err);
-    out_chunk = snn_calloc((size_t)(B * L * n), 1, "output chunk", err);
+    in_chunk = snn_calloc((size_t)(B * L), (size_t)n_in + 1, "input chunk", err);
+    out_chunk = snn_calloc((size_t)(B * L), (size_t)n, "output chunk", err);
     size_t rows = (size_t)k_tr * (size_t)T * (size_t)m_tr;
     tv = snn_calloc(rows + 1, sizeof(float), "tracked voltages", err);
     ti = snn_calloc(rows * S + 1, sizeof(float), "tracked currents", err);

@@ -78,8 +78,10 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     if (!r.p) return snn_fail(err, SNN_ERUN, "out of memory");
     snn_params *p = r.p;
     char spath[SNN_PATH_MAX], results[SNN_PATH_MAX], store[SNN_PATH_MAX], tmp_store[SNN_PATH_MAX];
-    int rc = snn_params_load(o->params_path, SNN_STAGE_TEACHER, p, err);
+    int rc = snn_stage_check_io(o, err);
+    if (!rc) rc = snn_params_load(o->params_path, SNN_STAGE_TEACHER, p, err);
     if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
+    if (!rc) rc = snn_stage_check_structure_memory(o, spath, err);
     if (!rc) rc = snn_stage_load_network(p, spath, &r.s, &r.net, err);
     if (rc) goto done;
     const int64_t n = r.s.n, n_in = r.s.n_in, L = p->sim.chunk_size, B = p->sim.batch_size;
@@ -108,6 +110,13 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
         goto done;
     }
     const int P = r.n_patterns;
+    {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &r.s, &z);
+        snn_mem_teacher(p, &z, P, &est);
+        if ((rc = snn_stage_check_memory(o, &est, o->params_path, err))) goto done;
+    }
     rc = snn_stage_prepare_output(o, err);
     if (rc) goto done;
 
@@ -123,14 +132,15 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     if (rc) goto done;
     int64_t plot_chunks = p->sim.plot_size < n_chunks ? p->sim.plot_size : n_chunks;
     int64_t first_plot_chunk = n_chunks - plot_chunks, T_w = plot_chunks * L;
+    /* sizes bounded by the loader's limits and the memory estimate above */
     for (int i = 0; i < 2; i++) {
-        r.in[i] = snn_calloc((size_t)(B * L * n_in + 1), 1, "input spikes of a chunk", err);
-        r.out[i] = snn_calloc((size_t)(B * L * n), 1, "output spikes of a chunk", err);
-        r.ouw[i] = snn_calloc((size_t)(B * L * P), sizeof(float), "OU weights of a chunk", err);
+        r.in[i] = snn_calloc((size_t)(B * L), (size_t)n_in + 1, "input spikes of a chunk", err);
+        r.out[i] = snn_calloc((size_t)(B * L), (size_t)n, "output spikes of a chunk", err);
+        r.ouw[i] = snn_calloc((size_t)(B * L) * (size_t)P, sizeof(float), "OU weights of a chunk", err);
     }
-    r.trial_counts = snn_calloc((size_t)(B * n), sizeof(int32_t), "spike counts", err);
-    r.win_in = snn_calloc((size_t)(T_w * n_in + 1), 1, "plotted input spikes", err);
-    r.win_ouw = snn_calloc((size_t)(T_w * P + 1), sizeof(float), "plotted OU weights", err);
+    r.trial_counts = snn_calloc((size_t)B * (size_t)n, sizeof(int32_t), "spike counts", err);
+    r.win_in = snn_calloc((size_t)T_w, (size_t)n_in + 1, "plotted input spikes", err);
+    r.win_ouw = snn_calloc((size_t)T_w * (size_t)P + 1, sizeof(float), "plotted OU weights", err);
     r.counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
     if (!r.in[0] || !r.out[0] || !r.ouw[0] || !r.in[1] || !r.out[1] || !r.ouw[1] || !r.trial_counts ||
         !r.win_in || !r.win_ouw || !r.counts) {
