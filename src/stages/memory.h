@@ -19,7 +19,7 @@
 #include "config/params.h"
 
 /* the program, its libraries and one figure being drawn (a 2400 x 1600 image and PLplot's buffers) */
-#define SNN_MEM_FIXED (96.0 * 1024 * 1024)
+#define SNN_MEM_FIXED (48.0 * 1024 * 1024)
 
 #define SNN_MEM_MAX_PARTS 24
 

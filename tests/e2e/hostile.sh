@@ -79,14 +79,18 @@ mkhomeo() { # mkhomeo OUT.toml [sed expressions...]
 T="$work/train.toml"
 
 echo "--- fault 1: an output folder that is, contains or lies inside an input"
-cp -r "$work/net" "$work/x1"
+fresh_x1() { rm -rf "$work/x1" && cp -r "$work/net" "$work/x1"; }  # each case gets an intact input
+fresh_x1
 expect_untouched teacher_output_is_input "$work/x1" "input" \
   "$SNNFIT" teacher "$work/teacher.toml" -i "$work/x1" -o "$work/x1" --overwrite --quiet
+fresh_x1
 expect_untouched teacher_output_inside_input "$work/x1" "input" \
   "$SNNFIT" teacher "$work/teacher.toml" -i "$work/x1" -o "$work/x1/sub" --quiet
+fresh_x1
 ln -s "$work/x1" "$work/x1link"
 expect_untouched teacher_output_is_input_via_link "$work/x1" "input" \
   "$SNNFIT" teacher "$work/teacher.toml" -i "$work/x1link" -o "$work/x1" --overwrite --quiet
+fresh_x1
 expect_untouched homeostatic_output_contains_input "$work/x1" "input" \
   "$SNNFIT" homeostatic "$homeo" -i "$work/x1/network_structure.npz" -o "$work/x1" --overwrite --quiet
 cp -r "$work/teacher" "$work/t1"
@@ -118,12 +122,14 @@ expect_error toml_inline_tables_10000_deep "nested.toml:2|nest" "$SNNFIT" connec
 expect_error toml_arrays_1000000_deep "nested2.toml:1|nest" "$SNNFIT" connectome "$work/nested2.toml" -o "$work/out"
 
 echo "--- fault 4: huge values"
-for kv in "duration = 1e308" "dt = 1e-300"; do
+# (the message must say why: the old one blamed a chunk too long for a 1e308 ms run)
+for kv in "duration = 1e308|out of range" "dt = 1e-300|time steps"; do
+  why=${kv#*|} kv=${kv%|*}
   key=${kv%% *}
   sed "s/^$key = .*/$kv/" "$conn" > "$work/c_$key.toml"
-  expect_error "connectome_$key" "c_$key.toml|$key" "$SNNFIT" connectome "$work/c_$key.toml" -o "$work/out"
+  expect_error "connectome_$key" "c_$key.toml|$key|$why" "$SNNFIT" connectome "$work/c_$key.toml" -o "$work/out"
   sed "s/^$key = .*/$kv/" "$work/teacher.toml" > "$work/t_$key.toml"
-  expect_error "teacher_$key" "t_$key.toml|$key" "$SNNFIT" teacher "$work/t_$key.toml" -i "$work/net" -o "$work/out"
+  expect_error "teacher_$key" "t_$key.toml|$key|$why" "$SNNFIT" teacher "$work/t_$key.toml" -i "$work/net" -o "$work/out"
 done
 mkhomeo "$work/h_dur.toml" -e 's/^duration = .*/duration = 9223372036854775807/'
 expect_error homeostatic_duration_int64_max "h_dur.toml|duration" "$SNNFIT" homeostatic "$work/h_dur.toml" -i "$work/net" -o "$work/out"

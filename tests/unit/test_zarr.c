@@ -677,8 +677,12 @@ static void test_hostile_stores(void **state) {
     assert_non_null(w);
     write_all_chunks(w, (uint8_t *)v, 2, shape, chunks, 8);
     snn_zarr_writer_free(w);
+    /* integer fill for a float64 array, float fill for an int64 one: both converted into the slot */
     write_text(store, "f8fill", ".zarray",
-               "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<f8\", \"fill_value\": 1.5, \"filters\": null, "
+               "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<f8\", \"fill_value\": 2, \"filters\": null, "
+               "\"order\": \"C\", \"shape\": [8], \"zarr_format\": 2}");
+    write_text(store, "i8fill", ".zarray",
+               "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<i8\", \"fill_value\": 7.0, \"filters\": null, "
                "\"order\": \"C\", \"shape\": [8], \"zarr_format\": 2}");
 
     snn_zarr_group *g = snn_zarr_open_group(store, &err);
@@ -688,7 +692,13 @@ static void test_hostile_stores(void **state) {
     assert_non_null(a);
     double got[8];
     assert_int_equal(snn_zarr_read_region(a, (int64_t[]){0}, (int64_t[]){8}, got, &err), SNN_OK);
-    for (int k = 0; k < 8; k++) assert_true(got[k] == 1.5);
+    for (int k = 0; k < 8; k++) assert_true(got[k] == 2.0);
+    snn_zarr_array *ai = snn_zarr_open_array(g, "i8fill", &err);
+    assert_non_null(ai);
+    int64_t goti[8];
+    assert_int_equal(snn_zarr_read_region(ai, (int64_t[]){0}, (int64_t[]){8}, goti, &err), SNN_OK);
+    for (int k = 0; k < 8; k++) assert_int_equal(goti[k], 7);
+    snn_zarr_array_free(ai);
     /* ... which is what a format-2 store whose chunks must all exist refuses */
     assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_EINPUT);
     expect_msg(&err, "f8fill", "chunk 0 is missing", NULL);
