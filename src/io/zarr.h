@@ -86,6 +86,10 @@ int snn_zarr_read_array(snn_zarr_array *a, snn_array *out, snn_error *err);
  * key and size of every chunk are added to it: a cheap identity of the data. */
 int snn_zarr_check_chunks(snn_zarr_array *a, int require_all, snn_sha256 *id, snn_error *err);
 
+/* Reads and decodes every chunk once (a corrupt chunk behind a valid header is found now, naming it,
+ * rather than when a run reaches it); the array keeps only its last chunk. */
+int snn_zarr_decode_all(snn_zarr_array *a, snn_error *err);
+
 /* Adds the group's metadata files (.zgroup and .zattrs, or zarr.json) to id. */
 int snn_zarr_group_identity(const snn_zarr_group *g, snn_sha256 *id, snn_error *err);
 

@@ -748,3 +748,22 @@ int snn_zarr_check_chunks(snn_zarr_array *a, int require_all, snn_sha256 *id, sn
     }
     return SNN_OK;
 }
+
+int snn_zarr_decode_all(snn_zarr_array *a, snn_error *err) {
+    int64_t ci[SNN_MAX_NDIM] = {0};
+    for (int d = 0; d < a->ndim; d++)
+        if (a->grid[d] == 0) return SNN_OK;
+    for (;;) {
+        const uint8_t *data;
+        int rc = load_chunk(a, ci, &data, err);
+        if (rc) return rc;
+        int d = a->ndim - 1;
+        while (d >= 0 && ci[d] == a->grid[d] - 1) {
+            ci[d] = 0;
+            d--;
+        }
+        if (d < 0) break;
+        ci[d]++;
+    }
+    return SNN_OK;
+}

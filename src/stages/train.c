@@ -109,13 +109,17 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
         return snn_fail(err, SNN_EINPUT, "%s: [simulation] chunk_size = %lld steps is longer than the teacher data (%lld steps)",
                         p->path, (long long)td->L, (long long)td->T);
     /* every chunk is checked now, before the output folder exists, rather than when training reaches it;
-     * a format-2 store (stage 3's) must have them all. The identity of the data goes into the record. */
+     * a format-2 store (stage 3's) must have them all. The identity of the data (metadata, chunk names
+     * and sizes) goes into the run's record. */
     const int whole = snn_zarr_format(td->g) == 2;
     snn_sha256 id;
     snn_sha256_init(&id);
     rc = snn_zarr_group_identity(td->g, &id, err);
     if (!rc) rc = snn_zarr_check_chunks(td->in, whole, &id, err);
     if (!rc) rc = snn_zarr_check_chunks(td->out, whole, &id, err);
+    /* and decoded once: about one pass over the data, which training makes many times */
+    if (!rc) rc = snn_zarr_decode_all(td->in, err);
+    if (!rc) rc = snn_zarr_decode_all(td->out, err);
     if (rc) return rc;
     uint8_t d[32];
     snn_sha256_final(&id, d);

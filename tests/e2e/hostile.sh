@@ -172,6 +172,14 @@ cp -r "$work/teacher" "$work/s_trunc"
 last=$(ls "$work/s_trunc/$store/output_spikes" | grep -v '^\.' | sort -t. -k2,2n | tail -1)
 head -c 40 "$work/s_trunc/$store/output_spikes/$last" > "$work/chunk" && mv "$work/chunk" "$work/s_trunc/$store/output_spikes/$last"
 expect_error store_truncated_last_chunk "s_trunc|output_spikes|$last" "$SNNFIT" train "$T" -i "$work/s_trunc" -o "$work/out"
+cp -r "$work/teacher" "$work/s_body"
+"$PY" - "$work/s_body/$store/input_spikes/0.7.0" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[16:] = bytes(len(b) - 16)  # the blosc header intact, the blocks zeroed
+open(sys.argv[1], "wb").write(b)
+PYEOF
+expect_error store_corrupt_chunk_body "s_body|input_spikes|0.7.0" "$SNNFIT" train "$T" -i "$work/s_body" -o "$work/out"
 cp -r "$work/teacher" "$work/s_shape"
 "$PY" - "$work/s_shape/$store/output_spikes/.zarray" <<'PYEOF'
 import json, sys
