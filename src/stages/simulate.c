@@ -23,8 +23,20 @@
 #include "model/spike_stats.h"
 #include "stages/stage.h"
 
+/* The memory of reading recorded inputs of `shape` whole, checked before they are read. */
+static int check_recorded_memory(const snn_stage_opts *o, const char *path, int ndim, const int64_t *shape,
+                                 snn_error *err) {
+    snn_mem_estimate e;
+    snn_mem_init(&e);
+    double count = 1;
+    for (int d = 0; d < ndim; d++) count *= (double)shape[d];
+    snn_mem_add(&e, "recorded inputs", count, 1, 0);
+    return snn_stage_check_memory(o, &e, path, err);
+}
+
 /* Loads recorded input spikes (trials, T, N_in) from an npz or a zarr store into *in. */
-static int load_recorded_inputs(const char *path, int64_t n_in, double dt, snn_array *in, snn_error *err) {
+static int load_recorded_inputs(const snn_stage_opts *o, const char *path, int64_t n_in, double dt, snn_array *in,
+                                snn_error *err) {
     if (snn_is_dir(path)) {
         snn_zarr_group *g = snn_zarr_open_group(path, err);
         if (!g) return SNN_EINPUT;
@@ -42,6 +54,7 @@ static int load_recorded_inputs(const char *path, int64_t n_in, double dt, snn_a
             rc = snn_fail(err, SNN_EINPUT, "%s: array 'input_spikes' must be bool", path);
         /* a teacher store (format 2) has every chunk: a missing one is damage, not silence */
         if (!rc) rc = snn_zarr_check_chunks(a, snn_zarr_format(g) == 2, NULL, err);
+        if (!rc) rc = check_recorded_memory(o, path, snn_zarr_ndim(a), snn_zarr_shape(a), err);
         if (!rc) rc = snn_zarr_read_array(a, in, err);
         snn_zarr_array_free(a);
         snn_zarr_group_free(g);
@@ -50,7 +63,10 @@ static int load_recorded_inputs(const char *path, int64_t n_in, double dt, snn_a
     snn_npz *z = snn_npz_open(path, err);
     if (!z) return SNN_EINPUT;
     int64_t shape[3] = {-1, -1, n_in};
-    int rc = snn_npz_read_as(z, "input_spikes", SNN_BOOL, 3, shape, in, err);
+    snn_array head;
+    int rc = snn_npz_peek(z, "input_spikes", &head, err);
+    if (!rc) rc = check_recorded_memory(o, path, head.ndim, head.shape, err);
+    if (!rc) rc = snn_npz_read_as(z, "input_spikes", SNN_BOOL, 3, shape, in, err);
     snn_npz_free(z);
     return rc;
 }
@@ -87,7 +103,7 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     if (source[0]) {
         const snn_stage_input rin = {"the recorded inputs", source};
         rc = snn_stage_check_inputs(NULL, o->output, &rin, 1, err);
-        if (!rc) rc = load_recorded_inputs(source, n_in, p->sim.dt, &rec_in, err);
+        if (!rc) rc = load_recorded_inputs(o, source, n_in, p->sim.dt, &rec_in, err);
         if (rc) goto done;
         if (!p->sim.has_batch_size || B > rec_in.shape[0]) B = rec_in.shape[0];
         if (T > rec_in.shape[1]) T = rec_in.shape[1];
