@@ -3,11 +3,12 @@
 #   make test   unit, end-to-end and interoperability tests, then again under ASan+UBSan
 #   make bench  the performance workloads (Dp scale: stage 3 and stage-4 iterations)
 #   make demo-large  100,000 neurons, 10 million synapses: stages 1, 3 and 4 with time and peak memory
+#   make fuzz   libFuzzer targets of the file readers (clang), FUZZ_SECONDS each (not part of make test)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build build-asan deps demo demo-large test test-release test-asan test-f64 bench clean
+.PHONY: all build build-asan deps demo demo-large test test-release test-asan test-f64 bench fuzz clean
 
 all: build
 
@@ -54,5 +55,15 @@ demo-large: deps build
 bench: build
 	@SNNFIT=$(BUILD)/snnfit bash bench/run.sh
 
+# Fuzzing (ASan + UBSan + libFuzzer, clang-14): the TOML reader and schemas, npy/npz, zarr metadata
+# and chunk decoding, checkpoint loading; seeds in tests/fuzz/corpus/. FUZZ_SECONDS per target.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz:
+	@bash tools/install-deps.sh fuzz
+	CC=clang-14 cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSNNFIT_FUZZ=ON > /dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_toml fuzz_npz fuzz_zarr fuzz_checkpoint
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(JOBS) bash tests/fuzz/run.sh
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output demo-large-output bench-output
+	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) $(FUZZ_BUILD) demo-output demo-large-output bench-output

@@ -17,6 +17,10 @@ packages=(
   # sweeps under mpirun; the tests run mpirun on localhost
   libopenmpi-dev openmpi-bin
 )
+# `make fuzz` only (install-deps.sh fuzz): clang with libFuzzer and its OpenMP runtime
+if [ "${1:-}" = fuzz ]; then
+  packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

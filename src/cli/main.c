@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config/params_read.h"
+#include "core/checked.h"
 #include "core/error.h"
 #include "core/par.h"
 #include "stages/stage.h"
@@ -205,6 +206,15 @@ static int set_jobs(snn_stage_opts *o, const char *v, char *why, size_t n) {
     o->jobs = (int)k;
     return 0;
 }
+static int set_max_memory(snn_stage_opts *o, const char *v, char *why, size_t n) {
+    uint64_t m = 0;
+    if (snn_parse_bytes(v, &m) != 0 || m == 0) {
+        snprintf(why, n, "needs a number of bytes such as 8G or 512M, got '%s'", v);
+        return -1;
+    }
+    o->max_memory = m;
+    return 0;
+}
 static int set_quiet(snn_stage_opts *o, const char *v, char *why, size_t n) {
     (void)v, (void)why, (void)n;
     o->quiet = 1;
@@ -229,6 +239,10 @@ static const option k_options[] = {
      "points run at once on this machine (default 1), each with its share of the cores", set_jobs, 0},
     {"--no-wandb", NULL, NULL, ON(C_HOMEOSTATIC) | ON(C_TRAIN) | ON(C_RESUME) | ON(C_RUN) | ON(C_SWEEP),
      "no upload to Weights & Biases in this run, even with [wandb] enabled = true", set_no_wandb, 0},
+    {"--max-memory", NULL, "BYTES",
+     STAGE_COMMANDS | ON(C_RESUME) | ON(C_COMPARE) | ON(C_ODOURANTS) | ON(C_RUN),
+     "refuse, before anything is written, a run estimated to need more memory (8G, 512M; default: the memory "
+     "available now)", set_max_memory, 0},
     {"--overwrite", NULL, NULL, STAGE_COMMANDS | ON(C_COMPARE) | ON(C_IMPORT) | ON(C_RUN),
      "replace an existing, non-empty output folder (it is removed first)", set_overwrite, 0},
 #define IMP ON(C_IMPORT)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/limits.h"
 #include "config/params_read.h"
 #include "config/params_train.h"
 #include "config/toml.h"
@@ -81,13 +82,26 @@ static int load_simulation(loader *L, const toml_value *root) {
     int64_t seed = 0;
     if ((rc = snn_pr_int(r, t, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
     s->seed = (uint64_t)seed;
-    if ((rc = snn_pr_int(r, t, "simulation", "chunk_size", 1, 1, INT64_MAX, &s->chunk_size, NULL))) return rc;
+    if ((rc = snn_pr_int(r, t, "simulation", "chunk_size", 1, 1, SNN_MAX_STEPS, &s->chunk_size, NULL))) return rc;
+    if ((rc = snn_params_check_steps(r, t, "simulation", s))) return rc;
     int teacher = L->stage == SNN_STAGE_TEACHER;
     s->batch_size = 1; /* simulate runs one trial unless told otherwise */
-    if ((rc = snn_pr_int(r, t, "simulation", "batch_size", teacher, 1, INT64_MAX, &s->batch_size, &s->has_batch_size)))
+    if ((rc = snn_pr_int(r, t, "simulation", "batch_size", teacher, 1, SNN_MAX_TRIALS, &s->batch_size,
+                         &s->has_batch_size)))
         return rc;
-    if ((rc = snn_pr_int(r, t, "simulation", "plot_size", teacher, 0, INT64_MAX, &s->plot_size, &s->has_plot_size)))
+    /* at least one chunk: the dashboards of stage 3 draw the last plot_size chunks */
+    if ((rc = snn_pr_int(r, t, "simulation", "plot_size", teacher, 1, SNN_MAX_STEPS, &s->plot_size, &s->has_plot_size)))
         return rc;
+    if (s->has_plot_size && s->plot_size > SNN_MAX_STEPS / s->chunk_size)
+        return snn_pr_fail(r, toml_get(t, "plot_size")->line, "simulation", "plot_size",
+                           "%lld chunks of %lld steps are more than %lld time steps (the most one run may take)",
+                           (long long)s->plot_size, (long long)s->chunk_size, (long long)SNN_MAX_STEPS);
+    /* stage 1's check run and stage 3 need at least one whole chunk */
+    if ((L->stage == SNN_STAGE_CONNECTOME || teacher) && snn_params_num_chunks(s) < 1)
+        return snn_pr_fail(r, toml_get(t, "duration")->line, "simulation", "duration",
+                           "%g ms is shorter than one chunk (chunk_size %lld x dt %g ms = %g ms): %s", s->duration,
+                           (long long)s->chunk_size, s->dt, (double)s->chunk_size * s->dt,
+                           teacher ? "nothing to simulate" : "the check run after generating the network needs one");
     char opt[64];
     int has_opt = 0;
     /* read to validate only: the reference never used it */
@@ -281,7 +295,7 @@ static int load_weights(loader *L, const toml_value *t, const char *lname, snn_l
     const char *rows[SNN_MAX_TYPES], *cols[SNN_MAX_TYPES];
     type_name_ptrs(l, rows);
     type_name_ptrs(rec, cols);
-    if ((rc = snn_pr_matrix(r, t, path, "w_mu", 1, SNN_DOM_NONNEG, l->n_types, rows, rec->n_types, cols,
+    if ((rc = snn_pr_matrix(r, t, path, "w_mu", 1, SNN_DOM_WEIGHT, l->n_types, rows, rec->n_types, cols,
                             &l->w_mu[0][0], SNN_MAX_TYPES, NULL)))
         return rc;
     if ((rc = snn_pr_matrix(r, t, path, "w_sigma", 1, SNN_DOM_NONNEG, l->n_types, rows, rec->n_types, cols,
@@ -304,7 +318,7 @@ static int load_activity(loader *L, const toml_value *t, snn_layer_params *ff) {
         char path[128];
         snn_pr_join(path, sizeof path, "feedforward.activity", names[i]);
         if ((rc = snn_pr_check_keys(r, at, path, ACTIVITY_KEYS, ARRLEN(ACTIVITY_KEYS)))) return rc;
-        if ((rc = snn_pr_num(r, at, path, "firing_rate", 1, SNN_DOM_NONNEG, &ff->firing_rate[i], NULL))) return rc;
+        if ((rc = snn_pr_num(r, at, path, "firing_rate", 1, SNN_DOM_RATE, &ff->firing_rate[i], NULL))) return rc;
     }
     ff->has_activity = 1;
     return SNN_OK;
@@ -433,8 +447,8 @@ static int load_odours(loader *L, const toml_value *root) {
         snn_pr_join(path, sizeof path, "odours", ff->type_names[i]);
         snn_odour_params *o = &p->odours[i];
         if ((rc = snn_pr_check_keys(r, ot, path, ODOUR_KEYS, ARRLEN(ODOUR_KEYS)))) return rc;
-        if ((rc = snn_pr_num(r, ot, path, "baseline_rate", 1, SNN_DOM_NONNEG, &o->baseline_rate, NULL))) return rc;
-        if ((rc = snn_pr_num(r, ot, path, "modulation_rate", 1, SNN_DOM_NONNEG, &o->modulation_rate, NULL))) return rc;
+        if ((rc = snn_pr_num(r, ot, path, "baseline_rate", 1, SNN_DOM_RATE, &o->baseline_rate, NULL))) return rc;
+        if ((rc = snn_pr_num(r, ot, path, "modulation_rate", 1, SNN_DOM_RATE, &o->modulation_rate, NULL))) return rc;
         if ((rc = snn_pr_num(r, ot, path, "modulation_fraction", 1, SNN_DOM_PROB, &o->modulation_fraction, NULL)))
             return rc;
     }

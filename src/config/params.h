@@ -73,6 +73,11 @@ int snn_params_load(const char *path, snn_stage stage, snn_params *out, snn_erro
  * rejects `duration`). SNN_EINPUT if the file does not parse. */
 int snn_params_training_stage(const char *path, snn_stage *out, snn_error *err);
 
+/* Stage 4, once its iterations are known from the teacher data ([training] epochs counts passes over
+ * it): an accumulation window longer than the run, which would never take an optimiser step, is
+ * refused (SNN_EINPUT naming the file). The loader checks this itself when the iterations are given. */
+int snn_params_train_accumulation_check(const snn_params *p, int64_t iterations, snn_error *err);
+
 /* The same, from text (name stands for the path in messages); used by tests. */
 int snn_params_load_string(const char *text, const char *name, snn_stage stage, snn_params *out,
                            snn_error *err);

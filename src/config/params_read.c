@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/limits.h"
+
 static int fail_va(const snn_pr *r, int line, const char *fmt, va_list ap) {
     char what[1536];
     vsnprintf(what, sizeof what, fmt, ap);
@@ -180,6 +182,9 @@ static int num_of(const snn_pr *r, const toml_value *v, const char *tpath, const
     else
         return snn_pr_fail(r, v->line, tpath, label, "expected a number, got %s", a_type(v->type));
     if (!isfinite(x)) return snn_pr_fail(r, v->line, tpath, label, "expected a finite number, got %g", x);
+    if (fabs(x) > SNN_MAX_MAGNITUDE)
+        return snn_pr_fail(r, v->line, tpath, label, "%g is out of range (numbers are at most %g in size)", x,
+                           SNN_MAX_MAGNITUDE);
     switch (dom) {
     case SNN_DOM_ANY: break;
     case SNN_DOM_POS:
@@ -192,6 +197,17 @@ static int num_of(const snn_pr *r, const toml_value *v, const char *tpath, const
         if (!(x >= 0 && x <= 1))
             return snn_pr_fail(r, v->line, tpath, label, "must be a probability in [0, 1] (got %g)", x);
         break;
+    case SNN_DOM_RATE:
+    case SNN_DOM_WEIGHT:
+    case SNN_DOM_FACTOR: {
+        const double max = dom == SNN_DOM_RATE ? SNN_MAX_RATE_HZ : SNN_MAX_WEIGHT;
+        if (dom == SNN_DOM_FACTOR && !(x > 0)) return snn_pr_fail(r, v->line, tpath, label, "must be > 0 (got %g)", x);
+        if (!(x >= 0)) return snn_pr_fail(r, v->line, tpath, label, "must be >= 0 (got %g)", x);
+        if (x > max)
+            return snn_pr_fail(r, v->line, tpath, label, "must be at most %g%s (got %g)", max,
+                               dom == SNN_DOM_RATE ? " Hz" : "", x);
+        break;
+    }
     }
     *out = x;
     return SNN_OK;

@@ -20,12 +20,15 @@ typedef struct snn_pr {
     snn_error *err;
 } snn_pr;
 
-/* Domains of numbers. */
+/* Domains of numbers. Every number is also at most SNN_MAX_MAGNITUDE (config/limits.h) in size. */
 typedef enum snn_dom {
     SNN_DOM_ANY,     /* any finite number */
     SNN_DOM_POS,     /* > 0 */
     SNN_DOM_NONNEG,  /* >= 0 */
-    SNN_DOM_PROB     /* in [0, 1] */
+    SNN_DOM_PROB,    /* in [0, 1] */
+    SNN_DOM_RATE,    /* a firing rate: in [0, SNN_MAX_RATE_HZ] */
+    SNN_DOM_WEIGHT,  /* a mean weight: in [0, SNN_MAX_WEIGHT] */
+    SNN_DOM_FACTOR   /* a scaling factor: in (0, SNN_MAX_WEIGHT] */
 } snn_dom;
 
 /* A failure about key of table tpath at line: "<file>:<line>: [<tpath>] <key>: <message>". */

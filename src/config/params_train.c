@@ -6,9 +6,12 @@
  * reference's homeostatic-plasticity.toml. */
 #include "config/params_train.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "config/params.h"
+#include "config/limits.h"
 #include "config/toml.h"
 
 #define ARRLEN(a) ((int)(sizeof(a) / sizeof *(a)))
@@ -72,15 +75,72 @@ static int check_keys_hinted(const snn_pr *r, const toml_value *t, const char *t
 static const char NO_BATCH[] =
     "not a stage-4 key: the trials (and their number) come from the teacher data";
 
+int snn_params_check_steps(const snn_pr *r, const toml_value *t, const char *tpath, const snn_sim_params *s) {
+    if (!s->has_duration || !s->has_dt) return SNN_OK;
+    double steps = s->duration / s->dt;
+    if (steps <= (double)SNN_MAX_STEPS) return SNN_OK;
+    const toml_value *d = toml_get(t, "duration");
+    return snn_pr_fail(r, d ? d->line : t->line, tpath, "duration",
+                       "%g ms at dt = %g ms is %.3g time steps, more than %lld (the most one run may take; check "
+                       "duration and dt)",
+                       s->duration, s->dt, steps, (long long)SNN_MAX_STEPS);
+}
+
 /* One setting with a key in [simulation] and one in [training] (tr may be NULL); has may be NULL. */
 static int read_either_int(const snn_pr *r, const toml_value *sim, const toml_value *tr, const char *skey,
-                           const char *tkey, int64_t min, int64_t *out, int *has) {
+                           const char *tkey, int64_t min, int64_t max, int64_t *out, int *has) {
     const toml_value *a = toml_get(sim, skey), *b = tr ? toml_get(tr, tkey) : NULL;
     if (a && b)
         return snn_pr_fail(r, b->line, "training", tkey,
                            "the same setting as [simulation] %s (line %d): write only one of them", skey, a->line);
-    if (b) return snn_pr_int(r, tr, "training", tkey, 1, min, INT64_MAX, out, has);
-    return snn_pr_int(r, sim, "simulation", skey, 0, min, INT64_MAX, out, has);
+    if (b) return snn_pr_int(r, tr, "training", tkey, 1, min, max, out, has);
+    return snn_pr_int(r, sim, "simulation", skey, 0, min, max, out, has);
+}
+
+/* The key of a setting as the file spells it: [training] key when given there, else [simulation]. */
+static const toml_value *either(const toml_value *sim, const toml_value *tr, const char *skey, const char *tkey,
+                                const char **tpath, const char **key) {
+    const toml_value *b = tr ? toml_get(tr, tkey) : NULL;
+    if (b) {
+        *tpath = "training";
+        *key = tkey;
+        return b;
+    }
+    *tpath = "simulation";
+    *key = skey;
+    return toml_get(sim, skey);
+}
+
+/* plot_size chunks of trial 0 are kept in memory: at most SNN_MAX_STEPS time steps. */
+static int check_plot_size(const snn_pr *r, const toml_value *sim, const toml_value *tr, const snn_sim_params *s,
+                           const snn_train_params *tp) {
+    if (tp->plot_size <= SNN_MAX_STEPS / s->chunk_size) return SNN_OK;
+    const char *tpath, *key;
+    const toml_value *v = either(sim, tr, "plot_size", "plot_size", &tpath, &key);
+    return snn_pr_fail(r, v ? v->line : sim->line, tpath, key,
+                       "%lld chunks of %lld steps are more than %lld time steps (the most one run may take)",
+                       (long long)tp->plot_size, (long long)s->chunk_size, (long long)SNN_MAX_STEPS);
+}
+
+/* An accumulation window longer than the run would never end in an optimiser step. */
+static int check_accumulation(const snn_pr *r, const toml_value *sim, const toml_value *tr,
+                              const snn_train_params *tp, int64_t iterations) {
+    if (tp->accumulation_interval <= iterations) return SNN_OK;
+    const char *tpath, *key;
+    const toml_value *v = either(sim, tr, "accumulation_interval", "chunks_per_update", &tpath, &key);
+    return snn_pr_fail(r, v ? v->line : sim->line, tpath, key,
+                       "%lld iterations per optimiser step, but the run has only %lld iterations: no step would "
+                       "ever be taken",
+                       (long long)tp->accumulation_interval, (long long)iterations);
+}
+
+int snn_params_train_accumulation_check(const snn_params *p, int64_t iterations, snn_error *err) {
+    const snn_train_params *tp = &p->train;
+    if (tp->accumulation_interval <= iterations) return SNN_OK;
+    return snn_fail(err, SNN_EINPUT,
+                    "%s: accumulation_interval (chunks_per_update) is %lld iterations per optimiser step, but the run "
+                    "has only %lld iterations: no step would ever be taken",
+                    p->path, (long long)tp->accumulation_interval, (long long)iterations);
 }
 
 int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_params *p) {
@@ -119,7 +179,7 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
     int64_t seed = 0;
     if ((rc = snn_pr_int(r, sim, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
     s->seed = (uint64_t)seed;
-    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, INT64_MAX, &s->chunk_size, NULL))) return rc;
+    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, SNN_MAX_STEPS, &s->chunk_size, NULL))) return rc;
     /* dt is the teacher data's; a value here is a check the stage makes against it */
     if ((rc = snn_pr_num(r, sim, "simulation", "dt", 0, SNN_DOM_POS, &s->dt, &s->has_dt))) return rc;
 
@@ -135,25 +195,30 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
                         "%s:%d: [simulation] is missing required key 'epochs' (the number of iterations; or give "
                         "[training] epochs, the number of passes over the teacher data)",
                         r->file, sim->line);
-    if (it && (rc = snn_pr_int(r, sim, "simulation", "epochs", 1, 1, INT64_MAX, &tp->iterations, &tp->has_iterations)))
+    if (it && (rc = snn_pr_int(r, sim, "simulation", "epochs", 1, 1, SNN_MAX_ITERATIONS, &tp->iterations,
+                               &tp->has_iterations)))
         return rc;
-    if (pa && (rc = snn_pr_int(r, tr, "training", "epochs", 1, 1, INT64_MAX, &tp->passes, &tp->has_passes)))
+    if (pa && (rc = snn_pr_int(r, tr, "training", "epochs", 1, 1, SNN_MAX_ITERATIONS, &tp->passes, &tp->has_passes)))
         return rc;
 
     tp->accumulation_interval = 1;
     tp->checkpoint_interval = 50;
     tp->plot_size = 1;
     int has_log = 0, has_plot = 0;
-    if ((rc = read_either_int(r, sim, tr, "accumulation_interval", "chunks_per_update", 1, &tp->accumulation_interval,
+    const int64_t MI = SNN_MAX_ITERATIONS;
+    if ((rc = read_either_int(r, sim, tr, "accumulation_interval", "chunks_per_update", 1, MI,
+                              &tp->accumulation_interval, NULL)))
+        return rc;
+    if ((rc = read_either_int(r, sim, tr, "checkpoint_interval", "checkpoint_interval", 1, MI, &tp->checkpoint_interval,
                               NULL)))
         return rc;
-    if ((rc = read_either_int(r, sim, tr, "checkpoint_interval", "checkpoint_interval", 1, &tp->checkpoint_interval,
-                              NULL)))
+    if ((rc = read_either_int(r, sim, tr, "log_interval", "log_interval", 1, MI, &tp->log_interval, &has_log)))
         return rc;
-    if ((rc = read_either_int(r, sim, tr, "log_interval", "log_interval", 1, &tp->log_interval, &has_log))) return rc;
-    if ((rc = read_either_int(r, sim, tr, "plot_interval", "plot_interval", 1, &tp->plot_interval, &has_plot)))
+    if ((rc = read_either_int(r, sim, tr, "plot_interval", "plot_interval", 1, MI, &tp->plot_interval, &has_plot)))
         return rc;
-    if ((rc = read_either_int(r, sim, tr, "plot_size", "plot_size", 1, &tp->plot_size, NULL))) return rc;
+    if ((rc = read_either_int(r, sim, tr, "plot_size", "plot_size", 1, SNN_MAX_STEPS, &tp->plot_size, NULL))) return rc;
+    if ((rc = check_plot_size(r, sim, tr, s, tp))) return rc;
+    if (tp->has_iterations && (rc = check_accumulation(r, sim, tr, tp, tp->iterations))) return rc;
     /* the seed logs and plots at every weight update */
     if (!has_log) tp->log_interval = tp->accumulation_interval;
     if (!has_plot) tp->plot_interval = tp->accumulation_interval;
@@ -207,7 +272,13 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
     int64_t seed = 0;
     if ((rc = snn_pr_int(r, sim, "simulation", "seed", 1, 0, INT64_MAX, &seed, NULL))) return rc;
     s->seed = (uint64_t)seed;
-    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, INT64_MAX, &s->chunk_size, NULL))) return rc;
+    if ((rc = snn_pr_int(r, sim, "simulation", "chunk_size", 1, 1, SNN_MAX_STEPS, &s->chunk_size, NULL))) return rc;
+    if ((rc = snn_params_check_steps(r, sim, "simulation", s))) return rc;
+    /* initial_state/ and final_state/ hold a 10 s run */
+    if (10000.0 / s->dt > (double)SNN_MAX_STEPS)
+        return snn_pr_fail(r, toml_get(sim, "dt")->line, "simulation", "dt",
+                           "%g ms: the 10 s runs of initial_state/ and final_state/ would take more than %lld time steps",
+                           s->dt, (long long)SNN_MAX_STEPS);
     char opt[64];
     int has_opt = 0;
     /* the reference's SimulationConfig has this field but never reads it: validated, then ignored */
@@ -224,19 +295,21 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
                            "%g ms is shorter than one chunk (chunk_size x dt = %g ms): nothing to train", s->duration,
                            (double)s->chunk_size * s->dt);
 
-    /* the trainer takes the number of trials as an int */
-    if ((rc = snn_pr_int(r, tr, "training", "batch_size", 1, 1, INT32_MAX, &s->batch_size, &s->has_batch_size)))
+    if ((rc = snn_pr_int(r, tr, "training", "batch_size", 1, 1, SNN_MAX_TRIALS, &s->batch_size, &s->has_batch_size)))
         return rc;
     tp->accumulation_interval = 1;
     tp->checkpoint_interval = 50;
     tp->plot_size = 1;
     int has_log = 0, has_plot = 0;
     const char *t = "training";
-    if ((rc = snn_pr_int(r, tr, t, "chunks_per_update", 0, 1, INT64_MAX, &tp->accumulation_interval, NULL))) return rc;
-    if ((rc = snn_pr_int(r, tr, t, "checkpoint_interval", 0, 1, INT64_MAX, &tp->checkpoint_interval, NULL))) return rc;
-    if ((rc = snn_pr_int(r, tr, t, "log_interval", 0, 1, INT64_MAX, &tp->log_interval, &has_log))) return rc;
-    if ((rc = snn_pr_int(r, tr, t, "plot_interval", 0, 1, INT64_MAX, &tp->plot_interval, &has_plot))) return rc;
-    if ((rc = snn_pr_int(r, tr, t, "plot_size", 0, 1, INT64_MAX, &tp->plot_size, NULL))) return rc;
+    const int64_t MI = SNN_MAX_ITERATIONS;
+    if ((rc = snn_pr_int(r, tr, t, "chunks_per_update", 0, 1, MI, &tp->accumulation_interval, NULL))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "checkpoint_interval", 0, 1, MI, &tp->checkpoint_interval, NULL))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "log_interval", 0, 1, MI, &tp->log_interval, &has_log))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "plot_interval", 0, 1, MI, &tp->plot_interval, &has_plot))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "plot_size", 0, 1, SNN_MAX_STEPS, &tp->plot_size, NULL))) return rc;
+    if ((rc = check_plot_size(r, sim, tr, s, tp))) return rc;
+    if ((rc = check_accumulation(r, sim, tr, tp, tp->iterations))) return rc;
     if (!has_log) tp->log_interval = tp->accumulation_interval;
     if (!has_plot) tp->plot_interval = tp->accumulation_interval;
     tp->weight_perturbation_variance = 0;
@@ -312,7 +385,7 @@ static int load_targets(const snn_pr *r, const toml_value *root, snn_params *p) 
                         "%s:%d: [targets] is missing required key 'firing_rate' (Hz, one number or one per recurrent "
                         "cell type: stage 2 has no teacher whose rates it could match)",
                         r->file, t->line);
-    if (key && (rc = snn_pr_per_type(r, t, "targets", key, 1, SNN_DOM_NONNEG, names, n, what, tp->target_rate,
+    if (key && (rc = snn_pr_per_type(r, t, "targets", key, 1, SNN_DOM_RATE, names, n, what, tp->target_rate,
                                      &tp->has_target_rates)))
         return rc;
     if ((rc = one_spelling(r, t, "targets", "cvs", "cv", &key))) return rc;
@@ -424,10 +497,10 @@ static int load_scaling_factors(const snn_pr *r, const toml_value *root, snn_par
     for (int i = 0; i < rec->n_types; i++) rn[i] = rec->type_names[i];
     for (int i = 0; i < ff->n_types; i++) fn[i] = ff->type_names[i];
     /* > 0: the factors multiply log-normal weights and the reference rejects others at construction */
-    if ((rc = snn_pr_matrix(r, t, "scaling_factors", "recurrent", 0, SNN_DOM_POS, rec->n_types, rn, rec->n_types, rn,
+    if ((rc = snn_pr_matrix(r, t, "scaling_factors", "recurrent", 0, SNN_DOM_FACTOR, rec->n_types, rn, rec->n_types, rn,
                             &tp->sf_init[0][0], SNN_MAX_TYPES, NULL)))
         return rc;
-    return snn_pr_matrix(r, t, "scaling_factors", "feedforward", 0, SNN_DOM_POS, ff->n_types, fn, rec->n_types, rn,
+    return snn_pr_matrix(r, t, "scaling_factors", "feedforward", 0, SNN_DOM_FACTOR, ff->n_types, fn, rec->n_types, rn,
                          &tp->sf_ff_init[0][0], SNN_MAX_TYPES, NULL);
 }
 

@@ -17,6 +17,10 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
 /* [targets], [hyperparameters], [scaling_factors], [wandb]; needs p->rec and p->ff loaded. */
 int snn_params_train_objective(const snn_pr *r, const toml_value *root, snn_params *p);
 
+/* The run's length in time steps, duration / dt, against SNN_MAX_STEPS (config/limits.h), for the
+ * [simulation] table t (path tpath) of any stage with a duration; the message names duration and dt. */
+int snn_params_check_steps(const snn_pr *r, const toml_value *t, const char *tpath, const snn_sim_params *s);
+
 /* Lists (for snn_params_schema_keys) the key paths of a stage-2 or stage-4 table the schedule and
  * objective loaders own: simulation, training, targets, hyperparameters (with
  * hyperparameters.loss_weight.*), scaling_factors, wandb. Returns 0 for any other table. */

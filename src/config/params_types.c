@@ -20,6 +20,10 @@ int snn_params_type_index(const snn_layer_params *layer, const char *name) {
 }
 
 int64_t snn_params_num_chunks(const snn_sim_params *sim) {
-    if (!sim->has_duration || sim->dt <= 0 || sim->chunk_size < 1) return 0;
-    return (int64_t)(sim->duration / ((double)sim->chunk_size * sim->dt));
+    if (!sim->has_duration || !(sim->dt > 0) || sim->chunk_size < 1) return 0;
+    double c = sim->duration / ((double)sim->chunk_size * sim->dt);
+    /* the loaders refuse runs this long; the conversion must not overflow on the way there */
+    if (!(c >= 0)) return 0;
+    if (c > 4e18) return (int64_t)4e18;
+    return (int64_t)c;
 }

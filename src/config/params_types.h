@@ -195,7 +195,7 @@ const char *snn_stage_name(snn_stage stage);
 int snn_params_type_index(const snn_layer_params *layer, const char *name);
 
 /* Number of whole chunks in the run, int(duration / (chunk_size * dt)) as the reference computes it
- * (truncated); 0 when duration is absent. */
+ * (truncated); 0 when duration is absent; capped at 4e18 (the loaders refuse far shorter runs). */
 int64_t snn_params_num_chunks(const snn_sim_params *sim);
 
 /* Callback of snn_params_schema_keys and the training tables' key lists. */

@@ -31,6 +31,7 @@ typedef struct parser {
     const char *name;
     snn_error *err;
     int failed;
+    int depth;       /* arrays and inline tables open around the value being parsed */
     toml_value *root;
     toml_value *cur; /* table that key/value lines go into */
     /* tables made by dotted keys in the current section; marked F_EXPLICIT at the next header */
@@ -765,8 +766,16 @@ static toml_value *parse_value(parser *p) {
         v->str = s;
         return v;
     }
-    if (c == '[') return parse_array(p);
-    if (c == '{') return parse_inline_table(p);
+    if (c == '[' || c == '{') {
+        /* the parser recurses once per level: a limit keeps a hostile file from exhausting the stack */
+        if (p->depth >= TOML_MAX_NESTING)
+            return perr(p, p->line, "arrays and inline tables nested more than %d levels deep", TOML_MAX_NESTING),
+                   NULL;
+        p->depth++;
+        toml_value *v = c == '[' ? parse_array(p) : parse_inline_table(p);
+        p->depth--;
+        return v;
+    }
     return parse_scalar_token(p);
 }
 

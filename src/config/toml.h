@@ -5,7 +5,9 @@
  * integers (decimal, with _ separators, hex/oct/bin), floats (fraction, exponent, inf, nan),
  * booleans, arrays (nested, multi-line, mixed with comments, trailing commas), inline tables, and
  * comments. Rejects with a message naming the file and line: dates/times (not used by snnfit),
- * duplicate keys, redefinition of tables, malformed values, and anything else outside TOML 1.0.
+ * duplicate keys, redefinition of tables, malformed values, and anything else outside TOML 1.0, and
+ * (limits of this reader, far beyond any parameter file) arrays and inline tables nested more than
+ * TOML_MAX_NESTING levels deep and keys of more than 64 dotted parts.
  *
  * The document is a tree of toml_value nodes; tables keep their keys in file order (synapse numbering
  * depends on it). Every node records the line where it was defined. The `used` flag is for schema
@@ -17,6 +19,8 @@
 #include <stdint.h>
 
 #include "core/error.h"
+
+#define TOML_MAX_NESTING 64
 
 typedef enum toml_type { TOML_TABLE, TOML_ARRAY, TOML_STRING, TOML_INT, TOML_FLOAT, TOML_BOOL } toml_type;
 

@@ -1,6 +1,7 @@
 #include "core/fsutil.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -119,31 +120,64 @@ int snn_write_file_direct(const char *path, const void *data, size_t len, snn_er
     return SNN_OK;
 }
 
+/* Opens path for reading only if it is a regular file: O_NONBLOCK keeps the open itself from waiting
+ * for a writer when path is a FIFO. Returns the descriptor (blocking again), or -1 with err filled. */
+static int open_regular(const char *path, off_t *size, snn_error *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        snn_fail(err, SNN_EINPUT, "%s: not a regular file (%s)", path,
+                 dir ? "a folder" : "a FIFO, socket or device");
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *size = st.st_size;
+    return fd;
+}
+
+int snn_check_regular_file(const char *path, snn_error *err) {
+    off_t size;
+    int fd = open_regular(path, &size, err);
+    if (fd < 0) return SNN_EINPUT;
+    close(fd);
+    return SNN_OK;
+}
+
 int snn_read_file(const char *path, char **data, size_t *len, snn_error *err) {
     *data = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return snn_fail(err, SNN_EINPUT, "%s: cannot read (not a regular file?)", path);
+    off_t size = 0;
+    int fd = open_regular(path, &size, err);
+    if (fd < 0) return SNN_EINPUT;
+    if (size < 0 || (uint64_t)size >= SIZE_MAX) {
+        close(fd);
+        return snn_fail(err, SNN_EINPUT, "%s: cannot read (size %lld)", path, (long long)size);
     }
-    long size = ftell(f);
-    if (size < 0) {
-        fclose(f);
-        return snn_fail(err, SNN_EINPUT, "%s: cannot read (not a regular file?)", path);
-    }
-    rewind(f);
     char *buf = malloc((size_t)size + 1);
     if (buf == NULL) {
-        fclose(f);
-        return snn_fail(err, SNN_ERUN, "out of memory: could not allocate %ld bytes to read %s", size + 1, path);
+        close(fd);
+        return snn_fail(err, SNN_ERUN, "out of memory: could not allocate %lld bytes to read %s", (long long)size + 1,
+                        path);
     }
-    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        fclose(f);
-        return snn_fail(err, SNN_EINPUT, "%s: read error", path);
+    size_t got = 0;
+    while (got < (size_t)size) {
+        ssize_t r = read(fd, buf + got, (size_t)size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = errno;
+            free(buf);
+            close(fd);
+            return snn_fail(err, SNN_EINPUT, "%s: read error: %s", path, r < 0 ? strerror(e) : "the file shrank");
+        }
+        got += (size_t)r;
     }
-    fclose(f);
+    close(fd);
     buf[size] = '\0';
     *data = buf;
     if (len) *len = (size_t)size;

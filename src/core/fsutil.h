@@ -43,7 +43,12 @@ int snn_write_file_atomic(const char *path, const void *data, size_t len, snn_er
  * serialise on its lock, which made thousands of chunk renames the bottleneck of stage 3. */
 int snn_write_file_direct(const char *path, const void *data, size_t len, snn_error *err);
 
-/* Reads a whole file into a NUL-terminated malloc'd buffer (caller frees); *len gets its size. */
+/* SNN_OK if path is a regular file (symbolic links followed); else SNN_EINPUT "<path>: not a regular
+ * file (a folder)" or "cannot open". Never blocks on a FIFO. */
+int snn_check_regular_file(const char *path, snn_error *err);
+
+/* Reads a whole regular file into a NUL-terminated malloc'd buffer (caller frees); *len gets its size.
+ * A FIFO, a folder or a device is refused (SNN_EINPUT) without waiting on it. */
 int snn_read_file(const char *path, char **data, size_t *len, snn_error *err);
 
 /* Copies a file (atomically at the destination). */

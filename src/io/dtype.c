@@ -57,7 +57,12 @@ static int64_t get_as_int(const void *p, snn_dtype t, size_t i) {
     switch (t) {
     case SNN_I64: return ((const int64_t *)p)[i];
     case SNN_U64: return (int64_t)((const uint64_t *)p)[i];
-    default: return (int64_t)get_as_double(p, t, i);
+    default: {
+        /* a float outside int64 (or NaN) has no integer value; converting it would be undefined */
+        double d = get_as_double(p, t, i);
+        if (!(d >= -9.2e18 && d <= 9.2e18)) return 0;
+        return (int64_t)d;
+    }
     }
 }
 

@@ -24,7 +24,8 @@ int snn_dtype_parse(const char *descr, snn_dtype *out, int *big_endian);
 int snn_dtype_is_int(snn_dtype t);
 int snn_dtype_is_float(snn_dtype t);
 
-/* Converts n elements between numeric types (bool counts as integer 0/1). */
+/* Converts n elements between numeric types (bool counts as integer 0/1; a float without an int64 value,
+ * NaN or beyond +-9.2e18, converts to integer 0). */
 void snn_dtype_convert(const void *src, snn_dtype st, void *dst, snn_dtype dt, size_t n);
 
 /* A dense array held in memory (C order). */

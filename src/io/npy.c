@@ -278,6 +278,18 @@ void snn_npy_fix_elements(const snn_npy_info *info, void *data, size_t count) {
     }
 }
 
+int snn_npy_read_stream_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                               snn_error *err) {
+    memset(out, 0, sizeof *out);
+    snn_npy_info info;
+    int rc = snn_npy_read_header(rd, ctx, total, what, &info, err);
+    if (rc) return rc;
+    out->dtype = info.dtype;
+    out->ndim = info.ndim;
+    memcpy(out->shape, info.shape, sizeof info.shape);
+    return SNN_OK;
+}
+
 int snn_npy_read_stream(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
                         snn_error *err) {
     memset(out, 0, sizeof *out);
@@ -477,6 +489,7 @@ static int64_t file_read(void *ctx, void *buf, size_t n, snn_error *err) {
 
 int snn_npy_read(const char *path, snn_array *out, snn_error *err) {
     memset(out, 0, sizeof *out);
+    if (snn_check_regular_file(path, err) != SNN_OK) return SNN_EINPUT; /* fopen would block on a FIFO */
     FILE *f = fopen(path, "rb");
     if (f == NULL) return snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

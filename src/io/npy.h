@@ -41,6 +41,10 @@ int snn_npy_read_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const cha
                         snn_error *err);
 /* Byte-swaps big-endian elements and normalises bools to 0/1, in place. */
 void snn_npy_fix_elements(const snn_npy_info *info, void *data, size_t count);
+/* The header alone: out gets dtype, ndim and shape (no data; out->data NULL) after the same checks of
+ * the header against `total` as a full read. The stream is left after the header. */
+int snn_npy_read_stream_header(snn_npy_read_fn rd, void *ctx, uint64_t total, const char *what, snn_array *out,
+                               snn_error *err);
 
 /* Builds the header (magic, version, length, dict, padding) so that the data starts 64-byte aligned.
  * *hdr is malloc'd. Format 1.0 unless the dict needs more than 65535 bytes. */

@@ -344,6 +344,8 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 snn_npz *snn_npz_open(const char *path, snn_error *err) {
+    /* libzip would block on a FIFO and read a device forever */
+    if (snn_check_regular_file(path, err) != SNN_OK) return NULL;
     int code = 0;
     zip_t *zip = zip_open(path, ZIP_RDONLY, &code);
     if (zip == NULL) {
@@ -385,6 +387,16 @@ snn_npz *snn_npz_open(const char *path, snn_error *err) {
         }
         memcpy(key, name, len);
         key[len] = '\0';
+        /* two members of one name (or "w" and "w.npy"): numpy reads the last, a first-match reader the
+         * first; which array the file means is ambiguous, so it is refused */
+        for (size_t j = 0; j < z->count; j++)
+            if (strcmp(z->keys[j], key) == 0) {
+                snn_fail(err, SNN_EINPUT, "%s: array '%s' is stored twice in the archive (a corrupt or edited file)",
+                         path, key);
+                free(key);
+                snn_npz_free(z);
+                return NULL;
+            }
         z->keys[z->count] = key;
         z->index[z->count] = (zip_uint64_t)i;
         z->count++;
@@ -460,6 +472,24 @@ int snn_npz_read(snn_npz *z, const char *key, snn_array *out, snn_error *err) {
     return rc;
 }
 
+int snn_npz_peek(snn_npz *z, const char *key, snn_array *out, snn_error *err) {
+    memset(out, 0, sizeof *out);
+    long k = find_key(z, key);
+    if (k < 0) return snn_fail(err, SNN_EINPUT, "%s: missing array '%s'", z->path, key);
+    char what[1200];
+    what_str(z, key, what, sizeof what);
+    zip_stat_t st;
+    zip_stat_init(&st);
+    if (zip_stat_index(z->zip, z->index[k], 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
+        return snn_fail(err, SNN_EINPUT, "%s: cannot read its size: %s", what, zip_strerror(z->zip));
+    zip_file_t *f = zip_fopen_index(z->zip, z->index[k], 0);
+    if (f == NULL) return snn_fail(err, SNN_EINPUT, "%s: cannot open: %s", what, zip_strerror(z->zip));
+    zip_stream s = {f, what};
+    int rc = snn_npy_read_stream_header(zip_stream_read, &s, st.size, what, out, err);
+    zip_fclose(f);
+    return rc;
+}
+
 /* Narrowing integer conversions must not wrap silently: an index array stored as int64 with a value
  * beyond int32, or a 0/1 mask holding a 2, is bad input, not something to reinterpret. */
 static int int_limits(snn_dtype t, int64_t *lo, uint64_t *hi) {
@@ -526,7 +556,15 @@ static int check_int_range(const snn_array *a, snn_dtype want, const char *what,
 int snn_npz_read_as(snn_npz *z, const char *key, snn_dtype want, int ndim, const int64_t *expected,
                     snn_array *out, snn_error *err) {
     snn_array raw;
-    int rc = snn_npz_read(z, key, &raw, err);
+    /* the shape from the header first: a member of the wrong shape is refused before its data are
+     * allocated (a corrupt header may claim gigabytes) */
+    int rc = snn_npz_peek(z, key, &raw, err);
+    if (rc == SNN_OK) {
+        int ok = raw.ndim == ndim;
+        for (int d = 0; ok && d < ndim; d++)
+            if (expected && expected[d] >= 0 && expected[d] != raw.shape[d]) ok = 0;
+        if (ok) rc = snn_npz_read(z, key, &raw, err);
+    }
     if (rc) {
         memset(out, 0, sizeof *out);
         return rc;

@@ -5,7 +5,8 @@
  * renamed on close, so a crash or a full disk never leaves a half-written archive.
  * Reader: accepts archives written by np.savez and np.savez_compressed (ZIP64 extras included) and by
  * this writer; every failure names the file and the array (missing key, unsupported dtype, Fortran
- * order, truncated or corrupt data, wrong shape). */
+ * order, truncated or corrupt data, wrong shape). Refuses a path that is not a regular file (a FIFO
+ * would block) and an archive holding two members of one name (numpy would read the last). */
 #ifndef SNNFIT_IO_NPZ_H
 #define SNNFIT_IO_NPZ_H
 
@@ -49,6 +50,10 @@ const char *snn_npz_path(const snn_npz *z);
 int snn_npz_has(const snn_npz *z, const char *key);
 size_t snn_npz_count(const snn_npz *z);
 const char *snn_npz_key(const snn_npz *z, size_t i);  /* without ".npy" */
+
+/* The dtype and shape of an array from its .npy header alone (out->data stays NULL), with the same
+ * checks of the header against the member's size as a read: for sizing a run before reading it. */
+int snn_npz_peek(snn_npz *z, const char *key, snn_array *out, snn_error *err);
 
 /* Reads an array as stored (out->data malloc'd; free with snn_array_free). */
 int snn_npz_read(snn_npz *z, const char *key, snn_array *out, snn_error *err);

@@ -8,14 +8,17 @@
  * chunk shape, padded with the fill value.
  * Reader: format 2 (any chunking, Blosc / zlib / gzip / zstd / no compressor, '.' or '/' dimension
  * separator) and format 3 (zarr.json, "bytes" codec then optional zstd/gzip/blosc, default chunk key
- * encoding "c/i/j/k" or v2 encoding). A missing chunk file means every element has the fill value.
- * Corrupt or truncated chunks are errors naming the store, the array and the chunk. */
+ * encoding "c/i/j/k" or v2 encoding). A missing chunk file means every element has the fill value
+ * (unless snn_zarr_check_chunks made it an error). Corrupt or truncated chunks are errors naming the
+ * store, the array and the chunk; a chunk that is not a regular file (a FIFO) is refused without
+ * blocking, and so is a metadata file that is not. */
 #ifndef SNNFIT_IO_ZARR_H
 #define SNNFIT_IO_ZARR_H
 
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "io/dtype.h"
 
 typedef enum snn_zarr_codec { SNN_ZARR_BLOSC_LZ4, SNN_ZARR_ZLIB, SNN_ZARR_RAW } snn_zarr_codec;
@@ -80,5 +83,20 @@ int snn_zarr_read_region(snn_zarr_array *a, const int64_t *start, const int64_t 
 
 /* Reads the whole array into out (allocated here; release with snn_array_free). */
 int snn_zarr_read_array(snn_zarr_array *a, snn_array *out, snn_error *err);
+
+/* Checks every chunk of the array up front, without decoding it: its file is a regular file whose
+ * header agrees with the chunk shape (the decoded size blosc, zstd and gzip declare; the size of an
+ * uncompressed chunk), and, with require_all, that it exists at all; from then on a missing chunk is
+ * an error when read, not fill. A teacher store (format 2, written by stage 3) has every chunk; a
+ * format-3 store may leave chunks out (they hold the fill value). With id, the array's metadata and the
+ * key and size of every chunk are added to it: a cheap identity of the data. */
+int snn_zarr_check_chunks(snn_zarr_array *a, int require_all, snn_sha256 *id, snn_error *err);
+
+/* Reads and decodes every chunk once (a corrupt chunk behind a valid header is found now, naming it,
+ * rather than when a run reaches it); the array keeps only its last chunk. */
+int snn_zarr_decode_all(snn_zarr_array *a, snn_error *err);
+
+/* Adds the group's metadata files (.zgroup and .zattrs, or zarr.json) to id. */
+int snn_zarr_group_identity(const snn_zarr_group *g, snn_sha256 *id, snn_error *err);
 
 #endif

@@ -135,6 +135,69 @@ int snn_zarr_decode(snn_zarr_comp c, const uint8_t *src, size_t src_len, uint8_t
     return -1;
 }
 
+int snn_zarr_check_header(snn_zarr_comp c, const uint8_t *head, size_t head_len, const uint8_t tail[4],
+                          size_t file_len, size_t dst_len, char *why, size_t n) {
+    switch (c) {
+    case SNN_ZC_NONE:
+        if (file_len != dst_len) {
+            snprintf(why, n, "uncompressed chunk has %zu bytes, expected %zu", file_len, dst_len);
+            return -1;
+        }
+        return 0;
+    case SNN_ZC_BLOSC: {
+        if (head_len < BLOSC_MIN_HEADER_LENGTH || file_len < BLOSC_MIN_HEADER_LENGTH) {
+            snprintf(why, n, "blosc chunk truncated (%zu bytes, shorter than the 16-byte header)", file_len);
+            return -1;
+        }
+        size_t nbytes = 0, cbytes = 0, blocksize = 0;
+        blosc_cbuffer_sizes(head, &nbytes, &cbytes, &blocksize);
+        if (cbytes != file_len) {
+            snprintf(why, n, "blosc chunk truncated or corrupt (header says %zu compressed bytes, file has %zu)",
+                     cbytes, file_len);
+            return -1;
+        }
+        if (nbytes != dst_len) {
+            snprintf(why, n, "blosc chunk decompresses to %zu bytes, expected %zu", nbytes, dst_len);
+            return -1;
+        }
+        return 0;
+    }
+    case SNN_ZC_ZSTD: {
+        unsigned long long content = ZSTD_getFrameContentSize(head, head_len);
+        if (content == ZSTD_CONTENTSIZE_ERROR) {
+            snprintf(why, n, "zstd chunk is not a zstd frame (corrupt or truncated chunk)");
+            return -1;
+        }
+        if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != (unsigned long long)dst_len) {
+            snprintf(why, n, "zstd chunk decompresses to %llu bytes, expected %zu", content, dst_len);
+            return -1;
+        }
+        return 0;
+    }
+    case SNN_ZC_GZIP: {
+        uint32_t isize = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) |
+                         ((uint32_t)tail[3] << 24);
+        if (head_len < 10 || file_len < 18 || head[0] != 0x1f || head[1] != 0x8b) {
+            snprintf(why, n, "gzip chunk is not a gzip member (corrupt or truncated chunk)");
+            return -1;
+        }
+        if (isize != (uint32_t)dst_len) {
+            snprintf(why, n, "gzip chunk decompresses to %u bytes (mod 2^32), expected %zu", isize, dst_len);
+            return -1;
+        }
+        return 0;
+    }
+    case SNN_ZC_ZLIB:
+        if (head_len < 2 || file_len < 6 || (head[0] & 0x0f) != 8 || ((unsigned)head[0] * 256 + head[1]) % 31 != 0) {
+            snprintf(why, n, "zlib chunk does not start with a zlib header (corrupt or truncated chunk)");
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(why, n, "unknown compressor");
+    return -1;
+}
+
 /* The first dimension r such that every dimension after it is covered whole in both buffers: the
  * box is then a set of contiguous runs of ext[r] * ... * ext[ndim-1] items. */
 static int run_start(const int64_t *ashape, const int64_t *bshape, const int64_t *ext, int ndim) {

@@ -18,6 +18,14 @@ const char *snn_zarr_comp_name(snn_zarr_comp c);
 int snn_zarr_decode(snn_zarr_comp c, const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len,
                     char *why, size_t why_n);
 
+/* Checks a chunk file without decoding it, from its first head_len bytes (up to 32), its last 4 bytes
+ * and its size: blosc's header must declare dst_len decoded and file_len compressed bytes, a zstd frame
+ * header dst_len (when it says), a gzip member a gzip magic and a size trailer of dst_len (mod 2^32), a
+ * zlib stream a valid header, and an uncompressed chunk must be dst_len bytes. Returns 0, or -1 with a
+ * reason in why. */
+int snn_zarr_check_header(snn_zarr_comp c, const uint8_t *head, size_t head_len, const uint8_t tail[4],
+                          size_t file_len, size_t dst_len, char *why, size_t why_n);
+
 /* Copies the box of extent ext from src (shape sshape, at soff) into dst (shape dshape, at doff).
  * Trailing dimensions covered whole in both buffers are merged into one memcpy run. */
 void snn_zarr_box_copy(uint8_t *dst, const int64_t *dshape, const int64_t *doff, const uint8_t *src,

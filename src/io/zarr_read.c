@@ -45,13 +45,23 @@ struct snn_zarr_array {
     int cached_missing; /* the cached chunk has no file: all fill value */
     uint8_t *raw;       /* the chunk file's bytes */
     size_t raw_cap;
+    int strict;         /* a missing chunk file is an error, not fill (snn_zarr_check_chunks) */
 };
 
 /* ---- JSON metadata ---- */
 
 static json_t *load_json(const char *path, const char *store, const char *what, snn_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    snn_error e2 = {0};
+    /* through snn_read_file: a FIFO or a folder in place of a metadata file is refused, not waited on */
+    if (snn_read_file(path, &text, &len, &e2) != SNN_OK) {
+        snn_fail(err, SNN_EINPUT, "zarr store %s: %s", store, e2.msg);
+        return NULL;
+    }
     json_error_t jerr;
-    json_t *j = json_load_file(path, 0, &jerr);
+    json_t *j = json_loadb(text, len, 0, &jerr);
+    free(text);
     if (j == NULL) {
         snn_fail(err, SNN_EINPUT, "zarr store %s: %s %s is not valid JSON (line %d column %d: %s)", store, what, path,
                  jerr.line, jerr.column, jerr.text);
@@ -187,17 +197,30 @@ static int parse_int_list(snn_zarr_array *a, json_t *v, const char *key, int64_t
     return SNN_OK;
 }
 
+/* The fill item, converted through an aligned buffer: a->fill sits at any offset in the struct, and
+ * the conversion stores a whole double or int64. */
+static void put_fill(snn_zarr_array *a, const void *v, snn_dtype from) {
+    union {
+        double d;
+        int64_t i;
+        uint8_t b[8];
+    } item;
+    memset(&item, 0, sizeof item);
+    snn_dtype_convert(v, from, item.b, a->dtype, 1);
+    memcpy(a->fill, item.b, sizeof a->fill);
+}
+
 static int set_fill(snn_zarr_array *a, json_t *fv, snn_error *err) {
     memset(a->fill, 0, sizeof a->fill);
     if (fv == NULL || json_is_null(fv)) return SNN_OK;
     if (json_is_boolean(fv) || json_is_integer(fv)) {
         int64_t v = json_is_boolean(fv) ? json_is_true(fv) : (int64_t)json_integer_value(fv);
-        snn_dtype_convert(&v, SNN_I64, a->fill, a->dtype, 1);
+        put_fill(a, &v, SNN_I64);
         return SNN_OK;
     }
     if (json_is_real(fv)) {
         double v = json_real_value(fv);
-        snn_dtype_convert(&v, SNN_F64, a->fill, a->dtype, 1);
+        put_fill(a, &v, SNN_F64);
         return SNN_OK;
     }
     if (json_is_string(fv) && snn_dtype_is_float(a->dtype)) {
@@ -222,7 +245,7 @@ static int set_fill(snn_zarr_array *a, json_t *fv, snn_error *err) {
         } else {
             return BAD("zarr store %s, array %s: fill_value \"%s\" is not a number", a->store, a->name, s);
         }
-        snn_dtype_convert(&v, SNN_F64, a->fill, a->dtype, 1);
+        put_fill(a, &v, SNN_F64);
         return SNN_OK;
     }
     return BAD("zarr store %s, array %s: unsupported fill_value for a %s array", a->store, a->name,
@@ -481,7 +504,7 @@ static void chunk_key(const snn_zarr_array *a, const int64_t *ci, char *key, siz
 static int read_chunk_file(snn_zarr_array *a, const char *path, const char *key, size_t *len, int *missing,
                            snn_error *err) {
     *missing = 0;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO must not block the open */
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
             *missing = 1;
@@ -496,6 +519,8 @@ static int read_chunk_file(snn_zarr_array *a, const char *path, const char *key,
         return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: not a regular file", a->store, a->name,
                         key);
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     size_t size = (size_t)st.st_size;
     if (size > a->raw_cap) {
         free(a->raw);
@@ -541,6 +566,8 @@ static int load_chunk(snn_zarr_array *a, const int64_t *ci, const uint8_t **data
     int missing = 0;
     int rc = read_chunk_file(a, path, key, &len, &missing, err);
     if (rc) return rc;
+    if (missing && a->strict)
+        return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s is missing", a->store, a->name, key);
     if (missing) {
         a->cached = lin;
         a->cached_missing = 1;
@@ -631,5 +658,112 @@ int snn_zarr_read_array(snn_zarr_array *a, snn_array *out, snn_error *err) {
     out->dtype = a->dtype;
     out->ndim = a->ndim;
     out->data = buf;
+    return SNN_OK;
+}
+
+/* ---- checking a store before it is used ---- */
+
+static int hash_file(const char *path, const char *store, snn_sha256 *id, snn_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    snn_error e2 = {0};
+    if (snn_read_file(path, &text, &len, &e2) != SNN_OK) return snn_fail(err, SNN_EINPUT, "zarr store %s: %s", store, e2.msg);
+    snn_sha256_update(id, path + strlen(store), strlen(path) - strlen(store) + 1);
+    snn_sha256_update(id, text, len);
+    free(text);
+    return SNN_OK;
+}
+
+int snn_zarr_group_identity(const snn_zarr_group *g, snn_sha256 *id, snn_error *err) {
+    static const char *const files[] = {"/.zgroup", "/.zattrs", "/zarr.json"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char p[SNN_PATH_MAX];
+        if (snprintf(p, sizeof p, "%s%s", g->path, files[i]) >= (int)sizeof p || !snn_path_exists(p)) continue;
+        int rc = hash_file(p, g->path, id, err);
+        if (rc) return rc;
+    }
+    return SNN_OK;
+}
+
+int snn_zarr_check_chunks(snn_zarr_array *a, int require_all, snn_sha256 *id, snn_error *err) {
+    if (id) {
+        char mp[SNN_PATH_MAX];
+        if (snprintf(mp, sizeof mp, "%s/%s", a->dir, a->format == 2 ? ".zarray" : "zarr.json") >= (int)sizeof mp)
+            return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: path too long", a->store, a->name);
+        int rc = hash_file(mp, a->store, id, err);
+        if (rc) return rc;
+    }
+    a->strict = require_all;
+    int64_t ci[SNN_MAX_NDIM] = {0};
+    for (int d = 0; d < a->ndim; d++)
+        if (a->grid[d] == 0) return SNN_OK; /* an empty array has no chunks */
+    for (;;) {
+        char key[SNN_MAX_NDIM * 21 + 4], path[SNN_PATH_MAX];
+        chunk_key(a, ci, key, sizeof key);
+        if (snprintf(path, sizeof path, "%s/%s", a->dir, key) >= (int)sizeof path)
+            return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: path too long", a->store, a->name, key);
+        int fd = open(path, O_RDONLY | O_NONBLOCK);
+        int64_t size = -1;
+        if (fd < 0) {
+            if (errno != ENOENT && errno != ENOTDIR)
+                return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: cannot open: %s", a->store,
+                                a->name, key, strerror(errno));
+            if (require_all)
+                return snn_fail(err, SNN_EINPUT,
+                                "zarr store %s, array %s: chunk %s is missing (a format-2 teacher store has every "
+                                "chunk; the store is incomplete%s)",
+                                a->store, a->name, key,
+                                a->sep == '/' ? ", or its dimension_separator \"/\" does not match its files" : "");
+        } else {
+            struct stat st;
+            if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: not a regular file", a->store,
+                                a->name, key);
+            }
+            size = (int64_t)st.st_size;
+            uint8_t head[32], tail[4] = {0, 0, 0, 0};
+            ssize_t nh = pread(fd, head, sizeof head, 0);
+            ssize_t nt = size >= 4 ? pread(fd, tail, 4, (off_t)(size - 4)) : 0;
+            close(fd);
+            if (nh < 0 || nt < 0)
+                return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: read error: %s", a->store,
+                                a->name, key, strerror(errno));
+            char why[256];
+            if (snn_zarr_check_header(a->comp, head, (size_t)nh, tail, (size_t)size, a->chunk_bytes, why,
+                                      sizeof why) != 0)
+                return snn_fail(err, SNN_EINPUT, "zarr store %s, array %s: chunk %s: %s", a->store, a->name, key, why);
+        }
+        if (id) {
+            snn_sha256_update(id, key, strlen(key) + 1);
+            snn_sha256_update(id, &size, sizeof size);
+        }
+        int d = a->ndim - 1;
+        while (d >= 0 && ci[d] == a->grid[d] - 1) {
+            ci[d] = 0;
+            d--;
+        }
+        if (d < 0) break;
+        ci[d]++;
+    }
+    return SNN_OK;
+}
+
+int snn_zarr_decode_all(snn_zarr_array *a, snn_error *err) {
+    int64_t ci[SNN_MAX_NDIM] = {0};
+    for (int d = 0; d < a->ndim; d++)
+        if (a->grid[d] == 0) return SNN_OK;
+    for (;;) {
+        const uint8_t *data;
+        int rc = load_chunk(a, ci, &data, err);
+        if (rc) return rc;
+        int d = a->ndim - 1;
+        while (d >= 0 && ci[d] == a->grid[d] - 1) {
+            ci[d] = 0;
+            d--;
+        }
+        if (d < 0) break;
+        ci[d]++;
+    }
     return SNN_OK;
 }

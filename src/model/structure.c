@@ -513,8 +513,9 @@ static int read_sf(snn_npz *z, const char *key, int64_t rows, int64_t cols, doub
     if (rc) return rc;
     const double *v = a.data;
     for (size_t i = 0, n = snn_array_count(&a); i < n; i++) {
-        if (!isfinite(v[i])) {
-            snn_fail(err, SNN_EINPUT, "%s: array '%s': entry [%zu, %zu] = %g; scaling factors must be finite",
+        /* the weights beside them are effective weights, w x SF, which must be >= 0 */
+        if (!isfinite(v[i]) || v[i] < 0) {
+            snn_fail(err, SNN_EINPUT, "%s: array '%s': entry [%zu, %zu] = %g; scaling factors must be finite and >= 0",
                      snn_npz_path(z), key, i / (size_t)cols, i % (size_t)cols, v[i]);
             snn_array_free(&a);
             return SNN_EINPUT;
@@ -554,6 +555,9 @@ static int load_into(snn_npz *z, int n_types, int n_ff_types, snn_structure *s, 
         return snn_fail(err, SNN_EINPUT, "%s: array '%s': expected a square N x N matrix, got shape (%lld, %lld)",
                         path, wkey, (long long)a->rec.rows, (long long)a->rec.cols);
     const int64_t n = a->rec.rows;
+    if (n == 0)
+        return snn_fail(err, SNN_EINPUT, "%s: array '%s' has shape (0, 0): the network has no neurons (N = 0)", path,
+                        wkey);
     if ((rc = mat_open(z, &a->ff, err))) return rc;
     if (a->ff.cols != n)
         return snn_fail(err, SNN_EINPUT,
@@ -638,6 +642,47 @@ int snn_structure_load(const char *path, int n_types, int n_ff_types, snn_struct
     snn_npz_free(z);
     if (rc) snn_structure_free(s);
     return rc;
+}
+
+/* One matrix's shape and stored entries from its headers: a sparse matrix's `_shape` (read) and
+ * `_data` length; a dense one's shape, its entries bounded by rows x cols. */
+static int peek_matrix(snn_npz *z, const char *name, int64_t *rows, int64_t *cols, int64_t *nnz, snn_error *err) {
+    *rows = *cols = *nnz = 0;
+    snn_array h;
+    if (has_sparse(z, name)) {
+        char k[128];
+        snprintf(k, sizeof k, "%s_shape", name);
+        const int64_t two[1] = {2};
+        int rc = snn_npz_read_as(z, k, SNN_I64, 1, two, &h, err);
+        if (rc) return rc;
+        *rows = ((int64_t *)h.data)[0];
+        *cols = ((int64_t *)h.data)[1];
+        snn_array_free(&h);
+        snprintf(k, sizeof k, "%s_data", name);
+        if ((rc = snn_npz_peek(z, k, &h, err))) return rc;
+        *nnz = h.ndim == 1 ? h.shape[0] : 0;
+        return SNN_OK;
+    }
+    int rc = snn_npz_peek(z, name, &h, err);
+    if (rc) return rc;
+    /* shapes that are not 2-d are reported by the load, naming the array */
+    if (h.ndim == 2) *rows = h.shape[0], *cols = h.shape[1], *nnz = h.shape[0] * h.shape[1];
+    return SNN_OK;
+}
+
+int snn_structure_peek(const char *path, int64_t *n, int64_t *n_in, int64_t *nnz, int64_t *nnz_ff, snn_error *err) {
+    snn_npz *z = snn_npz_open(path, err);
+    if (z == NULL) return err && err->code ? err->code : SNN_EINPUT;
+    const char *wkey = snn_npz_has(z, "recurrent_weights") || has_sparse(z, "recurrent_weights") ? "recurrent_weights"
+                                                                                                 : "weights";
+    int64_t r, c, rf, cf;
+    int rc = peek_matrix(z, wkey, &r, &c, nnz, err);
+    if (!rc) rc = peek_matrix(z, "feedforward_weights", &rf, &cf, nnz_ff, err);
+    snn_npz_free(z);
+    if (rc) return rc;
+    *n = r;
+    *n_in = rf;
+    return SNN_OK;
 }
 
 /* ---------------------------------------------------------------- saving */

@@ -10,8 +10,8 @@
  * `_indptr`, `_shape`, `_format`). Loading accepts `weights` as an old name for `recurrent_weights`,
  * any integer dtype for the index arrays, a missing connectivity array (derived as weights != 0),
  * missing assembly_ids (all -1), both stored and deflated archives, and unsorted column indices in a
- * sparse row. It rejects, naming the file and the array: missing keys, wrong dtypes or shapes, N or
- * N_in that disagree between arrays, NaN/inf or negative weights, a weight where the connectivity says
+ * sparse row. It rejects, naming the file and the array: missing keys, wrong dtypes or shapes, N = 0, N
+ * or N_in that disagree between arrays, NaN/inf or negative weights or scaling factors, a weight where the connectivity says
  * there is no synapse, a column stored twice in a sparse row, type indices out of range. */
 #ifndef SNNFIT_MODEL_STRUCTURE_H
 #define SNNFIT_MODEL_STRUCTURE_H
@@ -99,6 +99,15 @@ snn_net_format snn_structure_auto_format(const snn_structure *s);
  * recurrent_scaling_factors and feedforward_scaling_factors (f8) when has_scaling_factors. Atomic. */
 int snn_structure_save_as(const char *path, const snn_structure *s, snn_net_format format, snn_error *err);
 /* snn_structure_save_as(path, s, SNN_NET_AUTO, err): every network file a command writes. */
+/* N, N_in and the synapses of the two matrices from the array headers alone, without reading the
+ * weights: for the memory estimate of a run before its network is loaded. A sparse matrix's count is
+ * exact; a dense one's is rows x cols (an upper bound). */
+int snn_structure_peek(const char *path, int64_t *n, int64_t *n_in, int64_t *nnz, int64_t *nnz_ff, snn_error *err);
+
+/* Saves with the reference's keys (recurrent_weights f4, feedforward_weights f4,
+ * recurrent_connectivity b1, feedforward_connectivity b1, cell_type_indices i8,
+ * feedforward_cell_type_indices i8, assembly_ids i4) plus recurrent_scaling_factors and
+ * feedforward_scaling_factors (f8) when has_scaling_factors. Atomic. */
 int snn_structure_save(const char *path, const snn_structure *s, snn_error *err);
 
 #endif

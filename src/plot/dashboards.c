@@ -144,6 +144,36 @@ static int fmt_limit_ticks(double vmax, int signed_, double *ticks, char labels[
     return n;
 }
 
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each neuron's assembly as a dense index: the k-th smallest distinct id is assembly k (stage 3's odour
+ * pattern k), -1 for none. Ids may be sparse (0, 7, 2147483647), so they are never used as indices or
+ * counts themselves. *n_asm gets the number of assemblies. NULL when out of memory. */
+static int32_t *dense_assemblies(const int32_t *ids, int64_t n, int *n_asm) {
+    int32_t *sorted = malloc((size_t)(n > 0 ? n : 1) * sizeof *sorted), *dense = malloc((size_t)(n > 0 ? n : 1) * sizeof *dense);
+    if (!sorted || !dense) {
+        free(sorted), free(dense);
+        return NULL;
+    }
+    int64_t m = 0;
+    for (int64_t j = 0; j < n; j++)
+        if (ids[j] >= 0) sorted[m++] = ids[j];
+    qsort(sorted, (size_t)m, sizeof *sorted, cmp_i32);
+    int64_t u = 0;
+    for (int64_t k = 0; k < m; k++)
+        if (u == 0 || sorted[k] != sorted[u - 1]) sorted[u++] = sorted[k];
+    for (int64_t j = 0; j < n; j++) {
+        const int32_t *hit = ids[j] >= 0 ? bsearch(&ids[j], sorted, (size_t)u, sizeof *sorted, cmp_i32) : NULL;
+        dense[j] = hit ? (int32_t)(hit - sorted) : -1;
+    }
+    free(sorted);
+    *n_asm = (int)u;
+    return dense;
+}
+
 int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_params *p, snn_error *err) {
     int64_t N = s->n, M = s->n_in;
     int nt = p->rec.n_types, nf = p->ff.n_types, ns = nf + nt;
@@ -242,10 +272,14 @@ int snn_plot_connectivity(const char *png, const snn_structure *s, const snn_par
     int64_t rn;
     int n_asm = 0;
     int64_t asm0 = 0;
-    for (int64_t j = 0; j < N; j++) {
-        if (s->assembly_ids[j] + 1 > n_asm) n_asm = s->assembly_ids[j] + 1;
-        asm0 += s->assembly_ids[j] == 0;
+    int32_t *dense = dense_assemblies(s->assembly_ids, N, &n_asm);
+    if (!dense) {
+        snn_fig_end(f);
+        free(pool), free(off), free(indeg), free(n_w);
+        return snn_fail(err, SNN_ERUN, "out of memory for the assembly ids");
     }
+    for (int64_t j = 0; j < N; j++) asm0 += dense[j] == 0;
+    free(dense);
     if (n_asm >= 2 && asm0 > 0) rn = 2 * asm0 < N ? 2 * asm0 : N;
     else rn = N / 10 > 0 ? N / 10 : N;
     if (rn > 1000) rn = 1000;  /* beyond ~1000 rows a heatmap has more cells than pixels */
@@ -1096,14 +1130,13 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
     int rc = traces_load(traces_npz, s, 1, &t, err);
     if (rc) return rc;
     int n_asm = 0;
-    for (int64_t j = 0; j < t.n; j++)
-        if (s->assembly_ids[j] + 1 > n_asm) n_asm = s->assembly_ids[j] + 1;
+    int32_t *dense = dense_assemblies(s->assembly_ids, t.n, &n_asm);
     int64_t T = t.T;
     double *x = malloc((size_t)T * sizeof *x), *y = malloc((size_t)T * sizeof *y);
     int64_t *idx = malloc((size_t)(t.n + 1) * sizeof *idx);
     double **rates = calloc((size_t)(n_asm ? n_asm : 1), sizeof *rates);
     snn_fig *f = NULL;
-    if (!x || !y || !idx || !rates) {
+    if (!dense || !x || !y || !idx || !rates) {
         rc = snn_fail(err, SNN_ERUN, "out of memory for the assembly dashboard");
         goto done;
     }
@@ -1113,7 +1146,7 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
         /* excitatory (type 0) neurons of the assembly, 200 ms box-car (figures.md 2.6) */
         int64_t m = 0;
         for (int64_t j = 0; j < t.n; j++)
-            if (s->assembly_ids[j] == a && s->cell_types[j] == 0) idx[m++] = j;
+            if (dense[j] == a && s->cell_types[j] == 0) idx[m++] = j;
         if (m == 0) continue;
         rates[a] = malloc((size_t)T * sizeof(double));
         if (!rates[a]) continue;
@@ -1179,7 +1212,7 @@ int snn_plot_assembly_activity(const char *png, const char *traces_npz, const sn
 done:
     snn_fig_end(f);
     for (int a = 0; rates && a < n_asm; a++) free(rates[a]);
-    free(rates), free(x), free(y), free(idx);
+    free(rates), free(x), free(y), free(idx), free(dense);
     traces_free(&t);
     return rc;
 }

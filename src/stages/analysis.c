@@ -170,9 +170,12 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     const char *exp = o->input, *out = o->output, *tfile = o->params_path;
     char sp_params[SNN_PATH_MAX], target_np[SNN_PATH_MAX], trained_np[SNN_PATH_MAX], path[SNN_PATH_MAX];
     if (!exp || !out || !tfile) return snn_fail(err, SNN_EINPUT, "usage: snnfit compare EXP OUT TEACHER.toml");
+    const snn_stage_input in[2] = {{"the run compared (EXP)", exp}, {"the teacher's parameter file", tfile}};
+    int rc = snn_stage_check_inputs(NULL, out, in, 2, err);
+    if (rc) return rc;
     if (!snn_is_dir(exp))
         return snn_fail(err, SNN_EINPUT, "%s: no such folder (expected a finished stage-4 run)", exp);
-    int rc = snn_path_join(sp_params, sizeof sp_params, exp, "parameters.toml", err);
+    rc = snn_path_join(sp_params, sizeof sp_params, exp, "parameters.toml", err);
     if (!rc) rc = join3(target_np, sizeof target_np, exp, "inputs", "network_structure.npz", err);
     if (!rc) rc = join3(trained_np, sizeof trained_np, exp, "final_state", "network_structure.npz", err);
     if (!rc) rc = require_file(sp_params, "the student's parameters of a stage-4 run", err);
@@ -199,7 +202,8 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     }
     /* stage 4 takes dt from the teacher data; the teacher file carries it */
     ps->sim.dt = dt;
-    rc = snn_stage_load_network(pt, target_np, &r.s_t, &r.net_t, err);
+    rc = snn_stage_check_structure_memory(o, target_np, err);
+    if (!rc) rc = snn_stage_load_network(pt, target_np, &r.s_t, &r.net_t, err);
     if (rc) goto done;
     rc = snn_stage_load_network(ps, trained_np, &r.s_tr, &r.net_tr, err);
     if (rc) goto done;
@@ -227,6 +231,13 @@ int snn_stage_compare(const snn_stage_opts *o, snn_error *err) {
     int64_t T = ps->train.plot_size * ps->sim.chunk_size;
     if (T < 2 * w_ref) T = 2 * w_ref;
     const int64_t w = snn_analysis_window_steps(T, dt), W = T / w, L = pt->sim.chunk_size;
+    {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(pt, &r.s_t, &z);
+        snn_est_analysis(&z, 2, 3, T, W, &est);
+        if ((rc = snn_stage_check_memory(o, &est, tfile, err))) goto done;
+    }
     rc = snn_stage_prepare_output(o, err);
     if (!rc) rc = snn_stage_copy_params(o, err);  /* OUT/parameters.toml: the TEACHER.toml used */
     if (rc) goto done;
@@ -379,6 +390,8 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = require_file(params, "the teacher's parameters of a stage-3 run", err);
     if (!rc) rc = require_file(spath, "the teacher network, copied there by stage 3", err);
     if (rc) return rc;
+    /* the figures go into EXP/figures/: one writer in EXP at a time */
+    if ((rc = snn_stage_lock(exp, err))) return rc;
     snn_params *p = calloc(1, sizeof *p);
     snn_structure s = {0};
     snn_network net = {0};
@@ -388,6 +401,7 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
     uint8_t *in = NULL, *out = NULL;
     if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
     rc = snn_params_load(params, SNN_STAGE_TEACHER, p, err);
+    if (!rc) rc = snn_stage_check_structure_memory(o, spath, err);
     if (!rc) rc = snn_stage_load_network(p, spath, &s, &net, err);
     if (rc) goto done;
     const int64_t n = s.n, n_in = s.n_in, L = p->sim.chunk_size, T = p->sim.plot_size * L;
@@ -397,6 +411,13 @@ int snn_stage_odourants(const snn_stage_opts *o, snn_error *err) {
         rc = snn_fail(err, SNN_EINPUT, "%s: [simulation] plot_size x chunk_size = %lld steps is too short for two "
                       "rate windows", params, (long long)T);
         goto done;
+    }
+    {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &s, &z);
+        snn_est_analysis(&z, 1, 3, L, W, &est);
+        if ((rc = snn_stage_check_memory(o, &est, params, err))) goto done;
     }
     for (int i = 0; i < 2; i++) rates[i] = snn_calloc((size_t)(n_in + 1), sizeof(double), "input rates", err);
     for (int i = 0; i < 3; i++) wr[i] = snn_calloc((size_t)(W * n + 1), sizeof(double), "windowed rates", err);

@@ -1,6 +1,6 @@
 /* snnfit connectome P.toml -o OUT (stage 1): generates the connectome, writes network_structure.npz
- * and network_statistics.csv, then runs the network for [simulation] duration on homogeneous Poisson
- * input at the [feedforward.activity] rates (one trial) and writes activity_statistics.csv and the
+ * and network_statistics.csv, then runs the network for [simulation] duration (at least one
+ * chunk) on homogeneous Poisson input at the [feedforward.activity] rates (one trial) and writes activity_statistics.csv and the
  * traces the activity dashboard draws (results/dashboard_traces.npz).
  *
  * The check run uses this file's neurons and synapses with every scaling factor 1: the network as
@@ -161,15 +161,8 @@ static void explain_check(const snn_params *p, const snn_network *net, const dou
 }
 
 static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_structure *s, snn_error *err) {
+    /* at least one chunk (the loader refuses a shorter duration), at most SNN_MAX_STEPS */
     int64_t T = snn_params_num_chunks(&p->sim) * p->sim.chunk_size;
-    if (T <= 0) {
-        printf("No activity run: [simulation] duration is shorter than one chunk.\n");
-        return SNN_OK;
-    }
-    if (!p->ff.has_activity) {
-        printf("No activity run: no [feedforward.activity] rates given.\n");
-        return SNN_OK;
-    }
     snn_network net;
     int rc = snn_network_build(&net, &p->rec, &p->ff, s, p->sim.dt, err);
     if (rc) return rc;
@@ -178,8 +171,8 @@ static int activity_run(const snn_stage_opts *o, const snn_params *p, const snn_
            "and every scaling factor 1 (the network before stage 2 tunes it)...\n", (double)T * p->sim.dt / 1000.0);
     int64_t n = s->n, n_in = s->n_in;
     double *rates_in = snn_calloc((size_t)(n_in ? n_in : 1), sizeof(double), "input rates", err);
-    uint8_t *in = snn_calloc((size_t)(T * n_in), 1, "input spikes", err);
-    uint8_t *out = snn_calloc((size_t)(T * n), 1, "output spikes", err);
+    uint8_t *in = snn_calloc((size_t)T, (size_t)n_in, "input spikes", err);
+    uint8_t *out = snn_calloc((size_t)T, (size_t)n, "output spikes", err);
     double *v_sum = snn_calloc((size_t)n, sizeof(double), "voltage sums", err);
     double *v_sumsq = snn_calloc((size_t)n, sizeof(double), "voltage sums", err);
     int64_t *counts = snn_calloc((size_t)n, sizeof(int64_t), "spike counts", err);
@@ -248,9 +241,13 @@ int snn_stage_connectome(const snn_stage_opts *o, snn_error *err) {
     snn_params *p = calloc(1, sizeof *p);
     if (!p) return snn_fail(err, SNN_ERUN, "out of memory");
     snn_structure s = {0};
-    int rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
+    int rc = snn_stage_check_io(o, err);
+    if (!rc) rc = snn_params_load(o->params_path, SNN_STAGE_CONNECTOME, p, err);
     if (!rc) rc = snn_stage_check_output(o, err);  /* before the generation, which can take minutes */
     if (rc) goto done;
+    snn_mem_estimate est;
+    snn_est_connectome(p, &est);
+    if ((rc = snn_stage_check_memory(o, &est, o->params_path, err))) goto done;
     printf("Using seed: %llu\n", (unsigned long long)p->sim.seed);
     printf("Generating connectome: %lld neurons", (long long)p->rec.num_neurons);
     if (p->rec.num_assemblies > 0) printf(" in %d assemblies", p->rec.num_assemblies);

@@ -25,6 +25,7 @@
 #include "core/fsutil.h"
 #include "core/mem.h"
 #include "core/rng.h"
+#include "core/sha256.h"
 #include "inputs/poisson.h"
 #include "io/npz.h"
 #include "model/connectome.h"
@@ -118,14 +119,10 @@ static void print_targets(const snn_params *p) {
     printf("\n===================================\n");
 }
 
-/* initial_state/ or final_state/ with its dashboards (figures/). */
+/* initial_state/ or final_state/ with its dashboards (figures/), written whole or not at all. */
 static int save_state(const char *out, const char *name, const snn_params *p, const snn_structure *s,
                       const snn_network *net, const uint8_t *inputs, int64_t steps, snn_error *err) {
-    char dir[SNN_PATH_MAX];
-    int rc = snn_save_state_dir(out, name, p, s, net, inputs, steps, s->assembly_ids, err);
-    if (!rc) rc = snn_path_join(dir, sizeof dir, out, name, err);
-    if (!rc) rc = snn_plot_state_dir(dir, p, err);
-    return rc;
+    return snn_save_state_dir(out, name, p, s, net, inputs, steps, s->assembly_ids, err);
 }
 
 /* The checkpoint's input_path (what the run was started with), so that a resumed run writes the
@@ -159,6 +156,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     uint8_t *probe = NULL;
     double *rates_in = NULL;
     char spath[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    snn_run_record record = {0};
     int rc = snn_params_load(params_path, SNN_STAGE_HOMEOSTATIC, p, err);
     if (rc) goto done;
     const int nt = p->rec.n_types, nff = p->ff.n_types;
@@ -174,6 +172,17 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             rc = snn_fail(err, SNN_EINPUT, "%s: missing; a stage-2 run folder keeps its network there", spath);
     } else if (input && *input) {
         rc = find_structure(input, spath, sizeof spath, err);
+    } else if (p->rec.has_topology && p->ff.has_topology) {
+        snn_mem_net z;
+        snn_mem_net_of(p, NULL, &z);
+        snn_mem_estimate est;
+        snn_mem_init(&est);
+        snn_est_structure(&est, &z);
+        rc = snn_stage_check_memory(o, &est, params_path, err);
+    }
+    if (rc) goto done;
+    if (checkpoint || (input && *input)) {
+        rc = snn_stage_check_structure_memory(o, spath, err);
     } else {
         /* (without the tables the generator refuses the file, naming the missing one) */
         if (p->rec.has_topology && p->ff.has_topology) {
@@ -187,6 +196,13 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     }
     if (rc) goto done;
     if (!generated) rc = snn_structure_load(spath, nt, nff, &s, err);
+    if (!rc) {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &s, &z);
+        snn_est_train(p, &z, B, p->sim.dt, 0, 0, &est);
+        rc = snn_stage_check_memory(o, &est, params_path, err);
+    }
     if (!rc) rc = snn_network_build(&net, &p->rec, &p->ff, &s, p->sim.dt, err);
     if (rc) goto done;
     rates_in = snn_calloc((size_t)(s.n_in + 1), sizeof(double), "input rates", err);
@@ -203,7 +219,13 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
 
     if (!checkpoint) {
-        rc = snn_stage_prepare_output(o, err);
+        /* a run killed before its first checkpoint is started again by the same command */
+        snn_stage_opts o2 = *o;
+        if (!o->overwrite && snn_stage_unstarted_run(o)) {
+            printf("%s holds this run, stopped before its first checkpoint: starting it again\n", o->output);
+            o2.overwrite = 1;
+        }
+        rc = snn_stage_prepare_output(&o2, err);
         if (!rc) rc = snn_stage_copy_params(o, err);
         if (!rc) rc = snn_path_join(path, sizeof path, o->output, "inputs", err);
         if (!rc) rc = snn_mkdirs(path, err);
@@ -241,8 +263,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         }
     }
     /* the 10 s runs of initial_state/ and final_state/: one realisation of the input, drawn once */
-    const int64_t probe_steps = (int64_t)(10000.0 / p->sim.dt + 0.5);
-    probe = snn_calloc((size_t)(probe_steps * s.n_in + 1), 1, "inference input spikes", err);
+    const int64_t probe_steps = (int64_t)(10000.0 / p->sim.dt + 0.5); /* at most SNN_MAX_STEPS: the loader */
+    probe = snn_calloc((size_t)probe_steps, (size_t)s.n_in + 1, "inference input spikes", err);
     if (!probe) {
         rc = SNN_ERUN;
         goto done;
@@ -263,8 +285,17 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
 
     char input_record[SNN_PATH_MAX] = "";
     if (checkpoint) rc = checkpoint_input_path(checkpoint, input_record, sizeof input_record, err);
-    else if (input) snprintf(input_record, sizeof input_record, "%s", input);
+    else if (input && snn_stage_resolve_path(input, input_record, sizeof input_record))
+        rc = snn_fail(err, SNN_EINPUT, "%s: path too long", input);
     if (rc) goto done;
+    /* what the run depends on: its parameters and its network (inputs/network_structure.npz) */
+    {
+        char net_path[SNN_PATH_MAX], net_sha[65];
+        rc = snn_path_join(net_path, sizeof net_path, o->output, "inputs/network_structure.npz", err);
+        if (!rc) rc = snn_sha256_file(net_path, net_sha, err);
+        if (!rc) rc = snn_stage_run_record(&record, p->sim.seed, params_path, net_sha, err);
+        if (rc) goto done;
+    }
     /* n_chunks = iterations: one continuous run, never wrapped (nor reset) by the trainer */
     rc = snn_trainer_init(&tr, p, &net, B, L, iterations, iterations, o->output, input_record, err);
     if (rc) goto done;
@@ -275,15 +306,17 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         snn_stage_print_memory(&net, 1, snn_mem_train(&z, B, L, tr.n_params, p->train.plot_size * L,
                                                       (int64_t)(10000.0 / p->sim.dt + 0.5)));
     }
+    tr.record = record;
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
+        if (!rc) rc = snn_stage_check_record(&tr, checkpoint, params_path, "network", spath, err);
         if (rc) goto done;
         printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration,
                tr.best_loss);
     }
     {
         int64_t pc = p->train.plot_size < iterations ? p->train.plot_size : iterations;
-        uint8_t *fig_in = malloc((size_t)(pc * L * src.n_in + 1));
+        uint8_t *fig_in = malloc((size_t)(pc * L) * (size_t)src.n_in + 1);
         if (!fig_in) {
             rc = snn_fail(err, SNN_ERUN, "out of memory for the epoch figures' inputs");
             goto done;
@@ -299,6 +332,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         hooks_open = 1;
         if (rc) goto done;
     }
+    /* from here on the run can be resumed: everything before the first chunk is written */
+    if (!checkpoint && (rc = snn_stage_first_checkpoint(&tr, err))) goto done;
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal chunks: %lld (%.1fs)\nBatch size: %d\n"
            "Chunks per update: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
            (long long)L, (double)L * p->sim.dt / 1000.0, (long long)iterations,
@@ -310,6 +345,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);
+    if (!rc) rc = snn_stage_mark_finished(&tr, err);
     final_written = !rc;
     if (!rc) rc = type_rates(&net, probe, probe_steps, L, rates, err);
     if (rc) goto done;
@@ -333,6 +369,8 @@ done:
 }
 
 int snn_stage_homeostatic(const snn_stage_opts *o, snn_error *err) {
+    int rc = snn_stage_check_io(o, err);
+    if (rc) return rc;
     return run(o, o->params_path, o->input, NULL, err);
 }
 
@@ -342,6 +380,7 @@ int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_path_join(ckpt, sizeof ckpt, o->output, "checkpoints/checkpoint_latest.npz", err);
     if (rc) return rc;
     if (!snn_is_dir(o->output)) return snn_fail(err, SNN_EINPUT, "%s: no such run folder", o->output);
+    if ((rc = snn_stage_begin_resume(o->output, err))) return rc;
     if (!snn_path_exists(ckpt))
         return snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing)",
                         o->output);

@@ -177,21 +177,6 @@ static int resolve(const char *base, const char *p, char *out, size_t n) {
     return normalise(joined, out, n);
 }
 
-/* path is dir or lies under it (both normalised). */
-static int within(const char *dir, const char *path) {
-    size_t n = strlen(dir);
-    if (n == 1 && dir[0] == '/') return 1;
-    return strncmp(dir, path, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
-/* The folder and the real path of an existing thing, for the containment checks: symbolic links
- * could otherwise hide that two paths are one. */
-static void real_or_copy(const char *p, char *out, size_t n) {
-    char r[PATH_MAX];
-    if (realpath(p, r)) snprintf(out, n, "%s", r);
-    else snprintf(out, n, "%s", p);
-}
-
 /* ---------------------------------------------------------------------------------------------- */
 /* TOML to JSON, for the [wandb] table recorded in metadata.json */
 
@@ -458,37 +443,17 @@ done:
     return rc;
 }
 
-/* The output folder must not hold (or be) anything the run reads, nor lie inside an input. */
+/* The output folder must not hold (or be) anything the run reads, nor lie inside an input (the check
+ * every command makes, stages/common.c). */
 static int check_output(const experiment *ex, const char *path, snn_error *err) {
-    char out_real[SNN_PATH_MAX];
-    real_or_copy(ex->out, out_real, sizeof out_real);
-    const char *outs[2] = {ex->out, out_real};
     if (!strcmp(ex->out, "/")) return snn_fail(err, SNN_EINPUT, "%s: output_dir is the root folder", path);
-    typedef struct kept {
-        const char *what, *p;
-    } kept;
-    kept keep[MAX_INPUTS + 3];
+    snn_stage_input keep[MAX_INPUTS + 3];
     int nk = 0;
-    keep[nk++] = (kept){"the experiment file", ex->file};
-    keep[nk++] = (kept){"parameters_file", ex->params};
-    if (ex->has_log) keep[nk++] = (kept){"log_file (a log shared by many runs)", ex->log};
-    for (int i = 0; i < ex->n_inputs; i++) keep[nk++] = (kept){"an input", ex->inputs[i].src};
-    for (int k = 0; k < nk; k++) {
-        char real[SNN_PATH_MAX];
-        real_or_copy(keep[k].p, real, sizeof real);
-        for (int a = 0; a < 2; a++)
-            if (within(outs[a], keep[k].p) || within(outs[a], real))
-                return snn_fail(err, SNN_EINPUT, "%s: output_dir %s contains %s (%s); choose another output folder",
-                                path, ex->out, keep[k].what, keep[k].p);
-    }
-    for (int i = 0; i < ex->n_inputs; i++) {
-        char real[SNN_PATH_MAX];
-        real_or_copy(ex->inputs[i].src, real, sizeof real);
-        if (ex->inputs[i].is_dir && (within(ex->inputs[i].src, ex->out) || within(real, out_real)))
-            return snn_fail(err, SNN_EINPUT, "%s: output_dir %s lies inside the input folder %s", path, ex->out,
-                            ex->inputs[i].src);
-    }
-    return SNN_OK;
+    keep[nk++] = (snn_stage_input){"the experiment file", ex->file};
+    keep[nk++] = (snn_stage_input){"parameters_file", ex->params};
+    if (ex->has_log) keep[nk++] = (snn_stage_input){"log_file (a log shared by many runs)", ex->log};
+    for (int i = 0; i < ex->n_inputs; i++) keep[nk++] = (snn_stage_input){"an input", ex->inputs[i].src};
+    return snn_stage_check_inputs(path, ex->out, keep, nk, err);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -819,6 +784,9 @@ int snn_stage_run(const snn_stage_opts *o, snn_error *err) {
                               ex->out);
                 goto done;
             }
+            /* never remove a folder another run is writing in */
+            if ((rc = snn_stage_lock(ex->out, err))) goto done;
+            snn_stage_unlock();
             if (snn_remove_tree(ex->out) != 0) {
                 rc = snn_fail(err, SNN_ERUN, "%s: cannot remove the old output folder: %s", ex->out, strerror(errno));
                 goto done;
@@ -882,6 +850,7 @@ int snn_stage_run(const snn_stage_opts *o, snn_error *err) {
     char mpath[SNN_PATH_MAX], idir[SNN_PATH_MAX], dst[SNN_PATH_MAX];
     snn_error serr = {0};
     int src = snn_mkdirs(ex->out, &serr);
+    if (!src) src = snn_stage_lock(ex->out, &serr);
     if (!src) src = snn_path_join(mpath, sizeof mpath, ex->out, "metadata.json", &serr);
     if (!src) src = snn_path_join(idir, sizeof idir, ex->out, "inputs", &serr);
     if (!src) src = snn_path_join(dst, sizeof dst, ex->out, "parameters.toml", &serr);
@@ -902,6 +871,7 @@ int snn_stage_run(const snn_stage_opts *o, snn_error *err) {
         so.output = ex->out;
         so.quiet = o->quiet;
         so.no_wandb = o->no_wandb || ex->wandb_off;
+        so.max_memory = o->max_memory;
         so.keep_existing = 1; /* OUT holds inputs/, parameters.toml and metadata.json already */
         src = ex->stage->fn(&so, &serr);
         fflush(stdout);

@@ -65,6 +65,8 @@ static int recorded_open(const char *path, int64_t n_in, double dt, recorded *re
                           (long long)n_in);
         if (!rc && snn_zarr_dtype(rec->a) != SNN_BOOL && snn_zarr_dtype(rec->a) != SNN_U8)
             rc = snn_fail(err, SNN_EINPUT, "%s: array 'input_spikes' must be bool", path);
+        /* a teacher store (format 2) has every chunk: a missing one is damage, not silence */
+        if (!rc) rc = snn_zarr_check_chunks(rec->a, snn_zarr_format(rec->g) == 2, NULL, err);
         if (!rc) memcpy(rec->shape, snn_zarr_shape(rec->a), sizeof rec->shape);
         return rc;
     }
@@ -109,8 +111,10 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
     int S = 0, k_tr = 0;
     const snn_tracking_params *tp = &p->tracking;
     /* Phase 1, every rank: parameters, network, this rank's inputs and buffers (nothing written) */
-    int rc = snn_params_load(o->params_path, SNN_STAGE_SIMULATE, p, err);
+    int rc = snn_stage_check_io(o, err);
+    if (!rc) rc = snn_params_load(o->params_path, SNN_STAGE_SIMULATE, p, err);
     if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
+    if (!rc) rc = snn_stage_check_structure_memory(o, spath, err);
     if (!rc) rc = snn_stage_load_network(p, spath, &s, &net, err);
     if (!rc) {
         n = s.n, n_in = s.n_in, S = net.n_cols;
@@ -167,15 +171,16 @@ int snn_stage_simulate(const snn_stage_opts *o, snn_error *err) {
          * and 2 S conductances in float32 (rank 0 holds every trial's spikes in the end) */
         double spikes = ((double)T + (double)L) * (double)B * (double)(n + n_in);
         double traces = (double)k_tr * (double)T * (double)m_tr * (2.0 + 3.0 * S) * sizeof(float);
-        double avail = (double)snn_mem_available_bytes();
+        double avail = o->max_memory ? (double)o->max_memory : (double)snn_mem_available_bytes();
         if (avail > 0 && spikes + traces > avail)
             rc = snn_fail(err, SNN_EINPUT,
-                          "%s: the run needs %.2f GB, more than the %.2f GB of memory available: %.2f GB of "
+                          "%s: the run needs %.2f GB, more than the %.2f GB of memory %s: %.2f GB of "
                           "spikes (%lld trials x %lld steps) and %.2f GB of [tracking] traces (%lld neuron%s x "
                           "%d trial%s x %lld steps x v, leak, %d currents and %d conductances in float32); track "
                           "fewer neurons (absent: the first %d of each cell type) or trials, or shorten "
                           "[simulation] duration",
-                          o->params_path, (spikes + traces) / 1e9, avail / 1e9, spikes / 1e9, (long long)B,
+                          o->params_path, (spikes + traces) / 1e9, avail / 1e9,
+                          o->max_memory ? "that --max-memory allows" : "available", spikes / 1e9, (long long)B,
                           (long long)T, traces / 1e9, (long long)m_tr, m_tr == 1 ? "" : "s", k_tr,
                           k_tr == 1 ? "" : "s", (long long)T, S, 2 * S, SNN_TRACKED_PER_TYPE);
     }

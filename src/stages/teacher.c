@@ -106,8 +106,10 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     int64_t plot_chunks = 0, first_plot_chunk = 0, T_w = 0;
     int P = 0;
     /* Phase 1, every rank: parameters, network, odour patterns, this rank's buffers (nothing written) */
-    int rc = snn_params_load(o->params_path, SNN_STAGE_TEACHER, p, err);
+    int rc = snn_stage_check_io(o, err);
+    if (!rc) rc = snn_params_load(o->params_path, SNN_STAGE_TEACHER, p, err);
     if (!rc) rc = snn_stage_structure_path(o->input, spath, sizeof spath, err);
+    if (!rc) rc = snn_stage_check_structure_memory(o, spath, err);
     if (!rc) rc = snn_stage_load_network(p, spath, &r.s, &r.net, err);
     if (!rc) {
         n = r.s.n, n_in = r.s.n_in, L = p->sim.chunk_size, B = p->sim.batch_size;
@@ -136,6 +138,13 @@ int snn_stage_teacher(const snn_stage_opts *o, snn_error *err) {
     }
     if (!rc) {
         P = r.n_patterns;
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &r.s, &z);
+        snn_est_teacher(p, &z, P, &est);
+        rc = snn_stage_check_memory(o, &est, o->params_path, err);
+    }
+    if (!rc) {
         /* Spike chunks hold TRIALS_PER_CHUNK trials so that a time window is compressed by several threads
          * at once (one Blosc thread per chunk: Blosc's own threads make the bytes depend on timing); a rank
          * owns whole chunks of trials, [b0, b1). */

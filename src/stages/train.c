@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/fsutil.h"
 #include "core/mem.h"
 #include "core/nprandom.h"
+#include "core/sha256.h"
+#include "config/limits.h"
 #include "io/npz.h"
 #include "io/zarr.h"
 #include "plot/dashboards.h"
@@ -30,6 +33,7 @@ typedef struct teacher_data {
     int64_t B, T, n, n_in, L;
     double dt;
     char path[SNN_PATH_MAX];
+    char identity[65];  /* SHA-256 of the store's metadata and chunk sizes */
 } teacher_data;
 
 static int read_teacher_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err) {
@@ -64,6 +68,12 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
     if (!td->g) return SNN_EINPUT;
     int rc = snn_zarr_attr_double(td->g, "dt", &td->dt, err);
     if (rc) return rc;
+    /* the store's dt sizes everything after it (the 10 s runs of initial_state/ and final_state/) */
+    if (!(td->dt > 0) || !isfinite(td->dt) || 10000.0 / td->dt > (double)SNN_MAX_STEPS)
+        return snn_fail(err, SNN_EINPUT,
+                        "zarr store %s: group attribute 'dt' is %g ms; expected a time step > 0 ms, at least %g ms "
+                        "(10 s in at most %lld steps)",
+                        td->path, td->dt, 10000.0 / (double)SNN_MAX_STEPS, (long long)SNN_MAX_STEPS);
     if (p->sim.has_dt && fabs(td->dt - p->sim.dt) > 1e-9 * fabs(p->sim.dt))
         return snn_fail(err, SNN_EINPUT, "%s: attribute 'dt' is %g ms but %s says [simulation] dt = %g ms", td->path,
                         td->dt, p->path, p->sim.dt);
@@ -90,16 +100,39 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
     td->n = s->n;
     td->n_in = s->n_in;
     td->L = p->sim.chunk_size;
+    if (td->B < 1 || td->B > SNN_MAX_TRIALS || td->T > SNN_MAX_STEPS)
+        return snn_fail(err, SNN_EINPUT,
+                        "%s: the teacher data have %lld trials of %lld steps; expected 1..%lld trials of at most %lld "
+                        "steps",
+                        td->path, (long long)td->B, (long long)td->T, (long long)SNN_MAX_TRIALS, (long long)SNN_MAX_STEPS);
     if (td->L > td->T)
         return snn_fail(err, SNN_EINPUT, "%s: [simulation] chunk_size = %lld steps is longer than the teacher data (%lld steps)",
                         p->path, (long long)td->L, (long long)td->T);
+    /* every chunk is checked now, before the output folder exists, rather than when training reaches it;
+     * a format-2 store (stage 3's) must have them all. The identity of the data (metadata, chunk names
+     * and sizes) goes into the run's record. */
+    const int whole = snn_zarr_format(td->g) == 2;
+    snn_sha256 id;
+    snn_sha256_init(&id);
+    rc = snn_zarr_group_identity(td->g, &id, err);
+    if (!rc) rc = snn_zarr_check_chunks(td->in, whole, &id, err);
+    if (!rc) rc = snn_zarr_check_chunks(td->out, whole, &id, err);
+    /* and decoded once: about one pass over the data, which training makes many times */
+    if (!rc) rc = snn_zarr_decode_all(td->in, err);
+    if (!rc) rc = snn_zarr_decode_all(td->out, err);
+    if (rc) return rc;
+    uint8_t d[32];
+    snn_sha256_final(&id, d);
+    snn_sha256_to_hex(d, td->identity);
     return SNN_OK;
 }
 
 /* Trial 0's input spikes of the first n_ch chunks of the teacher data (caller frees). */
 static uint8_t *trial0_inputs(teacher_data *td, int64_t n_ch, snn_error *err) {
-    uint8_t *in = malloc((size_t)(n_ch * td->L * td->n_in + 1)), *cin = malloc((size_t)(td->B * td->L * td->n_in + 1));
-    uint8_t *cout = malloc((size_t)(td->B * td->L * td->n));
+    /* sizes bounded by the limits and the memory estimate checked before the run */
+    uint8_t *in = malloc((size_t)(n_ch * td->L) * (size_t)td->n_in + 1);
+    uint8_t *cin = malloc((size_t)(td->B * td->L) * (size_t)td->n_in + 1);
+    uint8_t *cout = malloc((size_t)(td->B * td->L) * (size_t)td->n + 1);
     int rc = SNN_OK;
     if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory reading trial 0's inputs");
     for (int64_t c = 0; !rc && c < n_ch; c++) {
@@ -125,18 +158,13 @@ static int save_state_dir(const char *out, const char *name, const snn_params *p
     uint8_t *in = trial0_inputs(td, n_ch, err);
     if (!in) return err && err->code ? err->code : SNN_ERUN;
     int rc = snn_save_state_dir(out, name, p, s, net, in, steps, NULL, err);
-    if (!rc) {
-        char dir[SNN_PATH_MAX];
-        rc = snn_path_join(dir, sizeof dir, out, name, err);
-        if (!rc) rc = snn_plot_state_dir(dir, p, err);
-    }
     free(in);
     return rc;
 }
 
 /* Perturbs the teacher's weights (SPEC 7.2), fills the targets; returns them for the metrics. */
 static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, double *target_sf, double *target_sf_ff,
-                   int *has_sf, int *has_sf_ff, const char *out, snn_error *err) {
+                   int *has_sf, int *has_sf_ff, const char *out, int write, snn_error *err) {
     const snn_train_params *tp = &p->train;
     snn_nprandom rng;
     snn_np_seed(&rng, (uint32_t)p->sim.seed);
@@ -144,7 +172,9 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
     const int64_t n = s->n, n_in = s->n_in;
     char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
     int rc = snn_path_join(dir, sizeof dir, out, "targets", err);
-    if (!rc) rc = snn_mkdirs(dir, err);
+    /* a resumed run has its targets: they are computed again (the student needs the perturbed
+     * weights), never rewritten */
+    if (!rc && write) rc = snn_mkdirs(dir, err);
     if (rc) return rc;
     *has_sf = *has_sf_ff = 0;
     if (tp->optimisable == SNN_OPT_WEIGHTS) {
@@ -165,7 +195,7 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
         teacher_copy.ff.w = wf0;
         teacher_copy.has_scaling_factors = 0;
         rc = snn_path_join(path, sizeof path, dir, "target_weights.npz", err);
-        if (!rc) rc = snn_structure_save(path, &teacher_copy, err);
+        if (!rc && write) rc = snn_structure_save(path, &teacher_copy, err);
         free(w0);
         free(wf0);
         return rc;
@@ -179,8 +209,8 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
         for (int a = 0; a < nff * nt; a++) Pf[a] = snn_np_lognormal(&rng, mu, sigma);
     snn_npz_writer *w = NULL;
     rc = snn_path_join(path, sizeof path, dir, "target_scaling_factors.npz", err);
-    if (!rc) w = snn_npz_create(path, 0, err);
-    if (!w) return rc ? rc : SNN_ERUN;
+    if (!rc && write) w = snn_npz_create(path, 0, err);
+    if (rc || (write && !w)) return rc ? rc : SNN_ERUN;
     int64_t s_rec[2] = {nt, nt}, s_ff[2] = {nff, nt};
     if (do_rec) {
         for (int64_t i = 0; i < n; i++)
@@ -188,7 +218,7 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
                 s->rec.w[e] = (float)((double)s->rec.w[e] * P[s->cell_types[i] * nt + s->cell_types[s->rec.col[e]]]);
         for (int a = 0; a < nt * nt; a++) target_sf[a] = 1.0 / P[a];
         *has_sf = 1;
-        rc = snn_npz_add(w, "recurrent_scaling_factors", SNN_F64, 2, s_rec, target_sf, err);
+        if (w) rc = snn_npz_add(w, "recurrent_scaling_factors", SNN_F64, 2, s_rec, target_sf, err);
     }
     if (!rc && do_ff) {
         for (int64_t m = 0; m < n_in; m++)
@@ -196,8 +226,9 @@ static int perturb(const snn_params *p, snn_structure *s, int nt, int nff, doubl
                 s->ff.w[e] = (float)((double)s->ff.w[e] * Pf[s->ff_cell_types[m] * nt + s->cell_types[s->ff.col[e]]]);
         for (int a = 0; a < nff * nt; a++) target_sf_ff[a] = 1.0 / Pf[a];
         *has_sf_ff = 1;
-        rc = snn_npz_add(w, "feedforward_scaling_factors", SNN_F64, 2, s_ff, target_sf_ff, err);
+        if (w) rc = snn_npz_add(w, "feedforward_scaling_factors", SNN_F64, 2, s_ff, target_sf_ff, err);
     }
+    if (!w) return rc;
     if (rc) {
         snn_npz_abort(w);
         return rc;
@@ -216,7 +247,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     int hooks_open = 0, final_written = 0;
     snn_trainer tr;
     int have_tr = 0;
-    char spath[SNN_PATH_MAX];
+    char spath[SNN_PATH_MAX], input_abs[SNN_PATH_MAX];
+    snn_run_record record = {0};
     static const char *const nets[] = {"network_structure.npz", "inputs/network_structure.npz"};
     int rc = snn_params_load(params_path, SNN_STAGE_TRAIN, p, err);
     if (rc) goto done;
@@ -228,22 +260,62 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         rc = snn_fail(err, SNN_EINPUT, "%s: not a folder (expected network_structure.npz and spike_data.zarr in it)", input);
         goto done;
     }
+    /* recorded absolute, so that a resume does not depend on the working directory */
+    if (snn_stage_resolve_path(input, input_abs, sizeof input_abs)) {
+        rc = snn_fail(err, SNN_EINPUT, "%s: path too long", input);
+        goto done;
+    }
     if (!find_in(input, nets, 2, spath, sizeof spath)) {
         rc = snn_fail(err, SNN_EINPUT, "%s: no network_structure.npz (or inputs/network_structure.npz)", input);
         goto done;
     }
-    rc = snn_structure_load(spath, p->rec.n_types, p->ff.n_types, &s, err);
+    rc = snn_stage_check_structure_memory(o, spath, err);
+    if (!rc) rc = snn_structure_load(spath, p->rec.n_types, p->ff.n_types, &s, err);
     if (!rc) rc = open_teacher(input, p, &s, &td, err);
     if (rc) goto done;
     p->sim.dt = td.dt;
     const int nt = p->rec.n_types, nff = p->ff.n_types;
     const int64_t n_chunks = td.T / td.L;
-    const int64_t iterations = p->train.has_iterations ? p->train.iterations : p->train.passes * n_chunks;
+    int64_t iterations = p->train.iterations;
+    if (!p->train.has_iterations &&
+        (snn_i64_mul_overflows(p->train.passes, n_chunks, &iterations) || iterations > SNN_MAX_ITERATIONS)) {
+        rc = snn_fail(err, SNN_EINPUT,
+                      "%s: [training] epochs: %lld passes over %lld chunks of teacher data are more than %lld iterations",
+                      p->path, (long long)p->train.passes, (long long)n_chunks, (long long)SNN_MAX_ITERATIONS);
+        goto done;
+    }
+    if ((rc = snn_params_train_accumulation_check(p, iterations, err))) goto done;
+    /* what the run depends on: its parameters, its teacher store and the teacher's network */
+    {
+        char net_sha[65], data[2 * 65 + 1];
+        rc = snn_sha256_file(spath, net_sha, err);
+        if (rc) goto done;
+        snprintf(data, sizeof data, "%s%s", td.identity, net_sha);
+        rc = snn_stage_run_record(&record, p->sim.seed, params_path, data, err);
+        if (rc) goto done;
+    }
+    {
+        snn_mem_net z;
+        snn_mem_estimate est;
+        snn_mem_net_of(p, &s, &z);
+        snn_est_train(p, &z, td.B, td.dt, snn_zarr_chunks(td.out)[0], snn_zarr_chunks(td.out)[1], &est);
+        if ((rc = snn_stage_check_memory(o, &est, params_path, err))) goto done;
+    }
     if (checkpoint && !snn_path_exists(checkpoint)) {
         rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
         goto done;
     }
-    if (!checkpoint) rc = snn_stage_prepare_output(o, err);
+    if (!checkpoint) {
+        /* a run killed before its first checkpoint is started again by the same command */
+        snn_stage_opts o2 = *o;
+        if (!o->overwrite && snn_stage_unstarted_run(o)) {
+            printf("%s holds this run, stopped before its first checkpoint: starting it again\n", o->output);
+            o2.overwrite = 1;
+        }
+        rc = snn_stage_prepare_output(&o2, err);
+        /* parameters.toml first: a folder holding it and no checkpoint is a run that had not started */
+        if (!rc) rc = snn_stage_copy_params(o, err);
+    }
     if (rc) goto done;
 
     if (!checkpoint) {
@@ -257,7 +329,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            (long long)td.B, td.path, td.dt);
     double target_sf[SNN_MAX_TYPES * SNN_MAX_TYPES], target_sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
     int has_sf = 0, has_sf_ff = 0;
-    rc = perturb(p, &s, nt, nff, target_sf, target_sf_ff, &has_sf, &has_sf_ff, o->output, err);
+    rc = perturb(p, &s, nt, nff, target_sf, target_sf_ff, &has_sf, &has_sf_ff, o->output, checkpoint == NULL, err);
     if (!rc) rc = snn_network_build(&net, &p->rec, &p->ff, &s, td.dt, err);
     if (rc) goto done;
     {
@@ -283,11 +355,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             }
             printf("===================================\n\n");
             snn_stage_print_refractory(p);
-            rc = snn_stage_copy_params(o, err);
             /* the teacher's (unperturbed) network, as the reference's runner links it: the target of
              * `snnfit compare` */
             char idir[SNN_PATH_MAX], icopy[SNN_PATH_MAX];
-            if (!rc) rc = snn_path_join(idir, sizeof idir, o->output, "inputs", err);
+            rc = snn_path_join(idir, sizeof idir, o->output, "inputs", err);
             if (!rc) rc = snn_mkdirs(idir, err);
             if (!rc) rc = snn_path_join(icopy, sizeof icopy, idir, "network_structure.npz", err);
             /* written, not copied, so that a dense and a sparse IN give the same bytes */
@@ -299,7 +370,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             if (rc) goto done;
         }
     }
-    rc = snn_trainer_init(&tr, p, &net, (int)td.B, td.L, n_chunks, iterations, o->output, input, err);
+    rc = snn_trainer_init(&tr, p, &net, (int)td.B, td.L, n_chunks, iterations, o->output, input_abs, err);
     if (rc) goto done;
     have_tr = 1;
     tr.quiet = o->quiet;
@@ -308,6 +379,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         snn_stage_print_memory(&net, 1, snn_mem_train(&z, td.B, td.L, tr.n_params, p->train.plot_size * td.L,
                                                       (int64_t)(10000.0 / td.dt + 0.5)));
     }
+    tr.record = record;
 
     tr.has_target_sf = has_sf;
     tr.has_target_sf_ff = has_sf_ff;
@@ -315,6 +387,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     memcpy(tr.target_sf_ff, target_sf_ff, sizeof target_sf_ff);
     if (checkpoint) {
         rc = snn_trainer_load(&tr, checkpoint, err);
+        if (!rc) rc = snn_stage_check_record(&tr, checkpoint, params_path, "teacher data", td.path, err);
         if (rc) goto done;
         printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration, tr.best_loss);
     }
@@ -330,10 +403,12 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         hooks_open = 1;
         if (rc) goto done;
     }
+    /* from here on the run can be resumed: everything before the first epoch is written */
+    if (!checkpoint && (rc = snn_stage_first_checkpoint(&tr, err))) goto done;
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal epochs: %lld (%.1fs of teacher data, %lld passes)\n"
            "Batch size: %lld\nAccumulation interval: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
            (long long)td.L, (double)td.L * td.dt / 1000.0, (long long)iterations,
-           (double)(iterations * td.L) * td.dt / 1000.0, (long long)((iterations + n_chunks - 1) / n_chunks),
+           (double)iterations * (double)td.L * td.dt / 1000.0, (long long)((iterations + n_chunks - 1) / n_chunks),
            (long long)td.B, (long long)p->train.accumulation_interval, (long long)p->train.log_interval,
            (long long)p->train.checkpoint_interval);
     fflush(stdout);
@@ -342,6 +417,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
+    if (!rc) rc = snn_stage_mark_finished(&tr, err);
     final_written = !rc;
     if (!rc && !tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
@@ -361,8 +437,12 @@ int snn_stage_train(const snn_stage_opts *o, snn_error *err) {
     if (o->resume_from) {
         if (!snn_is_dir(o->output))
             return snn_fail(err, SNN_EINPUT, "%s: no such run folder to resume in", o->output);
+        int rc = snn_stage_begin_resume(o->output, err);
+        if (rc) return rc;
         return run(o, o->params_path, o->input, o->resume_from, err);
     }
+    int rc = snn_stage_check_io(o, err);
+    if (rc) return rc;
     return run(o, o->params_path, o->input, NULL, err);
 }
 
@@ -372,8 +452,11 @@ int snn_stage_resume(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_path_join(ckpt, sizeof ckpt, o->output, "checkpoints/checkpoint_latest.npz", err);
     if (rc) return rc;
     if (!snn_is_dir(o->output)) return snn_fail(err, SNN_EINPUT, "%s: no such run folder", o->output);
+    if ((rc = snn_stage_begin_resume(o->output, err))) return rc;
     if (!snn_path_exists(ckpt))
-        return snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing)",
+        return snn_fail(err, SNN_EINPUT,
+                        "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing; a run killed "
+                        "before its first checkpoint starts again with the command that started it)",
                         o->output);
     if (!snn_path_exists(params))
         return snn_fail(err, SNN_EINPUT, "%s: parameters.toml is missing", o->output);
@@ -389,7 +472,11 @@ int snn_stage_resume(const snn_stage_opts *o, snn_error *err) {
     snn_npz_free(z);
     if (rc) return rc;
     char input[SNN_PATH_MAX];
-    size_t len = (size_t)a.shape[0] < sizeof input - 1 ? (size_t)a.shape[0] : sizeof input - 1;
+    size_t len = (size_t)a.shape[0];
+    if (len >= sizeof input || memchr(a.data, 0, len)) {
+        snn_array_free(&a);
+        return snn_fail(err, SNN_EINPUT, "%s: array 'input_path' is not a path (a corrupt checkpoint)", ckpt);
+    }
     memcpy(input, a.data, len);
     input[len] = '\0';
     snn_array_free(&a);

@@ -10,6 +10,7 @@
 #include "config/toml.h"
 #include "core/fsutil.h"
 #include "io/metrics.h"
+#include "core/sha256.h"
 #include "stages/trained_state.h"
 
 static int on_row(void *ctx, int64_t epoch, int n, const char *const *names, const double *values,
@@ -163,7 +164,9 @@ int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ct
     }
     char path[SNN_PATH_MAX];
     snn_path_join(path, sizeof path, out, "final_state/network_structure.npz", NULL);
-    if (finished && snn_path_exists(path)) {
+    /* finished only once final_state/ is whole and marked so: a kill during the final state (or a disk
+     * that filled up) leaves the mark unset, and the final state is written again */
+    if (finished && tr->final_state_written && snn_path_exists(path)) {
         printf("The run in %s is already finished (%s %lld of %lld); nothing to do.\n", out, unit,
                (long long)tr->iteration, (long long)tr->iterations);
         return 0;
@@ -175,4 +178,49 @@ int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ct
            "============================================================\n");
     *save_final = 1;
     return 0;
+}
+
+int snn_stage_run_record(snn_run_record *r, uint64_t seed, const char *params_path, const char *data_id,
+                         snn_error *err) {
+    memset(r, 0, sizeof *r);
+    r->seed = seed;
+    int rc = snn_sha256_file(params_path, r->parameters_sha256, err);
+    if (rc) return rc;
+    snn_sha256_hex(data_id, strlen(data_id), r->data_sha256);
+    return SNN_OK;
+}
+
+int snn_stage_check_record(const snn_trainer *tr, const char *ckpt, const char *params_path, const char *data_what,
+                           const char *data_path, snn_error *err) {
+    const snn_run_record *want = &tr->loaded, *have = &tr->record;
+    if (strcmp(want->parameters_sha256, have->parameters_sha256) != 0)
+        return snn_fail(err, SNN_EINPUT,
+                        "%s: the parameter file is not the one the run started with (SHA-256 %.12s..., the checkpoint "
+                        "%s records %.12s...); restore it, or start a new run",
+                        params_path, have->parameters_sha256, ckpt, want->parameters_sha256);
+    if (want->seed != have->seed)
+        return snn_fail(err, SNN_EINPUT, "%s: seed %llu, but the checkpoint %s was written with seed %llu", params_path,
+                        (unsigned long long)have->seed, ckpt, (unsigned long long)want->seed);
+    if (strcmp(want->data_sha256, have->data_sha256) != 0)
+        return snn_fail(err, SNN_EINPUT,
+                        "%s: the %s changed since the run started (identity %.12s..., the checkpoint %s records "
+                        "%.12s...); resume with the data the run started with, or start a new run",
+                        data_path, data_what, have->data_sha256, ckpt, want->data_sha256);
+    return SNN_OK;
+}
+
+static int save_latest(snn_trainer *tr, snn_error *err) {
+    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    int rc = snn_path_join(dir, sizeof dir, tr->out_dir, "checkpoints", err);
+    if (!rc) rc = snn_mkdirs(dir, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, dir, "checkpoint_latest.npz", err);
+    if (!rc) rc = snn_trainer_save(tr, path, err);
+    return rc;
+}
+
+int snn_stage_first_checkpoint(snn_trainer *tr, snn_error *err) { return save_latest(tr, err); }
+
+int snn_stage_mark_finished(snn_trainer *tr, snn_error *err) {
+    tr->final_state_written = 1;
+    return save_latest(tr, err);
 }

@@ -36,12 +36,28 @@ int snn_train_hooks_open(snn_train_hooks *h, snn_trainer *tr, const char *out, c
 /* Runs the trainer to its last iteration with SIGINT/SIGTERM turned into a clean stop (a checkpoint,
  * then the "continue with: snnfit resume" line), restoring the default handlers afterwards. unit names
  * an iteration in the messages ("chunk", "epoch"). *save_final = 1 when the caller should now write
- * final_state/ (training completed in this call, or finished earlier without a final state); 0 when the
- * run stopped or was already complete. */
+ * final_state/ (training completed in this call, or finished earlier without the final state marked
+ * written); 0 when the run stopped or was already complete. */
 int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after,
                           const char *unit, const char *out, int *save_final, snn_error *err);
 
 /* After the run (finished or stopped): final figures into TensorBoard, last upload, close. */
 void snn_train_hooks_close(snn_train_hooks *h, int64_t step, int final_state_written);
+
+/* The record of what a run depends on (train/trainer.h): the seed, the SHA-256 of the parameter file,
+ * and data_id, the stage's identity of its data. */
+int snn_stage_run_record(snn_run_record *r, uint64_t seed, const char *params_path, const char *data_id,
+                         snn_error *err);
+/* After snn_trainer_load: the checkpoint's record (tr->loaded) must equal the run's (tr->record), else
+ * SNN_EINPUT naming what changed: the parameter file (params_path), the seed, or the data (data_what,
+ * at data_path). A resume never continues a run with other parameters or other data. */
+int snn_stage_check_record(const snn_trainer *tr, const char *ckpt, const char *params_path, const char *data_what,
+                           const char *data_path, snn_error *err);
+/* The checkpoint at epoch 0 of a new run (checkpoints/checkpoint_latest.npz), written once everything
+ * before the first epoch is: from then on `resume` continues the run. */
+int snn_stage_first_checkpoint(snn_trainer *tr, snn_error *err);
+/* Marks the run finished, last: final_state_written = 1 in checkpoint_latest.npz, after final_state/
+ * is in place. A run killed before this writes its final state again on resume. */
+int snn_stage_mark_finished(snn_trainer *tr, snn_error *err);
 
 #endif

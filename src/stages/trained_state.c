@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/fsutil.h"
 #include "model/lif.h"
@@ -68,7 +69,9 @@ int snn_epoch_figures(const char *out, int64_t epoch, const snn_params *p, const
     /* the activity of trial 0 over the same inputs every time, from the initial state, with this
      * epoch's parameters: figures of different epochs differ only by what training changed */
     if (!rc) rc = snn_state_alloc(&start, net, 1, err);
-    if (!rc) rc = snn_path_join(traces, sizeof traces, dir, ".dashboard_traces.npz", err);
+    char tname[64];
+    snprintf(tname, sizeof tname, ".dashboard_traces.npz.tmp.%ld", (long)getpid());
+    if (!rc) rc = snn_path_join(traces, sizeof traces, dir, tname, err);
     if (!rc) rc = snn_traces_write(traces, net, &start, 0, inputs, steps, p->rec.type_names, assembly_ids, NULL, 0, err);
     if (!rc) rc = snn_path_join(path, sizeof path, dir, "activity_dashboard.png", err);
     if (!rc) rc = snn_plot_activity(path, traces, &e, p, err);
@@ -82,21 +85,30 @@ int snn_epoch_figures(const char *out, int64_t epoch, const snn_params *p, const
 int snn_save_state_dir(const char *out, const char *name, const snn_params *p, const snn_structure *s,
                        const snn_network *net, const uint8_t *inputs, int64_t steps, const int32_t *assembly_ids,
                        snn_error *err) {
-    char dir[SNN_PATH_MAX], path[SNN_PATH_MAX];
+    /* written whole under a temporary name, then renamed: a run killed (or out of disk) halfway never
+     * leaves a final_state/ that looks complete */
+    char dir[SNN_PATH_MAX], tmp[SNN_PATH_MAX], path[SNN_PATH_MAX];
     int rc = snn_path_join(dir, sizeof dir, out, name, err);
-    if (!rc) rc = snn_mkdirs(dir, err);
-    if (!rc) rc = snn_path_join(path, sizeof path, dir, "network_structure.npz", err);
-    if (!rc) rc = snn_save_effective_structure(path, s, net, err);
     if (rc) return rc;
+    snn_tmp_name(dir, tmp, sizeof tmp);
+    snn_remove_tree(tmp);
+    rc = snn_mkdirs(tmp, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, tmp, "network_structure.npz", err);
+    if (!rc) rc = snn_save_effective_structure(path, s, net, err);
     snn_state start = {0};
-    rc = snn_state_alloc(&start, net, 1, err);
-    if (!rc) rc = snn_path_join(path, sizeof path, dir, "dashboard_traces.npz", err);
+    if (!rc) rc = snn_state_alloc(&start, net, 1, err);
+    if (!rc) rc = snn_path_join(path, sizeof path, tmp, "dashboard_traces.npz", err);
     if (!rc) rc = snn_traces_write(path, net, &start, 0, inputs, steps, p->rec.type_names, assembly_ids, NULL, 0, err);
-    if (!rc)
-        printf("✓ %s: network_structure.npz and a %.1f s run of trial 0 saved to %s\n", name,
-               (double)steps * net->dt / 1000.0, dir);
     snn_state_free(&start);
-    return rc;
+    if (!rc) rc = snn_plot_state_dir(tmp, p, err);
+    if (!rc) rc = snn_replace_dir(tmp, dir, err);
+    if (rc) {
+        snn_remove_tree(tmp);
+        return rc;
+    }
+    printf("✓ %s: network_structure.npz and a %.1f s run of trial 0 saved to %s\n", name,
+           (double)steps * net->dt / 1000.0, dir);
+    return SNN_OK;
 }
 
 void snn_print_matrix(const char *title, const double *m, int rows, int cols) {

@@ -28,9 +28,11 @@ int snn_epoch_figures(const char *out, int64_t epoch, const snn_params *p, const
  * serves directly as a teacher or student structure (SPEC section 2). */
 int snn_save_effective_structure(const char *path, const snn_structure *s, const snn_network *net, snn_error *err);
 
-/* <out>/<name>/: network_structure.npz (effective, as above) and dashboard_traces.npz, a run of one
- * trial from the initial state over inputs [steps][n_in]; assembly_ids (may be NULL) restricts the
- * traced neuron as the dashboards do. Prints one line saying what was saved. */
+/* <out>/<name>/: network_structure.npz (effective, as above), dashboard_traces.npz, a run of one trial
+ * from the initial state over inputs [steps][n_in], and their dashboards (figures/); assembly_ids (may
+ * be NULL) restricts the traced neuron as the dashboards do. The folder is written whole under a
+ * temporary name and renamed into place (replacing an older one), so it is either complete or absent.
+ * Prints one line saying what was saved. */
 int snn_save_state_dir(const char *out, const char *name, const snn_params *p, const snn_structure *s,
                        const snn_network *net, const uint8_t *inputs, int64_t steps, const int32_t *assembly_ids,
                        snn_error *err);

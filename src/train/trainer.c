@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/checked.h"
 #include "core/fsutil.h"
 #include "core/mem.h"
 #include "core/progress.h"
@@ -63,7 +64,14 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     tr->best_params = snn_calloc(np + 1, sizeof(double), "best parameters", err);
     tr->window_total = snn_calloc((size_t)tp->accumulation_interval, sizeof(double), "loss window", err);
     tr->log_losses = snn_calloc(SNN_N_LOSSES + 1, sizeof(double), "loss sums", err);
-    tr->stats_win = snn_calloc((size_t)(tp->plot_size * L * n), 1, "statistics window", err);
+    /* plot_size chunks of trial 0: checked, since plot_size comes from the parameter file */
+    size_t stats_bytes = 0;
+    const int64_t stats_dims[3] = {tp->plot_size, L, n};
+    if (snn_size_product(stats_dims, 3, 1, &stats_bytes, "statistics window ([training] plot_size)", err)) {
+        snn_trainer_free(tr);
+        return SNN_EINPUT;
+    }
+    tr->stats_win = snn_calloc(stats_bytes, 1, "statistics window", err);
     size_t bln = (size_t)B * (size_t)L * (size_t)n;
     tr->in = snn_calloc((size_t)B * (size_t)L * (size_t)(n_in ? n_in : 1), 1, "input spikes", err);
     tr->target = snn_calloc(bln, 1, "teacher spikes", err);
@@ -564,7 +572,8 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
 
 /* ---- checkpoints ---- */
 
-#define CKPT_VERSION 1
+/* 2: the run record (seed, parameters_sha256, data_sha256) and final_state_written */
+#define CKPT_VERSION 2
 
 int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     const snn_network *net = tr->net;
@@ -612,6 +621,11 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = snn_npz_add_scalar_i64(w, "statistics_chunks", tr->stats_filled, err);
     sh1[0] = (int64_t)strlen(tr->input_path);
     if (!rc) rc = snn_npz_add(w, "input_path", SNN_U8, 1, sh1, tr->input_path, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "seed", (int64_t)tr->record.seed, err);
+    sh1[0] = 64;
+    if (!rc) rc = snn_npz_add(w, "parameters_sha256", SNN_U8, 1, sh1, tr->record.parameters_sha256, err);
+    if (!rc) rc = snn_npz_add(w, "data_sha256", SNN_U8, 1, sh1, tr->record.data_sha256, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "final_state_written", tr->final_state_written, err);
     /* only when uploading to W&B: the id depends on the output folder, and checkpoints of the same run in
      * two folders should otherwise be identical */
     sh1[0] = (int64_t)strlen(tr->run_id);
@@ -643,6 +657,96 @@ static int read_i64(snn_npz *z, const char *key, int64_t *out, snn_error *err) {
     return read_exact(z, key, SNN_I64, 0, NULL, out, sizeof *out, err);
 }
 
+/* A corrupt value: the file, the array, the entry and what was expected. */
+static int bad_entry(const char *path, const char *key, int64_t i, double v, const char *want, snn_error *err) {
+    return snn_fail(err, SNN_EINPUT, "%s: array '%s': entry %lld is %g; expected %s (a corrupt checkpoint)", path, key,
+                    (long long)i, v, want);
+}
+
+/* Every entry finite (and >= 0 with nonneg). */
+static int check_finite(const char *path, const char *key, const double *a, int64_t n, int nonneg, snn_error *err) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(a[i]) || (nonneg && a[i] < 0))
+            return bad_entry(path, key, i, a[i], nonneg ? "a finite number >= 0" : "a finite number", err);
+    return SNN_OK;
+}
+
+static int check_finite_real(const char *path, const char *key, const snn_real *a, int64_t n, snn_error *err) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(a[i])) return bad_entry(path, key, i, (double)a[i], "a finite number", err);
+    return SNN_OK;
+}
+
+static int check_range(const char *path, const char *key, int64_t v, int64_t lo, int64_t hi, const char *what,
+                       snn_error *err) {
+    if (v >= lo && v <= hi) return SNN_OK;
+    return snn_fail(err, SNN_EINPUT, "%s: array '%s' is %lld; expected %lld..%lld (%s; a corrupt checkpoint)", path, key,
+                    (long long)v, (long long)lo, (long long)hi, what);
+}
+
+/* A byte string of the checkpoint (no NUL, shorter than cap) into out. */
+static int read_text(snn_npz *z, const char *key, char *out, size_t cap, snn_error *err) {
+    snn_array a = {0};
+    int rc = snn_npz_read_as(z, key, SNN_U8, 1, (int64_t[]){-1}, &a, err);
+    if (rc) return rc;
+    size_t len = (size_t)a.shape[0];
+    if (len >= cap || memchr(a.data, 0, len)) {
+        snn_array_free(&a);
+        return snn_fail(err, SNN_EINPUT, "%s: array '%s' is not a text of at most %zu bytes (a corrupt checkpoint)",
+                        snn_npz_path(z), key, cap - 1);
+    }
+    memcpy(out, a.data, len);
+    out[len] = '\0';
+    snn_array_free(&a);
+    return SNN_OK;
+}
+
+static int check_values(snn_trainer *tr, const char *path, int64_t filled, int64_t hl, snn_error *err) {
+    const snn_train_params *tp = &tr->p->train;
+    const snn_network *net = tr->net;
+    const int64_t B = tr->B, n = net->n, S = net->n_cols, np = tr->n_params;
+    int rc = check_range(path, "epoch", tr->iteration, 0, tr->iterations, "epochs done of the run's total", err);
+    /* one Adam step per accumulation window */
+    if (!rc) rc = check_range(path, "adam_step", tr->adam.step, 0, tr->iteration, "at most one step per epoch", err);
+    if (!rc)
+        rc = check_range(path, "accumulated_iterations", tr->acc_count, 0, tp->accumulation_interval - 1,
+                         "epochs in the current accumulation window", err);
+    if (!rc) rc = check_range(path, "has_last_gradient", hl, 0, 1, "a flag", err);
+    if (!rc) rc = check_range(path, "log_count", tr->log_count, 0, tp->log_interval - 1, "epochs in the log window", err);
+    if (!rc) rc = check_range(path, "statistics_chunks", filled, 0, tr->iteration, "chunks kept so far", err);
+    if (!rc) rc = check_range(path, "final_state_written", tr->final_state_written, 0, 1, "a flag", err);
+    /* the parameters: log-weights may be any number; scaling factors multiply weights that are >= 0 */
+    const int nonneg = !tr->train_w;
+    if (!rc) rc = check_finite(path, "parameters", tr->params, np, nonneg, err);
+    if (!rc) rc = check_finite(path, "best_parameters", tr->best_params, np, nonneg, err);
+    if (!rc) rc = check_finite(path, "adam_exp_avg", tr->adam.m, np, 0, err);
+    if (!rc) rc = check_finite(path, "adam_exp_avg_sq", tr->adam.v, np, 1, err);
+    if (!rc) rc = check_finite(path, "accumulated_gradient", tr->grad_acc, np, 0, err);
+    if (!rc) rc = check_finite(path, "last_gradient", tr->last_grad, np, 0, err);
+    if (!rc && (isnan(tr->best_loss) || tr->best_loss < 0))
+        rc = bad_entry(path, "best_loss", 0, tr->best_loss, "a loss >= 0 (or inf before the first step)", err);
+    if (!rc) rc = check_finite(path, "window_total_losses", tr->window_total, tp->accumulation_interval, 1, err);
+    if (!rc) rc = check_finite(path, "log_loss_sums", tr->log_losses, SNN_N_LOSSES + 1, 1, err);
+    if (!rc) rc = check_finite(path, "state_v", tr->st.v, B * n, 0, err);
+    for (int64_t b = 0; !rc && b < B; b++)
+        for (int64_t j = 0; !rc && j < n; j++) {
+            int32_t r = tr->st.ref[b * n + j];
+            if (r < 0 || r > net->ref_steps[j])
+                rc = snn_fail(err, SNN_EINPUT,
+                              "%s: array 'state_refractory': entry [%lld, %lld] is %d; expected 0..%d (the neuron's "
+                              "refractory steps; a corrupt checkpoint)",
+                              path, (long long)b, (long long)j, r, net->ref_steps[j]);
+        }
+    if (!rc) rc = check_finite_real(path, "state_g", tr->st.g, B * 2 * S * n, err);
+    if (!rc && tr->vr_on) {
+        rc = check_finite(path, "van_rossum_student_decay", tr->vr.ys_d, B * n, 0, err);
+        if (!rc) rc = check_finite(path, "van_rossum_teacher_decay", tr->vr.yt_d, B * n, 0, err);
+        if (!rc && tr->vr.two_exp) rc = check_finite(path, "van_rossum_student_rise", tr->vr.ys_r, B * n, 0, err);
+        if (!rc && tr->vr.two_exp) rc = check_finite(path, "van_rossum_teacher_rise", tr->vr.yt_r, B * n, 0, err);
+    }
+    return rc;
+}
+
 int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     snn_npz *z = snn_npz_open(path, err);
     if (!z) return SNN_EINPUT;
@@ -651,8 +755,12 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     int64_t version = 0, opt = 0, filled = 0;
     int rc = read_i64(z, "format_version", &version, err);
     if (!rc && version != CKPT_VERSION)
-        rc = snn_fail(err, SNN_EINPUT, "%s: checkpoint format %lld is not supported (expected %d)", path,
-                      (long long)version, CKPT_VERSION);
+        rc = snn_fail(err, SNN_EINPUT,
+                      "%s: checkpoint format %lld is not supported (expected %d%s)", path, (long long)version,
+                      CKPT_VERSION,
+                      version == 1 ? "; format 1, of an older snnfit, does not record what the run depends on: start "
+                                     "the run again"
+                                   : "");
     if (!rc) rc = read_i64(z, "optimisable", &opt, err);
     if (!rc && opt != tr->p->train.optimisable)
         rc = snn_fail(err, SNN_EINPUT, "%s: array 'optimisable': the checkpoint trained a different quantity", path);
@@ -669,7 +777,7 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = read_exact(z, "last_gradient", SNN_F64, 1, s1, tr->last_grad, pb, err);
     int64_t hl = 0;
     if (!rc) rc = read_i64(z, "has_last_gradient", &hl, err);
-    tr->has_last_grad = (int)hl;
+    tr->has_last_grad = hl == 1;
     if (!rc) rc = read_exact(z, "best_loss", SNN_F64, 0, NULL, &tr->best_loss, sizeof(double), err);
     int64_t sw[1] = {tr->p->train.accumulation_interval};
     if (!rc) rc = read_exact(z, "window_total_losses", SNN_F64, 1, sw, tr->window_total, (size_t)sw[0] * sizeof(double), err);
@@ -692,22 +800,18 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc)
         rc = read_exact(z, "statistics_window", SNN_BOOL, 2, sw2, tr->stats_win, (size_t)(sw2[0] * n), err);
     if (!rc) rc = read_i64(z, "statistics_chunks", &filled, err);
+    if (!rc && snn_npz_has(z, "wandb_run_id")) rc = read_text(z, "wandb_run_id", tr->run_id, sizeof tr->run_id, err);
+    char input[sizeof tr->input_path];
+    if (!rc) rc = read_text(z, "input_path", input, sizeof input, err);
+    int64_t seed = 0, fin = 0;
+    if (!rc) rc = read_i64(z, "seed", &seed, err);
+    if (!rc) rc = read_text(z, "parameters_sha256", tr->loaded.parameters_sha256, 65, err);
+    if (!rc) rc = read_text(z, "data_sha256", tr->loaded.data_sha256, 65, err);
+    if (!rc) rc = read_i64(z, "final_state_written", &fin, err);
+    tr->loaded.seed = (uint64_t)seed;
+    tr->final_state_written = (int)(fin == 0 || fin == 1 ? fin : -1);
     tr->stats_filled = filled;
-    if (!rc && snn_npz_has(z, "wandb_run_id")) {
-        snn_array id = {0};
-        int64_t any[1] = {-1};
-        rc = snn_npz_read_as(z, "wandb_run_id", SNN_U8, 1, any, &id, err);
-        if (!rc) {
-            size_t len = (size_t)id.shape[0] < sizeof tr->run_id - 1 ? (size_t)id.shape[0] : sizeof tr->run_id - 1;
-            memcpy(tr->run_id, id.data, len);
-            tr->run_id[len] = '\0';
-            snn_array_free(&id);
-        }
-    }
-    if (!rc && (tr->iteration < 0 || tr->iteration > tr->iterations || tr->acc_count < 0 ||
-                tr->acc_count >= tr->p->train.accumulation_interval || tr->log_count < 0))
-        rc = snn_fail(err, SNN_EINPUT, "%s: inconsistent checkpoint (epoch %lld of %lld)", path,
-                      (long long)tr->iteration, (long long)tr->iterations);
+    if (!rc) rc = check_values(tr, path, filled, hl, err);
     snn_npz_free(z);
     if (!rc) snn_trainer_apply_params(tr, tr->params);
     return rc;

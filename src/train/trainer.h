@@ -27,6 +27,15 @@ typedef int (*snn_chunk_reader)(void *ctx, int64_t c, uint8_t *inputs, uint8_t *
 
 struct snn_trainer;
 
+/* What a run depends on, recorded in every checkpoint so that a resume can check it is continuing the
+ * same run: the seed, the SHA-256 of the parameter file, and an identity of the data it trains on (the
+ * teacher store and network in stage 4, the network in stage 2) as the stage computes it. */
+typedef struct snn_run_record {
+    uint64_t seed;
+    char parameters_sha256[65];
+    char data_sha256[65];
+} snn_run_record;
+
 /* Callbacks of the stage around the trainer (each may be NULL): logging backends and figures.
  * on_row: after each metrics row (the CSV's columns after `epoch`, with presence flags);
  * on_plot: every plot_interval epochs, to draw figures/epoch_XXXX/;
@@ -84,6 +93,9 @@ typedef struct snn_trainer {
     int quiet;
     double t_window;            /* seconds spent in the current log window */
     char run_id[65];            /* the W&B run id, kept in the checkpoints so a resumed run appends */
+    snn_run_record record;      /* written into every checkpoint (set by the stage before saving) */
+    snn_run_record loaded;      /* read from the checkpoint by snn_trainer_load */
+    int final_state_written;    /* final_state/ is complete: the run is finished (saved in checkpoints) */
 } snn_trainer;
 
 /* Sets up a trainer for network net (its current weights and scaling factors are the starting point)
@@ -99,7 +111,12 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
                     snn_error *err);
 
 /* Checkpoints (npz). Loading restores everything the run needs; the file must belong to a run of the
- * same shape (parameters, trials, neurons), else SNN_EINPUT naming the file and the array. */
+ * same shape (parameters, trials, neurons), else SNN_EINPUT naming the file and the array. Every value
+ * is checked before it is used: counters within their ranges (epoch, Adam's step, the accumulation,
+ * log and statistics windows, refractory counters within each neuron's period), parameters, moments,
+ * gradients, losses and the network state finite (parameters >= 0 in the scaling-factor modes, Adam's
+ * second moments and the losses >= 0, best_loss not NaN), the record (tr->loaded) and the input path
+ * present; a checkpoint of an older format is refused. */
 int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err);
 int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err);
 

@@ -50,7 +50,7 @@ for c in $commands; do
 done
 all=$(tr ' ' '\n' <<<"$all" | sort -u | grep -v '^$')
 
-value_for() { case $1 in K | N) echo 3 ;; X) echo 2 ;; *) echo "$work/x" ;; esac; }
+value_for() { case $1 in K | N) echo 3 ;; X) echo 2 ;; BYTES) echo 8G ;; *) echo "$work/x" ;; esac; }
 n=0
 for c in $commands; do
   for o in $all --no-such-option; do

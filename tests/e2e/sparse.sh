@@ -90,7 +90,7 @@ fi
 cp -r "$work/teacher-dense" "$work/teacher-sp"
 "$SNNFIT" convert "$work/teacher-dense/inputs/network_structure.npz" "$work/teacher-sp/inputs/network_structure.npz" \
   --sparse > /dev/null || fail "convert the teacher's network"
-sed -e 's/^epochs = .*/epochs = 4/' -e 's/^checkpoint_interval = .*/checkpoint_interval = 2/' \
+sed -e 's/^epochs = .*/epochs = 4/' -e 's/^accumulation_interval = .*/accumulation_interval = 2/' -e 's/^checkpoint_interval = .*/checkpoint_interval = 2/' \
     -e 's/^plot_interval = .*/plot_interval = 4/' -e 's/^plot_size = .*/plot_size = 1/' \
     parameters/demo-train.toml > "$work/train.toml"
 sed 's/^optimisable = .*/optimisable = "weights"/' "$work/train.toml" > "$work/train-w.toml"
@@ -133,7 +133,7 @@ grep -q "num_neurons = 20000" "$work/big.toml" && grep -q "0.0005, 0.0005" "$wor
 printf '\n[output]\nsparse = true\n' >> "$work/big.toml"
 sed -e 's/^duration = .*/duration = 200.0/' -e 's/^batch_size = .*/batch_size = 2/' -e 's/^chunk_size = .*/chunk_size = 100/' \
     -e 's/^plot_size = .*/plot_size = 1/' parameters/demo-teacher.toml > "$work/big-teacher.toml"
-sed -e 's/^epochs = .*/epochs = 1/' -e 's/^chunk_size = .*/chunk_size = 100/' -e 's/^plot_interval = .*/plot_interval = 1/' \
+sed -e 's/^epochs = .*/epochs = 1/' -e 's/^accumulation_interval = .*/accumulation_interval = 1/' -e 's/^chunk_size = .*/chunk_size = 100/' -e 's/^plot_interval = .*/plot_interval = 1/' \
     -e 's/^plot_size = .*/plot_size = 1/' parameters/demo-train.toml > "$work/big-train.toml"
 (
   ulimit -v 1500000  # KiB: 1.4 GiB of address space; one dense N x N float32 matrix needs 1.5 GiB

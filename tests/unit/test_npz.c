@@ -670,9 +670,59 @@ static void test_generated_members(void **state) {
     tu_rmtree(dir);
 }
 
+/* Issue 11: an archive with two members of one name is refused (numpy reads the last, a first-match
+ * reader the first: which one the file means is ambiguous), so is "w" beside "w.npy"; a FIFO or a
+ * folder given as an archive is refused without blocking; snn_npz_peek reads a shape from the header
+ * alone. */
+static void test_hostile_archives(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/dup.npz", dir);
+    const int64_t shape[2] = {3, 5};
+    write_one(path, 0, "epoch", SNN_I64, 2, shape);
+    snn_error err = {0};
+    snn_npz *z = snn_npz_open(path, &err);
+    assert_non_null(z);
+    snn_array a;
+    assert_int_equal(snn_npz_peek(z, "epoch", &a, &err), SNN_OK);
+    assert_null(a.data);
+    assert_int_equal(a.dtype, SNN_I64);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.shape[0], 3);
+    assert_int_equal(a.shape[1], 5);
+    snn_npz_free(z);
+    for (int variant = 0; variant < 2; variant++) {
+        write_one(path, 0, "epoch", SNN_I64, 2, shape);
+        assert_int_equal(tu_system("%s -c \"import io, sys, zipfile, warnings, numpy as np; b = io.BytesIO(); "
+                                   "np.save(b, np.int64(7)); warnings.simplefilter('ignore'); "
+                                   "zipfile.ZipFile(sys.argv[1], 'a').writestr(sys.argv[2], b.getvalue())\" '%s' %s",
+                                   SNNFIT_PYTHON, path, variant ? "epoch" : "epoch.npy"),
+                         0);
+        snn_error_clear(&err);
+        assert_null(snn_npz_open(path, &err));
+        assert_int_equal(err.code, SNN_EINPUT);
+        assert_contains(err.msg, path);
+        assert_contains(err.msg, "array 'epoch' is stored twice");
+    }
+    snprintf(path, sizeof path, "%s/fifo.npz", dir);
+    assert_int_equal(mkfifo(path, 0666), 0);
+    snn_error_clear(&err);
+    assert_null(snn_npz_open(path, &err));
+    assert_contains(err.msg, "not a regular file");
+    snn_error_clear(&err);
+    assert_int_equal(snn_npy_read(path, &a, &err), SNN_EINPUT);
+    assert_contains(err.msg, "not a regular file");
+    snn_error_clear(&err);
+    assert_null(snn_npz_open(dir, &err));
+    assert_contains(err.msg, "not a regular file (a folder)");
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_members),
+        cmocka_unit_test(test_hostile_archives),
         cmocka_unit_test(test_roundtrip_every_dtype_and_shape),
         cmocka_unit_test(test_reads_numpy_files),
         cmocka_unit_test(test_missing_key_and_non_npz),

@@ -958,6 +958,14 @@ static void test_homeostatic_errors(void **state) {
         {"[feedforward.activity.mitral]\nfiring_rate = 6.0\n", "", "[feedforward.cell_types]",
          "[feedforward] is missing required table [feedforward.activity]"},
         {"[targets]\n", "[odours]\ntau = 1.0\n\n[targets]\n", "[odours]\n", "unknown key 'odours'"},
+        /* issue 11: limits */
+        {"duration = 200000.0", "duration = 9223372036854775807", "duration = 9",
+         "[simulation] duration: 9.22337e+18 is out of range"},
+        {"duration = 200000.0", "duration = 2e11", "duration = 2e11", "[simulation] duration: 2e+11 ms at dt = 1 ms"},
+        {"batch_size = 100", "batch_size = 1000000000", "batch_size", "[training] batch_size: must be <= 1000000"},
+        {"chunks_per_update = 10", "chunks_per_update = 2001", "chunks_per_update",
+         "[training] chunks_per_update: 2001 iterations per optimiser step, but the run has only 2000 iterations"},
+        {"plot_size = 100", "plot_size = 4611686018427387904", "plot_size", "[training] plot_size: must be <= 100000000"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char *text = mutate(base, cases[i].old, cases[i].new_text);
@@ -1087,7 +1095,7 @@ static const bad BAD[] = {
     {C, "proportion = [0.8, 0.2]", "proportion = [1.2, -0.2]", "proportion = [1.2", "proportion[0]: must be a probability in [0, 1]"},
     {C, "seed = 7", "seed = 7\noptimisable = \"everything\"", "optimisable", "[simulation] optimisable: expected one of"},
     {T, "batch_size = 4", "batch_size = 0", "batch_size", "[simulation] batch_size: must be >= 1"},
-    {T, "plot_size = 10", "plot_size = -1", "plot_size", "[simulation] plot_size: must be >= 0"},
+    {T, "plot_size = 10", "plot_size = -1", "plot_size", "[simulation] plot_size: must be >= 1"},
     {T, "modulation_fraction = 0.1", "modulation_fraction = 1.5", "modulation_fraction", "[odours.mitral] modulation_fraction: must be a probability in [0, 1]"},
     {T, "baseline_rate = 6.0", "baseline_rate = -6.0", "baseline_rate", "[odours.mitral] baseline_rate: must be >= 0"},
     {T, "modulation_rate = 30.0", "modulation_rate = -1", "modulation_rate", "modulation_rate: must be >= 0"},
@@ -1186,6 +1194,29 @@ static const bad BAD[] = {
     {R, "[targets]", "[wandb]\nprojet = \"x\"\n\n[targets]", "projet", "[wandb] unknown key 'projet' (did you mean 'project'?)"},
     {R, "[targets]", "[wandb]\nenabled = \"yes\"\n\n[targets]", "enabled", "[wandb] enabled: expected true or false"},
     {R, "[targets]", "[wandb]\ntags = [\"a\", \"a\"]\n\n[targets]", "tags", "[wandb] tags: 'a' appears twice"},
+    /* issue 11: limits far beyond any useful run, so that a typo is refused with its key named */
+    {C, "duration = 1000.0", "duration = 1e308", "duration", "[simulation] duration: 1e+308 is out of range (numbers are at most 1e+12 in size)"},
+    {C, "dt = 1.0", "dt = 1e-300", "duration", "[simulation] duration: 1000 ms at dt = 1e-300 ms is 1e+303 time steps, more than 100000000"},
+    {T, "duration = 2000.0", "duration = 1e9", "duration", "[simulation] duration: 1e+09 ms at dt = 0.5 ms is 2e+09 time steps, more than 100000000"},
+    {C, "dt = 1.0", "dt = 1e9", "duration", "[simulation] duration: 1000 ms is shorter than one chunk (chunk_size 100 x dt 1e+09 ms"},
+    {C, "chunk_size = 100", "chunk_size = 5000", "duration", "[simulation] duration: 1000 ms is shorter than one chunk (chunk_size 5000"},
+    {T, "duration = 2000.0", "duration = 20.0", "duration", "[simulation] duration: 20 ms is shorter than one chunk"},
+    {C, "chunk_size = 100", "chunk_size = 100000001", "chunk_size", "[simulation] chunk_size: must be <= 100000000"},
+    {T, "batch_size = 4", "batch_size = 1000001", "batch_size", "[simulation] batch_size: must be <= 1000000"},
+    {T, "batch_size = 4", "batch_size = 4611686018427387904", "batch_size", "[simulation] batch_size: must be <= 1000000"},
+    {T, "plot_size = 10", "plot_size = 0", "plot_size", "[simulation] plot_size: must be >= 1"},
+    {T, "plot_size = 10", "plot_size = 2000000", "plot_size", "[simulation] plot_size: 2000000 chunks of 100 steps are more than 100000000 time steps"},
+    {T, "baseline_rate = 6.0", "baseline_rate = 1e308", "baseline_rate", "[odours.mitral] baseline_rate: 1e+308 is out of range"},
+    {T, "baseline_rate = 6.0", "baseline_rate = 2e5", "baseline_rate", "[odours.mitral] baseline_rate: must be at most 100000 Hz"},
+    {C, "firing_rate = 6.0", "firing_rate = 1e6", "firing_rate", "[feedforward.activity.mitral] firing_rate: must be at most 100000 Hz"},
+    {C, "w_mu = [[0.5, 0.2]]", "w_mu = [[0.5, 2e6]]", "w_mu = [[0.5, 2e6]]", "[feedforward.weights] w_mu[0][1] (mitral -> inhibitory): must be at most 1e+06"},
+    {C, "w_mu = [[0.5, 0.2]]", "w_mu = [[1e300, 0.2]]", "w_mu = [[1e300, 0.2]]", "[feedforward.weights] w_mu[0][0] (mitral -> excitatory): 1e+300 is out of range"},
+    {R, "[feedforward.cell_types]", "[scaling_factors]\nfeedforward = [[1.0, 1e7]]\n\n[feedforward.cell_types]", "feedforward = [[", "[scaling_factors] feedforward[0][1] (mitral -> inhibitory): must be at most 1e+06"},
+    {R, "epochs = 120", "epochs = 9223372036854775807", "epochs", "[simulation] epochs: must be <= 1000000000"},
+    {R, "accumulation_interval = 4", "accumulation_interval = 121", "accumulation_interval", "[simulation] accumulation_interval: 121 iterations per optimiser step, but the run has only 120 iterations"},
+    {R, "accumulation_interval = 4", "accumulation_interval = 4\nplot_size = 4611686018427387904", "plot_size", "[simulation] plot_size: must be <= 100000000"},
+    {R, "accumulation_interval = 4", "accumulation_interval = 4\nplot_size = 3000000", "plot_size", "[simulation] plot_size: 3000000 chunks of 50 steps are more than 100000000 time steps"},
+    {R, "alpha = 0.05", "firing_rates = 1e6", "firing_rates", "[targets] firing_rates: must be at most 100000 Hz"},
 };
 
 #undef C

@@ -343,8 +343,86 @@ static void test_truncated_documents(void **state) {
     }
 }
 
+/* Issue 11, fault 3: the parser recurses once per nesting level, so deep nesting must be refused
+ * (naming the line) before it exhausts the stack; 64 levels are still accepted, and so are (not
+ * recursive) long dotted keys up to their own limit. */
+static char *repeat3(const char *head, const char *open, int n, const char *mid, const char *close, const char *tail) {
+    size_t lo = strlen(open), lc = strlen(close);
+    char *s = malloc(strlen(head) + (size_t)n * (lo + lc) + strlen(mid) + strlen(tail) + 1);
+    assert_non_null(s);
+    char *q = s;
+    q += sprintf(q, "%s", head);
+    for (int i = 0; i < n; i++) q += sprintf(q, "%s", open);
+    q += sprintf(q, "%s", mid);
+    for (int i = 0; i < n; i++) q += sprintf(q, "%s", close);
+    sprintf(q, "%s", tail);
+    return s;
+}
+
+static void test_nesting_limit(void **state) {
+    (void)state;
+    struct {
+        const char *head, *open, *mid, *close;
+        int n, ok;
+    } cases[] = {
+        {"[t]\nx = ", "{a = ", "1", "}", 10000, 0},
+        {"\n\nx = ", "[", "", "]", 1000000, 0},
+        {"x = ", "[", "1", "]", TOML_MAX_NESTING + 1, 0},
+        {"x = ", "[", "1", "]", TOML_MAX_NESTING, 1},
+        {"x = ", "{a = ", "1", "}", TOML_MAX_NESTING, 1},
+        {"x = [", "{a = [", "1", "]}", TOML_MAX_NESTING, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = repeat3(cases[i].head, cases[i].open, cases[i].n, cases[i].mid, cases[i].close, "\n");
+        snn_error err = {0};
+        toml_value *r = toml_parse_string(text, "deep.toml", &err);
+        if (cases[i].ok) {
+            assert_non_null(r);
+        } else {
+            assert_null(r);
+            assert_int_equal(err.code, SNN_EINPUT);
+            /* the line of the value: 2 for the first case, 3 for the second, 1 otherwise */
+            char want[64];
+            snprintf(want, sizeof want, "deep.toml:%d: ", i == 0 ? 2 : i == 1 ? 3 : 1);
+            assert_non_null(strstr(err.msg, want));
+            assert_non_null(strstr(err.msg, "nested more than 64 levels"));
+        }
+        toml_free(r);
+        free(text);
+    }
+    /* a dotted key is read in a loop, not recursively: 64 parts are fine, 65 refused */
+    char *key = repeat3("", "a.", 63, "b = 1", "", "\n");
+    snn_error err = {0};
+    toml_value *r = toml_parse_string(key, "dots.toml", &err);
+    assert_non_null(r);
+    toml_free(r);
+    free(key);
+    key = repeat3("", "a.", 64, "b = 1", "", "\n");
+    assert_null(toml_parse_string(key, "dots.toml", &err));
+    assert_non_null(strstr(err.msg, "dots.toml:1: "));
+    free(key);
+}
+
+/* A FIFO or a folder given as a TOML file is refused at once (issue 11, fault 6). */
+static void test_not_a_regular_file(void **state) {
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char fifo[1024];
+    snprintf(fifo, sizeof fifo, "%s/p.toml", dir);
+    assert_int_equal(tu_system("mkfifo '%s'", fifo), 0);
+    snn_error err = {0};
+    assert_null(toml_parse_file(fifo, &err));
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    snn_error_clear(&err);
+    assert_null(toml_parse_file(dir, &err));
+    assert_non_null(strstr(err.msg, "not a regular file (a folder)"));
+    tu_rmtree(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nesting_limit),
+        cmocka_unit_test(test_not_a_regular_file),
         cmocka_unit_test(test_corpus_matches_tomllib),
         cmocka_unit_test(test_oracle_detects_differences),
         cmocka_unit_test(test_api_values_and_lines),

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/sha256.h"
 #include "io/zarr.h"
 #include "testutil.h"
 
@@ -658,8 +659,171 @@ static void test_parallel_chunk_writes(void **state) {
     free(data);
 }
 
+/* Issue 11: a float64 fill value is converted into the array's (unaligned) fill slot without UB
+ * (faults 4); every chunk is checked up front (fault 6): a missing chunk of a store that must be whole,
+ * a '/' separator that does not match the files, a truncated chunk, a chunk shape that disagrees with
+ * the metadata, a FIFO in place of a chunk or of the metadata (refused, never waited on); and the
+ * identity of a store changes with its chunks. */
+static void test_hostile_stores(void **state) {
+    (void)state;
+    char store[700], p[800];
+    snprintf(store, sizeof store, "%s/hostile.zarr", g_dir);
+    snn_error err = {0};
+    assert_int_equal(snn_zarr_create_group(store, "{\"dt\": 1.0}", &err), SNN_OK);
+    int64_t shape[2] = {6, 10}, chunks[2] = {3, 4};
+    double v[60];
+    for (int k = 0; k < 60; k++) v[k] = k + 0.25;
+    snn_zarr_writer *w = snn_zarr_create_array(store, "a", SNN_F64, 2, shape, chunks, SNN_ZARR_BLOSC_LZ4, &err);
+    assert_non_null(w);
+    write_all_chunks(w, (uint8_t *)v, 2, shape, chunks, 8);
+    snn_zarr_writer_free(w);
+    /* integer fill for a float64 array, float fill for an int64 one: both converted into the slot */
+    write_text(store, "f8fill", ".zarray",
+               "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<f8\", \"fill_value\": 2, \"filters\": null, "
+               "\"order\": \"C\", \"shape\": [8], \"zarr_format\": 2}");
+    write_text(store, "i8fill", ".zarray",
+               "{\"chunks\": [4], \"compressor\": null, \"dtype\": \"<i8\", \"fill_value\": 7.0, \"filters\": null, "
+               "\"order\": \"C\", \"shape\": [8], \"zarr_format\": 2}");
+
+    snn_zarr_group *g = snn_zarr_open_group(store, &err);
+    assert_non_null(g);
+    /* the fill value of a float64 array with no chunk written */
+    snn_zarr_array *a = snn_zarr_open_array(g, "f8fill", &err);
+    assert_non_null(a);
+    double got[8];
+    assert_int_equal(snn_zarr_read_region(a, (int64_t[]){0}, (int64_t[]){8}, got, &err), SNN_OK);
+    for (int k = 0; k < 8; k++) assert_true(got[k] == 2.0);
+    snn_zarr_array *ai = snn_zarr_open_array(g, "i8fill", &err);
+    assert_non_null(ai);
+    int64_t goti[8];
+    assert_int_equal(snn_zarr_read_region(ai, (int64_t[]){0}, (int64_t[]){8}, goti, &err), SNN_OK);
+    for (int k = 0; k < 8; k++) assert_int_equal(goti[k], 7);
+    snn_zarr_array_free(ai);
+    /* ... which is what a format-2 store whose chunks must all exist refuses */
+    assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_EINPUT);
+    expect_msg(&err, "f8fill", "chunk 0 is missing", NULL);
+    snn_error_clear(&err);
+    assert_int_equal(snn_zarr_read_region(a, (int64_t[]){0}, (int64_t[]){8}, got, &err), SNN_EINPUT);
+    expect_msg(&err, "f8fill", "chunk 0 is missing", NULL);
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+
+    /* a whole store passes, and its identity is stable */
+    a = snn_zarr_open_array(g, "a", &err);
+    assert_non_null(a);
+    snn_sha256 h1, h2;
+    uint8_t d1[32], d2[32];
+    snn_sha256_init(&h1);
+    assert_int_equal(snn_zarr_group_identity(g, &h1, &err), SNN_OK);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, &h1, &err), SNN_OK);
+    snn_sha256_final(&h1, d1);
+    snn_sha256_init(&h2);
+    assert_int_equal(snn_zarr_group_identity(g, &h2, &err), SNN_OK);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, &h2, &err), SNN_OK);
+    snn_sha256_final(&h2, d2);
+    assert_memory_equal(d1, d2, 32);
+    snn_zarr_array_free(a);
+
+    /* a chunk whose blosc header is intact but whose blocks are not: the header check passes, decoding
+     * every chunk up front finds it */
+    int64_t bshape[2] = {40, 64}, bchunks[2] = {20, 32}; /* large enough for blosc to compress */
+    double *bv = malloc(40 * 64 * sizeof *bv);
+    for (int k = 0; k < 40 * 64; k++) bv[k] = k % 7;
+    w = snn_zarr_create_array(store, "body", SNN_F64, 2, bshape, bchunks, SNN_ZARR_BLOSC_LZ4, &err);
+    assert_non_null(w);
+    write_all_chunks(w, (uint8_t *)bv, 2, bshape, bchunks, 8);
+    snn_zarr_writer_free(w);
+    free(bv);
+    snprintf(p, sizeof p, "%s/body/1.1", store);
+    assert_int_equal(tu_system("%s -c \"import sys; b = bytearray(open(sys.argv[1], 'rb').read()); "
+                               "b[16:] = bytes(len(b) - 16); open(sys.argv[1], 'wb').write(b)\" '%s'",
+                               SNNFIT_PYTHON, p),
+                     0);
+    a = snn_zarr_open_array(g, "body", &err);
+    assert_non_null(a);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_OK);
+    assert_int_equal(snn_zarr_decode_all(a, &err), SNN_EINPUT);
+    expect_msg(&err, "array body", "chunk 1.1", "corrupt");
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    a = snn_zarr_open_array(g, "a", &err);
+    assert_int_equal(snn_zarr_decode_all(a, &err), SNN_OK);
+    snn_zarr_array_free(a);
+
+    /* a truncated chunk (its blosc header no longer matches the file) changes the identity and fails */
+    snprintf(p, sizeof p, "%s/a/1.2", store);
+    assert_int_equal(truncate(p, 30), 0);
+    a = snn_zarr_open_array(g, "a", &err);
+    snn_sha256_init(&h2);
+    assert_int_equal(snn_zarr_check_chunks(a, 0, &h2, &err), SNN_EINPUT);
+    expect_msg(&err, "hostile.zarr", "chunk 1.2", "truncated");
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    /* a missing chunk: fill when allowed, an error naming the chunk when the store must be whole */
+    unlink(p);
+    a = snn_zarr_open_array(g, "a", &err);
+    assert_int_equal(snn_zarr_check_chunks(a, 0, NULL, &err), SNN_OK);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_EINPUT);
+    expect_msg(&err, "array a", "chunk 1.2 is missing", NULL);
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    /* a FIFO in place of a chunk is refused at once, when checked and when read */
+    assert_int_equal(mkfifo(p, 0666), 0);
+    a = snn_zarr_open_array(g, "a", &err);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_EINPUT);
+    expect_msg(&err, "array a", "chunk 1.2", "not a regular file");
+    snn_error_clear(&err);
+    double all[60];
+    assert_int_equal(snn_zarr_read_region(a, (int64_t[]){0, 0}, shape, all, &err), SNN_EINPUT);
+    expect_msg(&err, "array a", "chunk 1.2", "not a regular file");
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    unlink(p);
+
+    /* metadata that disagrees with the chunks: another chunk shape, another separator */
+    snprintf(p, sizeof p, "%s/a/.zarray", store);
+    char *meta = NULL;
+    size_t len = 0;
+    assert_int_equal(snn_read_file(p, &meta, &len, &err), SNN_OK);
+    char *c = strstr(meta, "\"chunks\"");
+    assert_non_null(c);
+    char edited[4096];
+    snprintf(edited, sizeof edited, "%s", meta);
+    char *q = strstr(edited, "        4\n") ? strstr(edited, "        4\n") : NULL;
+    assert_non_null(q);
+    q[8] = '5'; /* chunks [3, 5]: 120 bytes per chunk where the files hold 96 */
+    write_text(store, "shape5", ".zarray", edited);
+    assert_int_equal(tu_system("cp '%s/a/0.0' '%s/shape5/0.0'", store, store), 0);
+    a = snn_zarr_open_array(g, "shape5", &err);
+    assert_non_null(a);
+    assert_int_equal(snn_zarr_check_chunks(a, 0, NULL, &err), SNN_EINPUT);
+    expect_msg(&err, "shape5", "chunk 0.0", "decompresses to 96 bytes, expected 120");
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    snprintf(edited, sizeof edited, "%s", meta);
+    q = strstr(edited, "\"dimension_separator\": \".\"");
+    assert_non_null(q);
+    q[strlen("\"dimension_separator\": \"")] = '/';
+    write_text(store, "a", ".zarray", edited);
+    a = snn_zarr_open_array(g, "a", &err);
+    assert_non_null(a);
+    assert_int_equal(snn_zarr_check_chunks(a, 1, NULL, &err), SNN_EINPUT);
+    expect_msg(&err, "chunk 0/0 is missing", "dimension_separator", NULL);
+    snn_error_clear(&err);
+    snn_zarr_array_free(a);
+    free(meta);
+    /* a FIFO as array metadata */
+    snprintf(p, sizeof p, "%s/fifo_meta", store);
+    assert_int_equal(mkdir(p, 0777), 0);
+    snprintf(p, sizeof p, "%s/fifo_meta/.zarray", store);
+    assert_int_equal(mkfifo(p, 0666), 0);
+    open_fails(g, "fifo_meta", "not a regular file");
+    snn_zarr_group_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hostile_stores),
         cmocka_unit_test(test_c_writer_read_by_python),
         cmocka_unit_test(test_reads_python_v2),
         cmocka_unit_test(test_reads_v3_teacher_store),
