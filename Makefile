@@ -39,8 +39,8 @@ test-asan: build-asan
 F64_BUILD ?= build-f64
 test-f64:
 	cmake -S . -B $(F64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSNNFIT_DOUBLE=ON > /dev/null
-	cmake --build $(F64_BUILD) -j $(JOBS) --target test_backward test_lif
-	cd $(F64_BUILD) && ctest --output-on-failure -R 'unit_(backward|lif)$$'
+	cmake --build $(F64_BUILD) -j $(JOBS) --target test_backward test_lif test_forced
+	cd $(F64_BUILD) && ctest --output-on-failure -R 'unit_(backward|lif|forced)$$'
 
 test: test-release test-asan test-f64
 
