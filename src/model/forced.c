@@ -114,12 +114,11 @@ void snn_forced_state_reset(snn_forced_state *st, const snn_network *net) {
 
 /* ---------------------------------------------------------------- the per-element loss */
 
-/* exp(x) for x <= 0 (x below -700 taken as -700, where exp is 1e-304: nothing a loss notices). Written
- * out so that the loss loop vectorises (libm's exp is a call per element): x = k ln2 + r, |r| <= ln2/2,
+/* exp(x) for -700 <= x <= 0. Written out so that the loss loop vectorises (libm's exp is a call per
+ * element): x = k ln2 + r, |r| <= ln2/2,
  * exp(r) by its Taylor series to degree 13 (truncation below 4e-18 relative), 2^k built in the
  * exponent bits. Relative error a few ulp. */
 static inline double exp_nonpos(double x) {
-    x = x < -700.0 ? -700.0 : x;
     const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
     double t = x * 1.4426950408889634 + shifter;
     double k = t - shifter;
@@ -171,24 +170,45 @@ static inline double log1p_unit(double e) {
     return 2.0 * f * p;
 }
 
-static inline void loss_elem(int hinge, double z, double s, double *l, double *dl, double *d2) {
-    if (hinge) {
-        double y = 2.0 * s - 1.0, m = 1.0 - y * z, mp = m > 0 ? m : 0.0;
-        *l = mp * mp;
-        *dl = -2.0 * y * mp;
-        *d2 = m > 0 ? 2.0 : 0.0;
-    } else {
-        /* softplus(z) - s z = softplus(y) with y = z (s = 0) or -z (s = 1): no cancellation */
-        double y = s > 0 ? -z : z, a = z < 0 ? -z : z, e = exp_nonpos(-a), inv = 1.0 / (1.0 + e);
-        double sig = y >= 0 ? inv : e * inv;  /* sigmoid(y) without overflow */
-        *l = (y > 0 ? y : 0.0) + log1p_unit(e);
-        *dl = s > 0 ? -sig : sig;             /* sigmoid(z) - s */
-        *d2 = e * inv * inv;
-    }
+/* The loops below must vectorise, so these avoid comparisons that GCC turns into branches: |z| by fabs,
+ * min and max by halves of sums, and one select by the sign bit. */
+static inline void loss_cross_entropy(double z, double s, double *l, double *dl, double *d2) {
+    /* a = min(|z|, 700) by the bits of the two non-negative doubles (exp(-700) is 1e-304: nothing a loss
+     * notices) */
+    double a = fabs(z), lim = 700.0;
+    uint64_t ab, lb;
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&lb, &lim, sizeof lb);
+    const uint64_t over = (uint64_t)((int64_t)(lb - ab) >> 63);
+    ab = (lb & over) | (ab & ~over);
+    memcpy(&a, &ab, sizeof a);
+    double e = exp_nonpos(-a), inv = 1.0 / (1.0 + e);
+    /* softplus(z) - s z = softplus(y) with y = z (s = 0) or -z (s = 1): no cancellation */
+    double sg = 1.0 - 2.0 * s, y = z * sg;
+    /* sigmoid(y) = num / (1 + e) with num = (y < 0 ? e : 1), selected by y's sign bit */
+    uint64_t yb, eb, ob, nb;
+    double one = 1.0, num;
+    memcpy(&yb, &y, sizeof yb);
+    memcpy(&eb, &e, sizeof eb);
+    memcpy(&ob, &one, sizeof ob);
+    uint64_t mask = (uint64_t)0 - (yb >> 63);
+    nb = (eb & mask) | (ob & ~mask);
+    memcpy(&num, &nb, sizeof num);
+    *l = 0.5 * (y + fabs(y)) + log1p_unit(e);
+    *dl = sg * num * inv; /* sigmoid(z) - s */
+    *d2 = e * inv * inv;  /* sigmoid(z) (1 - sigmoid(z)) */
+}
+
+static inline void loss_squared_hinge(double z, double s, double *l, double *dl, double *d2) {
+    double y = 2.0 * s - 1.0, m = 1.0 - y * z, mp = 0.5 * (m + fabs(m));
+    *l = mp * mp;
+    *dl = -2.0 * y * mp;
+    *d2 = mp > 0 ? 2.0 : 0.0;
 }
 
 void snn_spike_loss_eval(snn_spike_loss kind, double z, int s, double *l, double *dl, double *d2) {
-    loss_elem(kind == SNN_SPIKE_LOSS_SQUARED_HINGE, z, s ? 1.0 : 0.0, l, dl, d2);
+    if (kind == SNN_SPIKE_LOSS_SQUARED_HINGE) loss_squared_hinge(z, s ? 1.0 : 0.0, l, dl, d2);
+    else loss_cross_entropy(z, s ? 1.0 : 0.0, l, dl, d2);
 }
 
 /* ---------------------------------------------------------------- work */
@@ -203,6 +223,7 @@ typedef struct slot {
     snn_real *isyn;      /* [nb] */
     snn_real *gsum;      /* [nb] sum over columns of G0 + G1 */
     double *l, *dl, *w2; /* [nb] loss, dl/dv, Gauss-Newton weight */
+    double *fr;          /* [nb] 1 where the step is free (no reset, no hold), else 0 */
     double *dv;          /* [K][nb] dv/dSF[k][type j] */
     double *qk;          /* [K][nb] */
     snn_real *dg;        /* [2S][nb] dG/dSF[group of s][type j] */
@@ -216,7 +237,7 @@ typedef struct slot {
 } slot;
 
 static void slot_free(slot *s) {
-    void *p[] = {s->o, s->vf, s->isyn, s->gsum, s->l, s->dl, s->w2, s->dv, s->qk, s->dg, s->draw,
+    void *p[] = {s->o, s->vf, s->isyn, s->gsum, s->l, s->dl, s->w2, s->fr, s->dv, s->qk, s->dg, s->draw,
                  s->tv, s->tdl, s->tgs, s->tfl, s->vbar, s->gbar, s->abar};
     for (size_t i = 0; i < sizeof p / sizeof *p; i++) snn_free(p[i]);
 }
@@ -232,11 +253,12 @@ static int slot_alloc(slot *s, int64_t nb, int K, int S, int64_t T, int weights,
     s->l = snn_calloc_aligned(b, sizeof(double), what, err);
     s->dl = snn_calloc_aligned(b, sizeof(double), what, err);
     s->w2 = snn_calloc_aligned(b, sizeof(double), what, err);
+    s->fr = snn_calloc_aligned(b, sizeof(double), what, err);
     s->dv = snn_calloc_aligned(k * b, sizeof(double), what, err);
     s->qk = snn_calloc_aligned(k * b, sizeof(double), what, err);
     s->dg = snn_calloc_aligned(c * b, sizeof(snn_real), what, err);
     s->draw = snn_calloc_aligned(k * b, sizeof(snn_real), what, err);
-    int ok = s->o && s->vf && s->isyn && s->gsum && s->l && s->dl && s->w2 && s->dv && s->qk && s->dg && s->draw;
+    int ok = s->o && s->vf && s->isyn && s->gsum && s->l && s->dl && s->w2 && s->fr && s->dv && s->qk && s->dg && s->draw;
     if (ok && weights) {
         const char *tw = "the teacher-forcing tape (weights mode)";
         s->tv = snn_calloc_aligned((size_t)T * b, sizeof(snn_real), tw, err);
@@ -420,14 +442,25 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
 
         /* the loss on the voltage that decides this step's spike */
         if (in_loss) {
+            if (hinge) {
+                for (int64_t jj = 0; jj < nb; jj++) {
+                    double l, dz, d2;
+                    loss_squared_hinge((v[jj] - (double)theta[jj]) * inv_d, (double)os[jj], &l, &dz, &d2);
+                    lv[jj] = l;
+                    dlv[jj] = dz * inv_d;
+                    w2[jj] = d2 * inv_d2;
+                }
+            } else {
+                for (int64_t jj = 0; jj < nb; jj++) {
+                    double l, dz, d2;
+                    loss_cross_entropy((v[jj] - (double)theta[jj]) * inv_d, (double)os[jj], &l, &dz, &d2);
+                    lv[jj] = l;
+                    dlv[jj] = dz * inv_d;
+                    w2[jj] = d2 * inv_d2;
+                }
+            }
             for (int64_t jj = 0; jj < nb; jj++) {
-                double u = v[jj] - (double)theta[jj];
-                double l, dz, d2;
-                loss_elem(hinge, u * inv_d, (double)os[jj], &l, &dz, &d2);
-                lv[jj] = l;
-                dlv[jj] = dz * inv_d;
-                w2[jj] = d2 * inv_d2;
-                const int64_t sp = u > 0, tj = os[jj];
+                const int64_t sp = v[jj] > (double)theta[jj], tj = os[jj];
                 c_tsp[jj] += tj;
                 c_rep[jj] += tj & sp;
                 c_ext[jj] += (1 - tj) & sp;
@@ -476,6 +509,13 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
                     for (int64_t jj = 0; jj < nb; jj++) qk[jj] += (double)((d0[jj] + d1[jj]) * (vf[jj] - e));
                 }
             }
+        /* free steps: no reset by the teacher's spike, no refractory hold (ref >= 0, so ref > 0 is its
+         * negation's sign bit; arithmetic rather than comparisons keeps the loops vectorised) */
+        double *restrict fr = sl->fr;
+        for (int64_t jj = 0; jj < nb; jj++) {
+            const uint32_t held = (uint32_t)os[jj] | ((uint32_t)(-ref[jj]) >> 31);
+            fr[jj] = (double)(1u - held);
+        }
         if (taped) {
             snn_real *restrict tv = sl->tv + (size_t)t * nb, *restrict tdl = sl->tdl + (size_t)t * nb;
             snn_real *restrict tgs = sl->tgs + (size_t)t * nb;
@@ -484,28 +524,27 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
                 tv[jj] = vf[jj];
                 tdl[jj] = (snn_real)dlv[jj];
                 tgs[jj] = gsum[jj];
-                tfl[jj] = (uint16_t)(all_in | ((os[jj] | (ref[jj] > 0)) ? 0u : FL_FREE));
+                tfl[jj] = (uint16_t)(all_in | (uint16_t)fr[jj]);
             }
         }
 
-        /* voltage update; the teacher's spike resets, a hold keeps U_reset */
+        /* voltage update; the teacher's spike resets, a hold keeps U_reset (x 1 + y x 0 is exactly x) */
         if (sens)
             for (int k = 0; k < K; k++) {
                 double *restrict dv = sl->dv + (size_t)k * nb;
                 const double *restrict qk = sl->qk + (size_t)k * nb;
                 for (int64_t jj = 0; jj < nb; jj++) {
-                    const int held = os[jj] | (ref[jj] > 0);
                     double nd = dv[jj] * (1.0 - (double)leak[jj] - (double)dtc[jj] * (double)gsum[jj]) -
                                 (double)dtc[jj] * qk[jj];
-                    dv[jj] = held ? 0.0 : nd;
+                    dv[jj] = nd * fr[jj];
                 }
             }
         for (int64_t jj = 0; jj < nb; jj++) {
             double vt = v[jj] - (double)(isyn[jj] * dtc[jj]) - (v[jj] - e_l[jj]) * leak[jj];
-            int32_t r = ref[jj];
-            v[jj] = (os[jj] || r > 0) ? (double)u_reset[jj] : vt;
-            r = r > 0 ? r - 1 : 0;
-            ref[jj] = os[jj] ? ref_steps[jj] : r;
+            v[jj] = vt * fr[jj] + (double)u_reset[jj] * (1.0 - fr[jj]);
+            const int32_t r = ref[jj] - (int32_t)((uint32_t)(-ref[jj]) >> 31); /* max(ref - 1, 0) */
+            const int32_t o = os[jj];
+            ref[jj] = o * ref_steps[jj] + (1 - o) * r;
         }
 
         /* decay */
@@ -568,15 +607,15 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
                     if (sens) {
                         for (int64_t jj = 0; jj < nb; jj++) {
                             const snn_real y = gg[jj] + (d[jj] * f[jj]) * sc;
-                            const int out = y < lo || y > hi;
+                            const snn_real in = (snn_real)((y >= lo) & (y <= hi));
                             const snn_real yc = y < lo ? lo : y;
                             gg[jj] = yc > hi ? hi : yc;
-                            dg[jj] = out ? 0 : dg[jj] + d[jj] * sc;
+                            dg[jj] = (dg[jj] + d[jj] * sc) * in;
                         }
                     } else if (taped) {
                         for (int64_t jj = 0; jj < nb; jj++) {
                             const snn_real y = gg[jj] + (d[jj] * f[jj]) * sc;
-                            tfl[jj] &= (uint16_t)~((y < lo || y > hi) ? bit : 0);
+                            tfl[jj] &= (uint16_t)~(bit * (uint16_t)((y < lo) | (y > hi)));
                             const snn_real yc = y < lo ? lo : y;
                             gg[jj] = yc > hi ? hi : yc;
                         }

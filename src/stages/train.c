@@ -19,6 +19,7 @@
 #include "io/npz.h"
 #include "io/zarr.h"
 #include "plot/dashboards.h"
+#include "stages/fit_report.h"
 #include "stages/stage.h"
 #include "stages/train_hooks.h"
 #include "stages/trained_state.h"
@@ -239,7 +240,11 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     p->sim.dt = td.dt;
     const int nt = p->rec.n_types, nff = p->ff.n_types;
     const int64_t n_chunks = td.T / td.L;
-    const int64_t iterations = p->train.has_iterations ? p->train.iterations : p->train.passes * n_chunks;
+    /* an L-BFGS iteration is a pass over the fit data: both spellings of epochs count iterations */
+    const int lbfgs = p->train.method == SNN_METHOD_TEACHER_FORCED && p->train.optimiser == SNN_OPTIMISER_LBFGS;
+    const int64_t iterations = p->train.has_iterations ? p->train.iterations
+                               : lbfgs                 ? p->train.passes
+                                                       : p->train.passes * n_chunks;
     if (checkpoint && !snn_path_exists(checkpoint)) {
         rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
         goto done;
@@ -322,6 +327,18 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         hooks_open = 1;
         if (rc) goto done;
     }
+    if (p->train.method == SNN_METHOD_TEACHER_FORCED)
+        printf("Method: teacher forcing (the student driven by the teacher's spikes), spike-time %s loss, delta "
+               "%g mV%s\n",
+               p->train.spike_time_loss ? "squared-hinge" : "cross-entropy", p->train.spike_time_delta,
+               lbfgs ? "; full-batch L-BFGS, one epoch = one iteration" : "; Adam on chunks");
+    else
+        printf("Method: closed loop (the student runs freely on the teacher's inputs)\n");
+    if (lbfgs)
+        printf("Fit data: %lld trials x %lld steps (%.1fs each)%s\nL-BFGS iterations at most: %lld\n",
+               (long long)td.B, (long long)tr.fit_steps, (double)tr.fit_steps * td.dt / 1000.0,
+               tr.burn_steps ? ", burn-in left out of the loss" : "", (long long)iterations);
+    else
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal epochs: %lld (%.1fs of teacher data, %lld passes)\n"
            "Batch size: %lld\nAccumulation interval: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
            (long long)td.L, (double)td.L * td.dt / 1000.0, (long long)iterations,
@@ -332,12 +349,21 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     int save_final = 0;
     rc = snn_stage_run_trainer(&tr, read_teacher_chunk, &td, o->stop_after, "epoch", o->output, &save_final, err);
     if (rc || !save_final) goto done;
+    memcpy(tr.params, tr.best_params, (size_t)tr.n_params * sizeof(double));
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
     final_written = !rc;
     if (!rc && !tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
         snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
+    }
+    if (!rc) {
+        double initial[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
+        for (int a = 0; a < nt; a++)
+            for (int b = 0; b < nt; b++) initial[a * nt + b] = p->train.sf_init[a][b];
+        for (int a = 0; a < nff; a++)
+            for (int b = 0; b < nt; b++) initial[nt * nt + a * nt + b] = p->train.sf_ff_init[a][b];
+        rc = snn_fit_report(&tr, read_teacher_chunk, &td, initial, o->output, err);
     }
 done:
     if (hooks_open) snn_train_hooks_close(&hooks, have_tr ? tr.iteration : 0, final_written);
