@@ -6,7 +6,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench clean
+.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench recovery clean
 
 all: build
 
@@ -48,7 +48,13 @@ demo: deps build
 	@SNNFIT=$(BUILD)/snnfit bash tools/demo.sh demo-output
 
 bench: build
+	cmake --build $(BUILD) -j $(JOBS) --target bench_forced_eval
 	@SNNFIT=$(BUILD)/snnfit bash bench/run.sh
 
+# The recovery study of the fitting methods (hidden scaling factors, 5 seeds x 3 variances x 2 methods
+# on the demo network): about half an hour on two cores.
+recovery: build
+	@SNNFIT=$(BUILD)/snnfit bash bench/recovery.sh recovery-output
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output bench-output
+	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output bench-output recovery-output

@@ -21,7 +21,7 @@ mk() { # mk OUT.toml [sed expressions...]
   sed -e 's/^epochs = .*/epochs = 30/' -e 's/^accumulation_interval = .*/accumulation_interval = 3/' \
       -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 15/' \
       -e 's/^plot_size = .*/plot_size = 3/' -e 's/^\[simulation\]/[simulation]\nlog_interval = 2/' \
-      "$@" parameters/demo-train.toml > "$out"
+      "$@" parameters/demo-train-closed-loop.toml > "$out"
 }
 mk "$work/train.toml" -e 's/^loss_weight.firing_rate = .*/loss_weight.firing_rate = 0.1\nloss_weight.silent_penalty = 0.05\nloss_weight.membrane_variance = 0.01\nloss_weight.cv = 0.1/'
 

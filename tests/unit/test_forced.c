@@ -393,7 +393,7 @@ static void test_loss_element(void **state) {
         }
     }
     print_message("cross-entropy, sigmoid and curvature within %.2e of libm (relative)\n", worst);
-    assert_true(worst < 1e-13);
+    assert_true(worst < 2e-14);
 }
 
 int main(void) {

@@ -509,8 +509,11 @@ static void test_shipped_files(void **state) {
 
     if (snn_params_load(tu_src("parameters/demo-teacher.toml"), SNN_STAGE_TEACHER, &teacher, &err))
         fail_msg("%s", err.msg);
-    if (snn_params_load(tu_src("parameters/demo-train.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/demo-train-closed-loop.toml"), SNN_STAGE_TRAIN, &P, &err))
+        fail_msg("%s", err.msg);
     assert_int_equal(P.sim.chunk_size, 100);
+    assert_int_equal(t->method, SNN_METHOD_CLOSED_LOOP);
+    assert_int_equal(t->optimiser, SNN_OPTIMISER_ADAM);
     assert_true(t->has_iterations);
     assert_true(t->iterations >= 50 && t->iterations <= 1000); /* a demo: a minute or two on two cores */
     assert_int_equal(t->accumulation_interval, 5);
@@ -521,6 +524,17 @@ static void test_shipped_files(void **state) {
     /* the teacher data holds whole training chunks, and the statistics window fits in one pass */
     int64_t steps = (int64_t)(teacher.sim.duration / teacher.sim.dt);
     assert_int_equal(steps % P.sim.chunk_size, 0);
+    assert_true(t->plot_size <= steps / P.sim.chunk_size);
+    check_same_neurons(&P, &teacher);
+
+    /* the demo fits with the method that recovers the factors */
+    if (snn_params_load(tu_src("parameters/demo-train.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t->method, SNN_METHOD_TEACHER_FORCED);
+    assert_int_equal(t->optimiser, SNN_OPTIMISER_LBFGS);
+    assert_true(t->loss_weight[SNN_LOSS_SPIKE_TIME] > 0);
+    assert_true(t->spike_time_delta == 0.2);
+    assert_true(t->weight_perturbation_variance == 0.1);
+    assert_true(t->iterations >= 20 && t->iterations <= 200);
     assert_true(t->plot_size <= steps / P.sim.chunk_size);
     check_same_neurons(&P, &teacher);
 }

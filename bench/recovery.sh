@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The recovery study (`make recovery`): how close each fitting method gets to scaling factors hidden
+# from it. A demo-scale network made by stages 1 -> 2 -> 3 (parameters/demo-*.toml, as tools/demo.sh
+# makes it), then stage 4 for every perturbation seed (1..5) and log-variance (0.1, 0.3, 1.0) with
+#   teacher_forced  parameters/demo-train.toml (teacher forcing, full-batch L-BFGS)
+#   closed_loop     parameters/demo-train-closed-loop.toml (the reference's method: van Rossum, Adam)
+# changing nothing but the seed and the variance. Prints a table (start and end mean |log(SF/target)|,
+# iterations, wall time) with a summary per method and variance, and, for teacher forcing, how the
+# actual errors compare with the reported standard errors; writes OUT/recovery.csv and OUT/recovery.md.
+#   bench/recovery.sh [OUT]   (SNNFIT=path/to/snnfit, default build/snnfit; METHODS, SEEDS, VARIANCES to
+#                              restrict the study; KEEP=1 reuses finished runs in OUT)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-recovery-output}
+SNNFIT=${SNNFIT:-build/snnfit}
+PY=${PY:-/usr/bin/python3}
+METHODS=${METHODS:-"teacher_forced closed_loop"}
+SEEDS=${SEEDS:-"1 2 3 4 5"}
+VARIANCES=${VARIANCES:-"0.1 0.3 1.0"}
+mkdir -p "$OUT"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), OMP_NUM_THREADS=${OMP_NUM_THREADS:-all}"
+echo "snnfit: $($SNNFIT --version)"
+
+if [ ! -f "$OUT/net/3-teacher/results/spike_data.zarr/.zgroup" ]; then
+  echo "making the network and its teacher data (stages 1 -> 2 -> 3, parameters/demo-*.toml) ..."
+  rm -rf "$OUT/net"
+  $SNNFIT connectome parameters/demo-connectome.toml -o "$OUT/net/1-connectome" --quiet > "$OUT/net-1.log"
+  $SNNFIT homeostatic parameters/demo-homeostatic.toml -i "$OUT/net/1-connectome" -o "$OUT/net/2-homeostatic" \
+    --quiet > "$OUT/net-2.log"
+  $SNNFIT teacher parameters/demo-teacher.toml -i "$OUT/net/2-homeostatic/final_state" -o "$OUT/net/3-teacher" \
+    --quiet > "$OUT/net-3.log"
+fi
+
+: > "$OUT/runs.txt"
+for method in $METHODS; do
+  base=parameters/demo-train.toml
+  [ "$method" = closed_loop ] && base=parameters/demo-train-closed-loop.toml
+  for var in $VARIANCES; do
+    for seed in $SEEDS; do
+      name="$method-v$var-s$seed"
+      sed -e "s/^seed = .*/seed = $seed/" -e "s/^weight_perturbation_variance = .*/weight_perturbation_variance = $var/" \
+          -e 's/^plot_interval = .*/plot_interval = 100000/' "$base" > "$OUT/$name.toml"
+      if [ "${KEEP:-0}" = 1 ] && [ -f "$OUT/runs/$name/final_state/fit_report.json" ] && [ -f "$OUT/runs/$name.wall" ]; then
+        wall=$(cat "$OUT/runs/$name.wall")
+      else
+        t0=$(date +%s.%N)
+        $SNNFIT train "$OUT/$name.toml" -i "$OUT/net/3-teacher" -o "$OUT/runs/$name" --overwrite --quiet > "$OUT/$name.log"
+        t1=$(date +%s.%N)
+        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
+        echo "$wall" > "$OUT/runs/$name.wall"
+      fi
+      echo "$method $var $seed $wall $OUT/runs/$name" >> "$OUT/runs.txt"
+      echo "  $name: ${wall} s"
+    done
+  done
+done
+
+"$PY" - "$OUT" <<'PYEOF'
+import csv, json, math, statistics, sys
+out = sys.argv[1]
+rows = []
+for line in open(f"{out}/runs.txt"):
+    method, var, seed, wall, run = line.split()
+    rep = json.load(open(f"{run}/final_state/fit_report.json"))
+    ratios = [abs(f["log_error"]) / f["standard_error_log"] for f in rep["factors"]
+              if f.get("standard_error_log") and f["log_error"] is not None]
+    rows.append(dict(method=method, variance=float(var), seed=int(seed), start=rep["mean_abs_log_error_initial"],
+                     end=rep["mean_abs_log_error"], epochs=rep["epochs"], wall_s=float(wall),
+                     worst_factor=max(abs(f["log_error"]) for f in rep["factors"]), ratios=ratios,
+                     stopped=rep.get("stopped_by", "the iteration cap (epochs)")))
+with open(f"{out}/recovery.csv", "w", newline="") as fh:
+    w = csv.writer(fh, lineterminator="\n")
+    w.writerow(["method", "variance", "seed", "start", "end", "worst_factor", "epochs", "wall_s", "stopped_by"])
+    for r in rows:
+        w.writerow([r["method"], r["variance"], r["seed"], f"{r['start']:.4f}", f"{r['end']:.4f}",
+                    f"{r['worst_factor']:.4f}", r["epochs"], r["wall_s"], r["stopped"]])
+lines = ["| method | variance | seed | start | end | worst factor | epochs | wall (s) |", "|---|---|---|---|---|---|---|---|"]
+for r in rows:
+    lines.append(f"| {r['method']} | {r['variance']} | {r['seed']} | {r['start']:.3f} | {r['end']:.4f} | "
+                 f"{r['worst_factor']:.4f} | {r['epochs']} | {r['wall_s']:.1f} |")
+lines += ["", "| method | variance | runs | median start | median end | max end | runs with end <= 0.05 | median wall (s) |",
+          "|---|---|---|---|---|---|---|---|"]
+for m in dict.fromkeys(r["method"] for r in rows):
+    for v in sorted({r["variance"] for r in rows}):
+        g = [r for r in rows if r["method"] == m and r["variance"] == v]
+        if not g:
+            continue
+        ends = [r["end"] for r in g]
+        lines.append(f"| {m} | {v} | {len(g)} | {statistics.median(r['start'] for r in g):.3f} | "
+                     f"{statistics.median(ends):.4f} | {max(ends):.4f} | {sum(e <= 0.05 for e in ends)} of {len(g)} | "
+                     f"{statistics.median(r['wall_s'] for r in g):.1f} |")
+    ends = [r["end"] for r in rows if r["method"] == m]
+    lines.append(f"| {m} | all | {len(ends)} | | {statistics.median(ends):.4f} | {max(ends):.4f} | "
+                 f"{sum(e <= 0.05 for e in ends)} of {len(ends)} | |")
+ratios = [x for r in rows if r["method"] == "teacher_forced" for x in r["ratios"]]
+if ratios:
+    ratios.sort()
+    q = lambda p: ratios[min(len(ratios) - 1, int(p * len(ratios)))]
+    lines += ["", f"Teacher forcing, |log(fit/target)| / standard error over {len(ratios)} factors: median {q(0.5):.2f}, "
+              f"90th percentile {q(0.9):.2f}, max {ratios[-1]:.2f}; within 1 SE {sum(x <= 1 for x in ratios) / len(ratios):.0%}, "
+              f"within 2 SE {sum(x <= 2 for x in ratios) / len(ratios):.0%} (a calibrated SE: 68% and 95%)"]
+text = "\n".join(lines)
+open(f"{out}/recovery.md", "w").write(text + "\n")
+print(text)
+PYEOF
