@@ -164,6 +164,46 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
     return rc;
 }
 
+/* ---------------------------------------------------------------- the bias check */
+
+/* The spike-time loss's optimum is biased away from the teacher's parameters by an amount that grows
+ * like delta^2 (measured: docs/training.md). A second L-BFGS fit from the fitted point at delta / 2
+ * has about a quarter of the bias, so the difference between the two estimates it:
+ * bias(delta) = 4/3 (log p(delta) - log p(delta / 2)). half[i] gets the refit's factors. */
+static int refit_half_delta(snn_trainer *tr, double *half, int64_t *iterations, snn_error *err) {
+    const snn_train_params *tp = &tr->p->train;
+    snn_lbfgs lb;
+    int rc = snn_lbfgs_init(&lb, tr->n_opt, (int)tp->lbfgs_history, err);
+    if (rc) return rc;
+    double *keep = malloc((size_t)tr->n_params * sizeof(double) + 1);
+    if (!keep) {
+        snn_lbfgs_free(&lb);
+        return snn_fail(err, SNN_ERUN, "out of memory for the bias check");
+    }
+    memcpy(keep, tr->params, (size_t)tr->n_params * sizeof(double));
+    tr->delta_override = tp->spike_time_delta / 2;
+    snn_fit_x_from_params(tr, tr->params, lb.d);
+    rc = snn_lbfgs_start(&lb, lb.d, snn_fit_objective, tr, err);
+    /* the fit starts at the optimum of a nearby loss: a few iterations, capped like the fit */
+    const int64_t cap = tr->iterations < 30 ? tr->iterations : 30;
+    int64_t it = 0;
+    while (!rc && it < cap && lb.status == SNN_LBFGS_RUNNING) {
+        rc = snn_lbfgs_iterate(&lb, snn_fit_objective, tr, tp->gradient_tolerance * fabs(lb.f), tp->change_tolerance, err);
+        it++;
+    }
+    if (!rc) {
+        memcpy(half, tr->params, (size_t)tr->n_params * sizeof(double));
+        snn_fit_params_from_x(tr, lb.x, half);
+    }
+    *iterations = it;
+    tr->delta_override = 0;
+    memcpy(tr->params, keep, (size_t)tr->n_params * sizeof(double));
+    snn_trainer_apply_params(tr, tr->params);
+    free(keep);
+    snn_lbfgs_free(&lb);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- the report */
 
 static void factor_name(const snn_trainer *tr, int64_t a, char *buf, size_t nb) {
@@ -227,6 +267,21 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
             zero = snn_standard_errors(n_tr, H, se, eval, V);
         }
     }
+    double half[2 * SNN_MAX_TYPES * SNN_MAX_TYPES], bias[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
+    int64_t half_its = 0;
+    const int bias_check = tr->lbfgs && n_tr > 0;
+    if (bias_check) {
+        printf("\nBias check: refitting at spike_time_delta = %g mV from the fitted factors...\n", tp->spike_time_delta / 2);
+        fflush(stdout);
+        rc = refit_half_delta(tr, half, &half_its, err);
+        if (rc) {
+            free(H);
+            free(eval);
+            free(V);
+            return rc;
+        }
+        for (int i = 0; i < n_tr; i++) bias[i] = 4.0 / 3.0 * log(tr->params[idx[i]] / half[idx[i]]);
+    }
     cl_stats cs;
     memset(&cs, 0, sizeof cs);
     rc = closed_loop(tr, read_chunk, ctx, span, &cs, err);
@@ -243,7 +298,11 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     double err0 = 0, err1 = 0;
     int n_t = 0;
     if (np > 0) {
-        printf("  %-42s %9s %9s %10s %10s\n", "factor", "value", "target", "log error", "SE (log)");
+        if (bias_check)
+            printf("  %-42s %9s %9s %10s %10s %10s %10s\n", "factor", "value", "target", "log error", "SE (log)",
+                   "bias (log)", "total (log)");
+        else
+            printf("  %-42s %9s %9s %10s %10s\n", "factor", "value", "target", "log error", "SE (log)");
         for (int i = 0; i < n_tr; i++) {
             int64_t a = idx[i];
             char name[160];
@@ -256,7 +315,11 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
                 err1 += fabs(le);
                 n_t++;
             }
-            printf("  %-42s %9.4f %9.4f %+10.4f %10.4f\n", name, tr->params[a], tgt, le, se[i]);
+            if (bias_check)
+                printf("  %-42s %9.4f %9.4f %+10.4f %10.4f %+10.4f %10.4f\n", name, tr->params[a], tgt, le, se[i],
+                       bias[i], sqrt(se[i] * se[i] + bias[i] * bias[i]));
+            else
+                printf("  %-42s %9.4f %9.4f %+10.4f %10.4f\n", name, tr->params[a], tgt, le, se[i]);
         }
         if (n_t > 0)
             printf("  mean |log(SF/target)|: %.4f at the start -> %.4f fitted\n", err0 / n_t, err1 / n_t);
@@ -272,8 +335,10 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
             }
         printf("\n");
         if (zero) printf("  %d direction(s) the data do not constrain: infinite standard errors there\n", zero);
-        printf("  (standard errors from the curvature of the summed spike-time loss, as if it were a likelihood;\n"
-               "   see docs/training.md for how they compare with the actual errors)\n");
+        printf("  SE: from the curvature of the summed spike-time loss read as a likelihood (the precision with which\n"
+               "  the data pin the loss's optimum); bias: the optimum's offset from the truth that delta causes, from a\n"
+               "  refit at delta/2 (%lld iterations); total = sqrt(SE^2 + bias^2), the uncertainty to quote\n",
+               (long long)half_its);
     }
     if (tr->forced) {
         int64_t tsp = 0, rep = 0, ext = 0, ns = 0;
@@ -316,7 +381,8 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     char path[SNN_PATH_MAX], tmp_csv[8192];
     size_t used = 0;
     used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used,
-                             "factor,value,target,standard_error,standard_error_log,log_error\n");
+                             "factor,value,target,standard_error,standard_error_log,log_error,delta_bias_log,"
+                             "standard_error_total_log\n");
     for (int i = 0; i < n_tr; i++) {
         int64_t a = idx[i];
         char name[160], t_s[40] = "", se_s[40] = "", sel_s[40] = "", le_s[40] = "", v_s[40];
@@ -331,15 +397,25 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
         json_object_set_new(f, "log_error", has_t ? num(log(tr->params[a] / tgt)) : json_null());
         json_object_set_new(f, "standard_error_log", num(se[i]));
         json_object_set_new(f, "standard_error", num(se[i] * tr->params[a]));
+        if (bias_check) {
+            json_object_set_new(f, "value_half_delta", num(half[a]));
+            json_object_set_new(f, "delta_bias_log", num(bias[i]));
+            json_object_set_new(f, "standard_error_total_log", num(sqrt(se[i] * se[i] + bias[i] * bias[i])));
+            /* Richardson: the bias removed, (4 log p(delta/2) - log p(delta)) / 3 */
+            json_object_set_new(f, "debiased_value", num(exp((4 * log(half[a]) - log(tr->params[a])) / 3)));
+        }
         json_array_append_new(fac, f);
         snn_format_repr(tr->params[a], v_s, sizeof v_s);
         if (has_t) snn_format_repr(tgt, t_s, sizeof t_s);
         if (has_t) snn_format_repr(log(tr->params[a] / tgt), le_s, sizeof le_s);
         if (!isnan(se[i])) snn_format_repr(se[i] * tr->params[a], se_s, sizeof se_s);
         if (!isnan(se[i])) snn_format_repr(se[i], sel_s, sizeof sel_s);
+        char b_s[40] = "", tot_s[40] = "";
+        if (bias_check) snn_format_repr(bias[i], b_s, sizeof b_s);
+        if (bias_check && !isnan(se[i])) snn_format_repr(sqrt(se[i] * se[i] + bias[i] * bias[i]), tot_s, sizeof tot_s);
         if (used < sizeof tmp_csv)
-            used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used, "%s,%s,%s,%s,%s,%s\n", name, v_s, t_s, se_s,
-                                     sel_s, le_s);
+            used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used, "%s,%s,%s,%s,%s,%s,%s,%s\n", name, v_s, t_s,
+                                     se_s, sel_s, le_s, b_s, tot_s);
     }
     json_object_set_new(j, "factors", fac);
     json_object_set_new(j, "mean_abs_log_error", n_t ? num(err1 / n_t) : json_null());
@@ -379,8 +455,11 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
             for (int i = 0; i < n_tr; i++) json_array_append_new(evs, num(eval[i]));
             json_object_set_new(j, "curvature_eigenvalues", evs);
             json_object_set_new(j, "standard_errors_from",
-                                json_string("the Gauss-Newton curvature of the summed spike-time loss in log space, "
-                                            "read as a likelihood (see docs/training.md)"));
+                                json_string("standard_error_log: the Gauss-Newton curvature of the summed spike-time "
+                                            "loss in log space, read as a likelihood; delta_bias_log: 4/3 x the change "
+                                            "of the log factor in a refit at delta/2 (the bias grows like delta^2); "
+                                            "standard_error_total_log combines them (see docs/training.md)"));
+            if (bias_check) json_object_set_new(j, "bias_check_iterations", json_integer(half_its));
         }
     }
     json_t *cj = json_object(), *types = json_object();

@@ -130,7 +130,7 @@ static void param_gradient(const snn_trainer *tr, const snn_forced_sums *sums, d
 static snn_forced_opts opts(const snn_trainer *tr, int64_t t_first, int grad) {
     const snn_train_params *tp = &tr->p->train;
     snn_forced_opts o = {.loss = (snn_spike_loss)tp->spike_time_loss,
-                         .delta = tp->spike_time_delta,
+                         .delta = tr->delta_override > 0 ? tr->delta_override : tp->spike_time_delta,
                          .t_first = t_first,
                          .burn_in = tr->burn_steps,
                          .sens = grad && !tr->train_w,

@@ -112,6 +112,8 @@ typedef struct snn_trainer {
     double eval_sums_f;         /* and its loss */
     snn_forced_sums acc_sums;   /* the counts of the point L-BFGS accepted */
     double *gn;                 /* [n_types][K][K] Gauss-Newton matrix of the last evaluation with it */
+    double delta_override;      /* > 0: the spike-time loss's delta instead of the parameter file's (the
+                                 * fit report's refit at half the delta) */
 } snn_trainer;
 
 /* The run has nothing left to do: the iteration cap, or L-BFGS stopped by a tolerance. */

@@ -65,7 +65,7 @@ for k in ["lbfgs_x", "lbfgs_s", "lbfgs_y", "lbfgs_rho", "lbfgs_pairs"]:
 best = np.load(f"{run}/checkpoints/checkpoint_best.npz")
 assert float(best["best_loss"]) == min(loss)
 lines = open(f"{run}/final_state/fit_report.csv").read().splitlines()
-assert lines[0] == "factor,value,target,standard_error,standard_error_log,log_error" and len(lines) == 7, lines
+assert lines[0] == "factor,value,target,standard_error,standard_error_log,log_error,delta_bias_log,standard_error_total_log" and len(lines) == 7, lines
 print(f"ok   fit report: mean |log(SF/target)| {start:.3f} -> {end:.4f} in {len(rows)} iterations; standard "
       f"errors, sloppiest direction, forced replay and closed-loop statistics present")
 PYEOF
