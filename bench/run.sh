@@ -54,3 +54,17 @@ for threads in 1 2; do
   eval "it_$threads=$it"
 done
 awk -v a="$it_1" -v b="$it_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
+
+echo
+echo "== teacher forcing: one loss-and-gradient evaluation against a plain forward pass of the same data =="
+echo "   (10 trials x 2000 steps of the stage-3 data above; bench/forced_eval.c)"
+BENCH_FORCED=${BENCH_FORCED:-$(dirname "$SNNFIT")/bench_forced_eval}
+if [ -x "$BENCH_FORCED" ]; then
+  for threads in 1 2; do
+    echo "threads=$threads:"
+    OMP_NUM_THREADS=$threads "$BENCH_FORCED" parameters/generate-teacher-activity.toml "$OUT/teacher-2/inputs/network_structure.npz" \
+      "$OUT/teacher-2/results/spike_data.zarr" 10 2000 "$REPEATS" | sed 's/^/  /'
+  done
+else
+  echo "($BENCH_FORCED not built: make bench builds it)"
+fi

@@ -165,17 +165,23 @@ static inline double log1p_unit(double e) {
 }
 
 /* The loops below must vectorise, so these avoid comparisons that GCC turns into branches: |z| by fabs,
- * min and max by halves of sums, and one select by the sign bit. */
-static inline void loss_cross_entropy(double z, double s, double *l, double *dl, double *d2) {
-    /* a = min(|z|, 700) by the bits of the two non-negative doubles (exp(-700) is 1e-304: nothing a loss
-     * notices) */
-    double a = fabs(z), lim = 700.0;
+ * min and max by bits or halves of sums, and one select by the sign bit. */
+
+/* min(a, 700) for a >= 0, by the bits of the two non-negative doubles (exp(-700) is 1e-304: nothing a
+ * loss notices) */
+static inline double min700(double a) {
+    const double lim = 700.0;
     uint64_t ab, lb;
     memcpy(&ab, &a, sizeof ab);
     memcpy(&lb, &lim, sizeof lb);
     const uint64_t over = (uint64_t)((int64_t)(lb - ab) >> 63);
     ab = (lb & over) | (ab & ~over);
     memcpy(&a, &ab, sizeof a);
+    return a;
+}
+
+static inline void loss_cross_entropy(double z, double s, double *l, double *dl, double *d2) {
+    const double a = min700(fabs(z));
     double e = exp_nonpos(-a), inv = 1.0 / (1.0 + e);
     /* softplus(z) - s z = softplus(y) with y = z (s = 0) or -z (s = 1): no cancellation */
     double sg = 1.0 - 2.0 * s, y = z * sg;
@@ -445,12 +451,30 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
                     w2[jj] = d2 * inv_d2;
                 }
             } else {
-                for (int64_t jj = 0; jj < nb; jj++) {
-                    double l, dz, d2;
-                    loss_cross_entropy((v[jj] - (double)theta[jj]) * inv_d, (double)os[jj], &l, &dz, &d2);
-                    lv[jj] = l;
-                    dlv[jj] = dz * inv_d;
-                    w2[jj] = d2 * inv_d2;
+                /* groups of 8 neurons all far below threshold (z < -36) and not spiking, the common case,
+                 * take the short form: with e = exp(z) < 2.4e-16, softplus(z) = e, sigmoid(z) = e and
+                 * sigmoid(z)(1 - sigmoid(z)) = e to double precision */
+                for (int64_t g0 = 0; g0 < nb; g0 += 8) {
+                    const int64_t g1 = g0 + 8 < nb ? g0 + 8 : nb;
+                    int far = 1;
+                    for (int64_t jj = g0; jj < g1; jj++)
+                        far &= ((v[jj] - (double)theta[jj]) * inv_d < -36.0) & (os[jj] == 0);
+                    if (far) {
+                        for (int64_t jj = g0; jj < g1; jj++) {
+                            const double e = exp_nonpos(-min700(((double)theta[jj] - v[jj]) * inv_d));
+                            lv[jj] = e;
+                            dlv[jj] = e * inv_d;
+                            w2[jj] = e * inv_d2;
+                        }
+                    } else {
+                        for (int64_t jj = g0; jj < g1; jj++) {
+                            double l, dz, d2;
+                            loss_cross_entropy((v[jj] - (double)theta[jj]) * inv_d, (double)os[jj], &l, &dz, &d2);
+                            lv[jj] = l;
+                            dlv[jj] = dz * inv_d;
+                            w2[jj] = d2 * inv_d2;
+                        }
+                    }
                 }
             }
             for (int64_t jj = 0; jj < nb; jj++) {

@@ -19,33 +19,37 @@ dur=1200.0
 sed "s/^duration = .*/duration = $dur/" parameters/demo-teacher.toml > "$work/teacher.toml"
 "$SNNFIT" teacher "$work/teacher.toml" -i "$work/net" -o "$work/teacher" --quiet > /dev/null || fail "teacher"
 
-# teacher forcing with L-BFGS: 20 iterations at most, a checkpoint every 2, figures at 6
+# teacher forcing with L-BFGS (parameters/demo-train.toml): 20 iterations at most (6 under the
+# sanitizers), a checkpoint every 2, figures at 6
+epochs=20 stop=5
+[ "$small" = 1 ] && epochs=6 && stop=3
 mk() { # mk OUT.toml [sed expressions...]
   local out=$1; shift
-  sed -e 's/^epochs = .*/epochs = 20/' -e 's/^checkpoint_interval = .*/checkpoint_interval = 2/' \
+  sed -e "s/^epochs = .*/epochs = $epochs/" -e 's/^checkpoint_interval = .*/checkpoint_interval = 2/' \
       -e 's/^plot_interval = .*/plot_interval = 6/' -e 's/^plot_size = .*/plot_size = 3/' \
       -e 's/^weight_perturbation_variance = .*/weight_perturbation_variance = 0.3/' \
-      -e 's/^grad_norm_clip = .*/method = "teacher_forced"/' \
-      -e 's/^loss_weight.van_rossum = .*/loss_weight.spike_time = 1.0/' -e '/^loss_weight.firing_rate = /d' \
       -e 's/^\[training\]/[training]\nchange_tolerance = 0.0\ngradient_tolerance = 0.0/' \
       "$@" parameters/demo-train.toml > "$out"
 }
 mk "$work/lbfgs.toml"
 "$SNNFIT" train "$work/lbfgs.toml" -i "$work/teacher" -o "$work/straight" --quiet > "$work/straight.log" || { cat "$work/straight.log"; fail "L-BFGS run"; }
 grep -q "FIT REPORT" "$work/straight.log" || fail "no fit report on the console"
-"$SNNFIT" train "$work/lbfgs.toml" -i "$work/teacher" -o "$work/stopped" --quiet --stop-after 5 > /dev/null || fail "stopped run"
+"$SNNFIT" train "$work/lbfgs.toml" -i "$work/teacher" -o "$work/stopped" --quiet --stop-after $stop > /dev/null || fail "stopped run"
 [ ! -e "$work/stopped/final_state" ] || fail "a stopped run wrote its final state"
 "$SNNFIT" resume "$work/stopped" --quiet > /dev/null || fail "resume"
 diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped" || fail "straight and resumed L-BFGS runs differ"
-echo "ok   L-BFGS stopped at epoch 5 (a checkpoint there) and resumed is byte-identical"
+echo "ok   L-BFGS stopped at epoch $stop (a checkpoint there) and resumed is byte-identical"
 
-"$PY" - "$work/straight" <<'PYEOF' || fail "fit report"
+"$PY" - "$work/straight" "$small" <<'PYEOF' || fail "fit report"
 import csv, json, sys, numpy as np
 run = sys.argv[1]
 rep = json.load(open(f"{run}/final_state/fit_report.json"))
 assert rep["method"] == "teacher_forced" and rep["optimiser"] == "lbfgs", rep
 start, end = rep["mean_abs_log_error_initial"], rep["mean_abs_log_error"]
-assert end < 0.25 * start and end < 0.1, (start, end)
+if sys.argv[2] == "0":
+    assert end < 0.25 * start and end < 0.1, (start, end)
+else:  # six iterations under the sanitizers
+    assert end < 0.7 * start, (start, end)
 for f in rep["factors"]:
     assert f["standard_error_log"] is not None and 0 < f["standard_error_log"] < 0.5, f
 assert abs(sum(c * c for c in rep["sloppiest_direction"]["components"].values()) - 1) < 1e-9
@@ -71,8 +75,9 @@ print(f"ok   fit report: mean |log(SF/target)| {start:.3f} -> {end:.4f} in {len(
 PYEOF
 
 # Adam with teacher forcing: resume inside an accumulation window is byte-identical
-mk "$work/adam.toml" -e 's/^method = .*/method = "teacher_forced"\noptimiser = "adam"/' -e 's/^epochs = 20/epochs = 10/' \
-   -e 's/^accumulation_interval = .*/accumulation_interval = 3/' -e 's/^checkpoint_interval = 2/checkpoint_interval = 4/'
+adam=(-e 's/^optimiser = .*/optimiser = "adam"\nchunks_per_update = 3/'
+      -e 's/^\[hyperparameters\]/[hyperparameters]\nlearning_rate = 0.02/')
+mk "$work/adam.toml" "${adam[@]}" -e "s/^epochs = $epochs/epochs = 10/" -e 's/^checkpoint_interval = 2/checkpoint_interval = 4/'
 "$SNNFIT" train "$work/adam.toml" -i "$work/teacher" -o "$work/adam" --quiet > /dev/null || fail "forced Adam run"
 "$SNNFIT" train "$work/adam.toml" -i "$work/teacher" -o "$work/adam2" --quiet --stop-after 5 > /dev/null || fail "forced Adam stop"
 "$SNNFIT" resume "$work/adam2" --quiet > /dev/null || fail "forced Adam resume"
@@ -80,15 +85,14 @@ diff -r -x tensorboard -x wandb "$work/adam" "$work/adam2" || fail "straight and
 grep -q "^epoch,total_loss,spike_time_loss,eval_loss," "$work/adam/training_metrics.csv" || fail "forced Adam columns"
 echo "ok   teacher forcing with Adam (fixed-evaluation best checkpoint) resumes byte-identically"
 
-# weights mode with L-BFGS, and a student at the teacher's own parameters
-mk "$work/w.toml" -e 's/^optimisable = .*/optimisable = "weights"/' -e 's/^epochs = 20/epochs = 3/'
+# weights mode with L-BFGS, and a student at the teacher's own parameters, on the whole store as one
+# chunk: its first row is at exactly the teacher's parameters
+mk "$work/w.toml" -e 's/^optimisable = .*/optimisable = "weights"/' -e "s/^epochs = $epochs/epochs = 3/"
 "$SNNFIT" train "$work/w.toml" -i "$work/teacher" -o "$work/w" --quiet > /dev/null || fail "weights mode"
-# a student at the teacher's own parameters, on the whole store as one chunk: its first row is at exactly
-# the teacher's parameters
 steps=${dur%.0}
-mk "$work/same.toml" -e 's/^weight_perturbation_variance = .*/weight_perturbation_variance = 0.0/' -e 's/^epochs = 20/epochs = 1/' \
-   -e 's/^method = .*/method = "teacher_forced"\noptimiser = "adam"/' -e "s/^chunk_size = .*/chunk_size = $steps/" \
-   -e 's/^accumulation_interval = .*/accumulation_interval = 1/' -e 's/^plot_size = .*/plot_size = 1/'
+mk "$work/same.toml" -e 's/^optimiser = .*/optimiser = "adam"/' -e 's/^\[hyperparameters\]/[hyperparameters]\nlearning_rate = 0.02/' \
+   -e 's/^weight_perturbation_variance = .*/weight_perturbation_variance = 0.0/' \
+   -e "s/^epochs = $epochs/epochs = 1/" -e "s/^chunk_size = .*/chunk_size = $steps/" -e 's/^plot_size = .*/plot_size = 1/'
 "$SNNFIT" train "$work/same.toml" -i "$work/teacher" -o "$work/same" --quiet > /dev/null || fail "zero-perturbation run"
 "$PY" - "$work/same/training_metrics.csv" "$work/w/training_metrics.csv" <<'PYEOF' || fail "identity or weights mode"
 import csv, sys
