@@ -44,7 +44,10 @@ for method in $METHODS; do
         wall=$(cat "$OUT/runs/$name.wall")
       else
         t0=$(date +%s.%N)
-        $SNNFIT train "$OUT/$name.toml" -i "$OUT/net/3-teacher" -o "$OUT/runs/$name" --overwrite --quiet > "$OUT/$name.log"
+        # a failed run is a row of the table too (a closed-loop fit can drive a factor negative, and the
+        # network with a negative weight is then refused when its final state is read back)
+        $SNNFIT train "$OUT/$name.toml" -i "$OUT/net/3-teacher" -o "$OUT/runs/$name" --overwrite --quiet \
+          > "$OUT/$name.log" 2>&1 || echo "  $name failed: $(tail -1 "$OUT/$name.log")"
         t1=$(date +%s.%N)
         wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}')
         echo "$wall" > "$OUT/runs/$name.wall"
@@ -56,28 +59,46 @@ for method in $METHODS; do
 done
 
 "$PY" - "$OUT" <<'PYEOF'
-import csv, json, math, statistics, sys
+import csv, json, math, os, statistics, sys
+import numpy as np
 out = sys.argv[1]
 rows = []
 for line in open(f"{out}/runs.txt"):
     method, var, seed, wall, run = line.split()
-    rep = json.load(open(f"{run}/final_state/fit_report.json"))
-    ratios = [abs(f["log_error"]) / f["standard_error_log"] for f in rep["factors"]
-              if f.get("standard_error_log") and f["log_error"] is not None]
-    rows.append(dict(method=method, variance=float(var), seed=int(seed), start=rep["mean_abs_log_error_initial"],
-                     end=rep["mean_abs_log_error"], epochs=rep["epochs"], wall_s=float(wall),
-                     worst_factor=max(abs(f["log_error"]) for f in rep["factors"]), ratios=ratios,
-                     stopped=rep.get("stopped_by", "the iteration cap (epochs)")))
+    # the errors from the best checkpoint and the targets (a run whose final state failed has them too)
+    tg = np.load(f"{run}/targets/target_scaling_factors.npz")
+    target = np.concatenate([tg["recurrent_scaling_factors"].ravel(), tg["feedforward_scaling_factors"].ravel()])
+    best = np.load(f"{run}/checkpoints/checkpoint_best.npz")["best_parameters"]
+    latest = np.load(f"{run}/checkpoints/checkpoint_latest.npz")
+    start = float(np.mean(np.abs(np.log(1.0 / target))))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.abs(np.log(best / target))
+    err = np.where(best > 0, err, np.inf)
+    try:
+        rep = json.load(open(f"{run}/final_state/fit_report.json"))
+        stopped = rep.get("stopped_by", "the iteration cap (epochs)")
+    except OSError:
+        rep, stopped = None, "FAILED: " + open(f"{run}/../../{os.path.basename(run)}.log").read().strip().splitlines()[-1][:120]
+    ratios, ratios_total = [], []
+    for f in (rep["factors"] if rep else []):
+        if f.get("standard_error_log") and f["log_error"] is not None:
+            ratios.append(abs(f["log_error"]) / f["standard_error_log"])
+        if f.get("standard_error_total_log") and f["log_error"] is not None:
+            ratios_total.append(abs(f["log_error"]) / f["standard_error_total_log"])
+    rows.append(dict(method=method, variance=float(var), seed=int(seed), start=start, end=float(np.mean(err)),
+                     epochs=int(latest["epoch"]), wall_s=float(wall), worst_factor=float(np.max(err)), ratios=ratios,
+                     ratios_total=ratios_total, stopped=stopped))
 with open(f"{out}/recovery.csv", "w", newline="") as fh:
     w = csv.writer(fh, lineterminator="\n")
     w.writerow(["method", "variance", "seed", "start", "end", "worst_factor", "epochs", "wall_s", "stopped_by"])
     for r in rows:
         w.writerow([r["method"], r["variance"], r["seed"], f"{r['start']:.4f}", f"{r['end']:.4f}",
                     f"{r['worst_factor']:.4f}", r["epochs"], r["wall_s"], r["stopped"]])
-lines = ["| method | variance | seed | start | end | worst factor | epochs | wall (s) |", "|---|---|---|---|---|---|---|---|"]
+lines = ["| method | variance | seed | start | end | worst factor | epochs | wall (s) | stopped by |",
+         "|---|---|---|---|---|---|---|---|---|"]
 for r in rows:
     lines.append(f"| {r['method']} | {r['variance']} | {r['seed']} | {r['start']:.3f} | {r['end']:.4f} | "
-                 f"{r['worst_factor']:.4f} | {r['epochs']} | {r['wall_s']:.1f} |")
+                 f"{r['worst_factor']:.4f} | {r['epochs']} | {r['wall_s']:.1f} | {r['stopped']} |")
 lines += ["", "| method | variance | runs | median start | median end | max end | runs with end <= 0.05 | median wall (s) |",
           "|---|---|---|---|---|---|---|---|"]
 for m in dict.fromkeys(r["method"] for r in rows):
@@ -92,13 +113,18 @@ for m in dict.fromkeys(r["method"] for r in rows):
     ends = [r["end"] for r in rows if r["method"] == m]
     lines.append(f"| {m} | all | {len(ends)} | | {statistics.median(ends):.4f} | {max(ends):.4f} | "
                  f"{sum(e <= 0.05 for e in ends)} of {len(ends)} | |")
-ratios = [x for r in rows if r["method"] == "teacher_forced" for x in r["ratios"]]
-if ratios:
-    ratios.sort()
+for key, what in [("ratios", "the curvature standard error (SE)"), ("ratios_total", "the total uncertainty sqrt(SE^2 + bias^2)")]:
+    ratios = sorted(x for r in rows if r["method"] == "teacher_forced" for x in r[key])
+    if not ratios:
+        continue
     q = lambda p: ratios[min(len(ratios) - 1, int(p * len(ratios)))]
-    lines += ["", f"Teacher forcing, |log(fit/target)| / standard error over {len(ratios)} factors: median {q(0.5):.2f}, "
-              f"90th percentile {q(0.9):.2f}, max {ratios[-1]:.2f}; within 1 SE {sum(x <= 1 for x in ratios) / len(ratios):.0%}, "
-              f"within 2 SE {sum(x <= 2 for x in ratios) / len(ratios):.0%} (a calibrated SE: 68% and 95%)"]
+    lines += ["", f"Teacher forcing, |log(fit/target)| / {what} over {len(ratios)} factors: median {q(0.5):.2f}, "
+              f"90th percentile {q(0.9):.2f}, max {ratios[-1]:.2f}; within 1x: {sum(x <= 1 for x in ratios) / len(ratios):.0%}, "
+              f"within 2x: {sum(x <= 2 for x in ratios) / len(ratios):.0%} (for a calibrated Gaussian error: 68% and 95%)"]
+failed = [r for r in rows if r["stopped"].startswith("FAILED")]
+if failed:
+    lines += ["", "Failed runs (their end error is from the best checkpoint; inf: a factor went negative):"]
+    lines += [f"- {r['method']} variance {r['variance']} seed {r['seed']}: {r['stopped']}" for r in failed]
 text = "\n".join(lines)
 open(f"{out}/recovery.md", "w").write(text + "\n")
 print(text)

@@ -4,8 +4,9 @@
 # perturbed by its own log-normal factor (variance 0.3), then teacher forcing with L-BFGS on the first
 # 1, 2, 4, 8 and 16 s of every trial. Prints the Pearson r between fitted and true weights (log scale)
 # at the start and at the end, for recurrent and feedforward synapses, over all synapses and over those
-# whose source spiked at least 10 times in the data (a synapse from a silent neuron has no gradient),
-# and the mean |log(w / w_true)|; writes OUT/weights.md.
+# whose source and target both spiked at least 10 times in the data (a synapse from a silent neuron has
+# no gradient; one onto a neuron that never nears its threshold has almost none), and the mean
+# |log(w / w_true)|; writes OUT/weights.md.
 #   bench/weights_recovery.sh [OUT]   (SNNFIT=path/to/snnfit; NET=a folder with 1-connectome,
 #                                      2-homeostatic from an earlier run to reuse; STEPS to restrict)
 set -euo pipefail
@@ -48,7 +49,7 @@ import numpy as np
 import zarr
 out = sys.argv[1]
 spikes = zarr.open_group(f"{out}/3-teacher/results/spike_data.zarr", mode="r")
-lines = ["| data per trial (4 trials) | synapses | r at start | r fitted | r, source >= 10 spikes (n) | mean abs log error start -> fitted | epochs | wall (s) |",
+lines = ["| data per trial (4 trials) | synapses | r at start | r fitted | r start -> fitted, source and target >= 10 spikes (n) | mean abs log error start -> fitted | epochs | wall (s) |",
          "|---|---|---|---|---|---|---|---|"]
 for line in open(f"{out}/runs.txt"):
     steps, wall, run = line.split()
@@ -62,10 +63,12 @@ for line in open(f"{out}/runs.txt"):
     for key, conn, src in [("recurrent_weights", "recurrent_connectivity", out_sp), ("feedforward_weights", "feedforward_connectivity", in_sp)]:
         m = tgt[conn].astype(bool) & (tgt[key] > 0)
         t, a, b = np.log(tgt[key][m]), np.log(ini[key][m]), np.log(fit[key][m])
-        active = np.broadcast_to(src[:, None], m.shape)[m] >= 10
+        active = (np.broadcast_to(src[:, None], m.shape) >= 10) & (np.broadcast_to(out_sp[None, :], m.shape) >= 10)
+        active = active[m]
         r0, r1 = np.corrcoef(t, a)[0, 1], np.corrcoef(t, b)[0, 1]
+        ra0 = np.corrcoef(t[active], a[active])[0, 1] if active.sum() > 2 else float("nan")
         ra = np.corrcoef(t[active], b[active])[0, 1] if active.sum() > 2 else float("nan")
-        lines.append(f"| {steps * 1e-3:g} s | {key.split('_')[0]} {m.sum()} | {r0:.3f} | {r1:.3f} | {ra:.3f} ({active.sum()}) | "
+        lines.append(f"| {steps * 1e-3:g} s | {key.split('_')[0]} {m.sum()} | {r0:.3f} | {r1:.3f} | {ra0:.3f} -> {ra:.3f} ({active.sum()}) | "
                      f"{np.mean(np.abs(a - t)):.3f} -> {np.mean(np.abs(b - t)):.3f} | {rows[-1]['epoch']} | {float(wall):.0f} |")
 text = "\n".join(lines)
 open(f"{out}/weights.md", "w").write(text + "\n")

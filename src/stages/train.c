@@ -245,6 +245,17 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     const int64_t iterations = p->train.has_iterations ? p->train.iterations
                                : lbfgs                 ? p->train.passes
                                                        : p->train.passes * n_chunks;
+    if (lbfgs) {
+        /* the trainer's fit span and burn-in, checked before anything is written */
+        const int64_t span = p->train.has_fit_steps && p->train.fit_steps < n_chunks * td.L ? p->train.fit_steps
+                                                                                            : n_chunks * td.L;
+        if ((int64_t)ceil(p->train.burn_in / td.dt - 1e-9) >= span) {
+            rc = snn_fail(err, SNN_EINPUT,
+                          "%s: [training] burn_in = %g ms leaves no step of the fit data (%lld steps of %g ms) in the loss",
+                          p->path, p->train.burn_in, (long long)span, td.dt);
+            goto done;
+        }
+    }
     if (checkpoint && !snn_path_exists(checkpoint)) {
         rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
         goto done;

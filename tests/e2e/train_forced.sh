@@ -105,4 +105,10 @@ assert float(rows[-1]["total_loss"]) < float(rows[0]["total_loss"]) * 1.0000001
 print("ok   at the teacher's parameters the forced student reproduces every spike of the store and adds none; "
       "weights mode fits")
 PYEOF
+# bad input: status 2 before anything is written
+mk "$work/burn.toml" -e 's/^\[training\]/[training]\nburn_in = 5000.0/'
+"$SNNFIT" train "$work/burn.toml" -i "$work/teacher" -o "$work/burn" > /dev/null 2> "$work/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "burn_in = 5000 ms leaves no step" "$work/err" && [ ! -e "$work/burn" ] \
+  || { cat "$work/err"; fail "a burn-in longer than the data (status $rc)"; }
+echo "ok   a burn-in longer than the fit data is refused: $(cat "$work/err")"
 echo "train_forced OK"
