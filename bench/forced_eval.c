@@ -1,5 +1,5 @@
 /* Benchmark of a teacher-forced evaluation against a plain forward pass of the same data (issue 8):
- *   bench_forced_eval TEACHER.toml NETWORK.npz SPIKE_DATA.zarr [trials] [steps] [repeats]
+ *   bench_forced_eval TEACHER.toml NETWORK.npz SPIKE_DATA.zarr [trials] [steps] [repeats] [variants]
  * reads `trials` x `steps` of the teacher store (default: all), then times, `repeats` times each, with
  * the threads OpenMP gives it:
  *   forward      the free-running simulator (snn_forward_chunk) over the data's inputs
@@ -8,7 +8,8 @@
  *                evaluation
  *   forced+gn    ... and the Gauss-Newton matrix (once, for the standard errors)
  *   forced+w     the loss and the per-synapse weight gradient (weights mode)
- * and prints the median seconds of each and its ratio to the forward pass. */
+ * and prints the median seconds of each and its ratio to the forward pass. `variants` (e.g.
+ * "forward,forced+sf") restricts the list (the forward pass always runs: it is the reference). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,18 @@ int main(int argc, char **argv) {
     const char *names[5] = {"forward", "forced", "forced+sf", "forced+gn", "forced+w"};
     double med[5];
     for (int what = 0; what < 5; what++) {
+        if (what > 0 && argc > 7 && !strstr(argv[7], names[what])) continue;
+        if (what > 0 && argc > 7) {
+            /* "forced" must not match "forced+sf" */
+            const char *hit = strstr(argv[7], names[what]);
+            size_t len = strlen(names[what]);
+            int exact = 0;
+            while (hit) {
+                if ((hit == argv[7] || hit[-1] == ',') && (hit[len] == ',' || hit[len] == '\0')) exact = 1;
+                hit = strstr(hit + 1, names[what]);
+            }
+            if (!exact) continue;
+        }
         double times[64];
         for (int r = 0; r < reps && r < 64; r++) {
             double t0 = snn_now();

@@ -49,19 +49,21 @@ print(f"\nStudent (stage 4, {method.replace('_', ' ')}"
       f"{', ' + report['optimiser'].upper().replace('LBFGS', 'L-BFGS') if report else ''}): scaling factors, start -> "
       f"fitted, against the targets (1 / the hidden perturbation)")
 if report and report["factors"]:
-    print(f"  {'factor':40s} {'start':>7s} {'fitted':>8s} {'target':>8s} {'log err':>8s} {'SE (log)':>9s}")
+    nan = float("nan")
+    print(f"  {'factor':40s} {'start':>7s} {'fitted':>8s} {'target':>8s} {'log err':>8s} {'SE total':>9s} {'debiased':>9s}")
     for f in report["factors"]:
-        se = f["standard_error_log"]
+        se = f.get("standard_error_total_log", f["standard_error_log"])
         print(f"  {f['name']:40s} {f['initial']:7.3f} {f['value']:8.4f} {f['target']:8.4f} {f['log_error']:+8.4f} "
-              f"{se if se is not None else float('nan'):9.4f}")
+              f"{se if se is not None else nan:9.4f} {f.get('debiased_value') or nan:9.4f}")
+    deb = report.get("mean_abs_log_error_debiased")
     print(f"  mean |log(SF/target)|: {report['mean_abs_log_error_initial']:.3f} at the start -> "
-          f"{report['mean_abs_log_error']:.4f} fitted")
+          f"{report['mean_abs_log_error']:.4f} fitted" + (f", {deb:.4f} debiased" if deb is not None else ""))
     if "sloppiest_direction" in report:
         sd = report["sloppiest_direction"]
         comps = ", ".join(f"{v:+.2f} {k}" for k, v in sd["components"].items() if abs(v) >= 0.1)
         print(f"  least constrained direction (SE {sd['standard_error_log']:.4f} in log space): {comps}")
-        print("  (standard errors from the loss's curvature; docs/training.md says how they compare with the "
-              "actual errors)")
+        print("  (SE total: the curvature's standard error and the delta bias together, in log space; debiased: the "
+              "bias removed;\n   docs/training.md says how they compare with the actual errors)")
 else:
     targets = np.load(f"{student}/targets/target_scaling_factors.npz")
     best = np.load(f"{student}/final_state/network_structure.npz")

@@ -143,10 +143,10 @@ static inline double exp_nonpos(double x) {
     return p * scale;
 }
 
-/* log(1 + e) for 0 <= e <= 1: 2 atanh(f) with f = e / (2 + e) <= 1/3 (no rounding of 1 + e, so small e
- * keep their relative precision), the series to f^27 (truncation below 2e-15 relative). */
-static inline double log1p_unit(double e) {
-    double f = e / (2.0 + e), f2 = f * f;
+/* log(1 + e) for 0 <= e <= 1 as 2 atanh(f) with f = e / (2 + e) <= 1/3 (no rounding of 1 + e, so small e
+ * keep their relative precision): the series to f^27 (truncation below 2e-15 relative). */
+static inline double log1p_series(double f) {
+    double f2 = f * f;
     double p = 1.0 / 27.0;
     p = p * f2 + 1.0 / 25.0;
     p = p * f2 + 1.0 / 23.0;
@@ -164,8 +164,26 @@ static inline double log1p_unit(double e) {
     return 2.0 * f * p;
 }
 
+/* The same for f <= 0.0092 (e <= 0.0183): to f^7. */
+static inline double log1p_series_short(double f) {
+    double f2 = f * f;
+    double p = 1.0 / 7.0;
+    p = p * f2 + 1.0 / 5.0;
+    p = p * f2 + 1.0 / 3.0;
+    p = p * f2 + 1.0;
+    return 2.0 * f * p;
+}
+
 /* The loops below must vectorise, so these avoid comparisons that GCC turns into branches: |z| by fabs,
  * min and max by bits or halves of sums, and one select by the sign bit. */
+
+/* 1 / d for 2 <= d <= 6: a single-precision division (eight lanes, several times the throughput of a
+ * double division, which was the loss's bottleneck) refined by two Newton steps to double precision. */
+static inline double recip_2_6(double d) {
+    double x = (double)(1.0f / (float)d);
+    x = x * (2.0 - d * x);
+    return x * (2.0 - d * x);
+}
 
 /* min(a, 700) for a >= 0, by the bits of the two non-negative doubles (exp(-700) is 1e-304: nothing a
  * loss notices) */
@@ -180,9 +198,13 @@ static inline double min700(double a) {
     return a;
 }
 
-static inline void loss_cross_entropy(double z, double s, double *l, double *dl, double *d2) {
+/* The cross-entropy of one element; `full` selects the log1p series for any |z| (else |z| >= 4, where
+ * e = exp(-|z|) <= 0.0183 and f <= 0.0092: the series to f^7 is exact to 1e-17). */
+static inline void loss_cross_entropy_t(double z, double s, double *l, double *dl, double *d2, const int full) {
     const double a = min700(fabs(z));
-    double e = exp_nonpos(-a), inv = 1.0 / (1.0 + e);
+    const double e = exp_nonpos(-a);
+    /* one reciprocal for 1 / (1 + e) and e / (2 + e) */
+    const double q = recip_2_6((1.0 + e) * (2.0 + e)), inv = (2.0 + e) * q, f = e * (1.0 + e) * q;
     /* softplus(z) - s z = softplus(y) with y = z (s = 0) or -z (s = 1): no cancellation */
     double sg = 1.0 - 2.0 * s, y = z * sg;
     /* sigmoid(y) = num / (1 + e) with num = (y < 0 ? e : 1), selected by y's sign bit */
@@ -194,9 +216,13 @@ static inline void loss_cross_entropy(double z, double s, double *l, double *dl,
     uint64_t mask = (uint64_t)0 - (yb >> 63);
     nb = (eb & mask) | (ob & ~mask);
     memcpy(&num, &nb, sizeof num);
-    *l = 0.5 * (y + fabs(y)) + log1p_unit(e);
+    *l = 0.5 * (y + fabs(y)) + (full ? log1p_series(f) : log1p_series_short(f));
     *dl = sg * num * inv; /* sigmoid(z) - s */
     *d2 = e * inv * inv;  /* sigmoid(z) (1 - sigmoid(z)) */
+}
+
+static inline void loss_cross_entropy(double z, double s, double *l, double *dl, double *d2) {
+    loss_cross_entropy_t(z, s, l, dl, d2, 1);
 }
 
 static inline void loss_squared_hinge(double z, double s, double *l, double *dl, double *d2) {
@@ -223,9 +249,10 @@ typedef struct slot {
     snn_real *isyn;      /* [nb] */
     snn_real *gsum;      /* [nb] sum over columns of G0 + G1 */
     double *l, *dl, *w2; /* [nb] loss, dl/dv, Gauss-Newton weight */
-    double *fr;          /* [nb] 1 where the step is free (no reset, no hold), else 0 */
-    double *dv;          /* [K][nb] dv/dSF[k][type j] */
-    double *qk;          /* [K][nb] */
+    snn_real *fr;        /* [nb] 1 where the step is free (no reset, no hold), else 0 */
+    snn_real *dv;        /* [K][nb] dv/dSF[k][type j] (the state's precision: its rounding is far below
+                          * what the optimiser notices, and float halves the work) */
+    snn_real *qk;        /* [K][nb] */
     snn_real *dg;        /* [2S][nb] dG/dSF[group of s][type j] */
     snn_real *draw;      /* [K][nb] drive of raw weights */
     /* tape (weights mode): [T][nb] */
@@ -253,9 +280,9 @@ static int slot_alloc(slot *s, int64_t nb, int K, int S, int64_t T, int weights,
     s->l = snn_calloc_aligned(b, sizeof(double), what, err);
     s->dl = snn_calloc_aligned(b, sizeof(double), what, err);
     s->w2 = snn_calloc_aligned(b, sizeof(double), what, err);
-    s->fr = snn_calloc_aligned(b, sizeof(double), what, err);
-    s->dv = snn_calloc_aligned(k * b, sizeof(double), what, err);
-    s->qk = snn_calloc_aligned(k * b, sizeof(double), what, err);
+    s->fr = snn_calloc_aligned(b, sizeof(snn_real), what, err);
+    s->dv = snn_calloc_aligned(k * b, sizeof(snn_real), what, err);
+    s->qk = snn_calloc_aligned(k * b, sizeof(snn_real), what, err);
     s->dg = snn_calloc_aligned(c * b, sizeof(snn_real), what, err);
     s->draw = snn_calloc_aligned(k * b, sizeof(snn_real), what, err);
     int ok = s->o && s->vf && s->isyn && s->gsum && s->l && s->dl && s->w2 && s->fr && s->dv && s->qk && s->dg && s->draw;
@@ -308,7 +335,9 @@ int snn_forced_work_alloc(snn_forced_work *w, const snn_network *net, int B, int
     const int K = net->n_groups, S = net->n_cols;
     int threads = omp_get_max_threads();
     /* blocks of neurons: enough (trial, block) units to keep every thread busy (weights mode runs the
-     * trials one after another, so there the blocks alone must); results do not depend on the choice */
+     * trials one after another, so there the blocks alone must); results do not depend on the choice.
+     * No more than that: a spike's synapses are split by block, and short pieces of rows cost more than
+     * the cache a smaller block saves (measured at Dp scale) */
     int want = weights ? 2 * threads : (2 * threads + B - 1) / (B > 0 ? B : 1);
     if (threads == 1) want = 1;
     int64_t block = n;
@@ -453,13 +482,25 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
             } else {
                 /* groups of 8 neurons all far below threshold (z < -36) and not spiking, the common case,
                  * take the short form: with e = exp(z) < 2.4e-16, softplus(z) = e, sigmoid(z) = e and
-                 * sigmoid(z)(1 - sigmoid(z)) = e to double precision */
+                 * sigmoid(z)(1 - sigmoid(z)) = e to double precision; groups with every |z| >= 4 a short
+                 * log1p series */
                 for (int64_t g0 = 0; g0 < nb; g0 += 8) {
                     const int64_t g1 = g0 + 8 < nb ? g0 + 8 : nb;
-                    int far = 1;
-                    for (int64_t jj = g0; jj < g1; jj++)
-                        far &= ((v[jj] - (double)theta[jj]) * inv_d < -36.0) & (os[jj] == 0);
-                    if (far) {
+                    int far = 1, mid = 1;
+                    for (int64_t jj = g0; jj < g1; jj++) {
+                        const double z = (v[jj] - (double)theta[jj]) * inv_d;
+                        far &= (z < -36.0) & (os[jj] == 0);
+                        mid &= fabs(z) >= 4.0;
+                    }
+                    if (mid && !far) {
+                        for (int64_t jj = g0; jj < g1; jj++) {
+                            double l, dz, d2;
+                            loss_cross_entropy_t((v[jj] - (double)theta[jj]) * inv_d, (double)os[jj], &l, &dz, &d2, 0);
+                            lv[jj] = l;
+                            dlv[jj] = dz * inv_d;
+                            w2[jj] = d2 * inv_d2;
+                        }
+                    } else if (far) {
                         for (int64_t jj = g0; jj < g1; jj++) {
                             const double e = exp_nonpos(-min700(((double)theta[jj] - v[jj]) * inv_d));
                             lv[jj] = e;
@@ -486,16 +527,16 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
             for (int64_t jj = 0; jj < nb; jj++) lsum[jj] += lv[jj];
             if (sens)
                 for (int k = 0; k < K; k++) {
-                    const double *restrict dv = sl->dv + (size_t)k * nb;
+                    const snn_real *restrict dv = sl->dv + (size_t)k * nb;
                     double *restrict ga = gacc + (size_t)k * n;
-                    for (int64_t jj = 0; jj < nb; jj++) ga[jj] += dlv[jj] * dv[jj];
+                    for (int64_t jj = 0; jj < nb; jj++) ga[jj] += dlv[jj] * (double)dv[jj];
                 }
             if (gn)
                 for (int k1 = 0; k1 < K; k1++)
                     for (int k2 = k1; k2 < K; k2++) {
-                        const double *restrict d1 = sl->dv + (size_t)k1 * nb, *restrict d2v = sl->dv + (size_t)k2 * nb;
+                        const snn_real *restrict d1 = sl->dv + (size_t)k1 * nb, *restrict d2v = sl->dv + (size_t)k2 * nb;
                         double *restrict ga = gnacc + (size_t)(k1 * K + k2) * n;
-                        for (int64_t jj = 0; jj < nb; jj++) ga[jj] += w2[jj] * d1[jj] * d2v[jj];
+                        for (int64_t jj = 0; jj < nb; jj++) ga[jj] += w2[jj] * (double)d1[jj] * (double)d2v[jj];
                     }
         } else {
             for (int64_t jj = 0; jj < nb; jj++) dlv[jj] = 0;
@@ -518,21 +559,21 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
         }
         if (sens)
             for (int k = 0; k < K; k++) {
-                double *restrict qk = sl->qk + (size_t)k * nb;
+                snn_real *restrict qk = sl->qk + (size_t)k * nb;
                 for (int64_t jj = 0; jj < nb; jj++) qk[jj] = 0;
                 for (int qq = 0; qq < net->group_ncols[k]; qq++) {
                     const int s = net->group_cols[k][qq];
                     const snn_real *restrict d0 = sl->dg + (size_t)s * nb, *restrict d1 = sl->dg + (size_t)(S + s) * nb;
                     const snn_real e = net->e_syn[s];
-                    for (int64_t jj = 0; jj < nb; jj++) qk[jj] += (double)((d0[jj] + d1[jj]) * (vf[jj] - e));
+                    for (int64_t jj = 0; jj < nb; jj++) qk[jj] += (d0[jj] + d1[jj]) * (vf[jj] - e);
                 }
             }
         /* free steps: no reset by the teacher's spike, no refractory hold (ref >= 0, so ref > 0 is its
          * negation's sign bit; arithmetic rather than comparisons keeps the loops vectorised) */
-        double *restrict fr = sl->fr;
+        snn_real *restrict fr = sl->fr;
         for (int64_t jj = 0; jj < nb; jj++) {
             const uint32_t held = (uint32_t)os[jj] | ((uint32_t)(-ref[jj]) >> 31);
-            fr[jj] = (double)(1u - held);
+            fr[jj] = (snn_real)(1u - held);
         }
         if (taped) {
             snn_real *restrict tv = sl->tv + (size_t)t * nb, *restrict tdl = sl->tdl + (size_t)t * nb;
@@ -549,17 +590,16 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
         /* voltage update; the teacher's spike resets, a hold keeps U_reset (x 1 + y x 0 is exactly x) */
         if (sens)
             for (int k = 0; k < K; k++) {
-                double *restrict dv = sl->dv + (size_t)k * nb;
-                const double *restrict qk = sl->qk + (size_t)k * nb;
+                snn_real *restrict dv = sl->dv + (size_t)k * nb;
+                const snn_real *restrict qk = sl->qk + (size_t)k * nb;
                 for (int64_t jj = 0; jj < nb; jj++) {
-                    double nd = dv[jj] * (1.0 - (double)leak[jj] - (double)dtc[jj] * (double)gsum[jj]) -
-                                (double)dtc[jj] * qk[jj];
+                    const snn_real nd = dv[jj] * (1 - leak[jj] - dtc[jj] * gsum[jj]) - dtc[jj] * qk[jj];
                     dv[jj] = nd * fr[jj];
                 }
             }
         for (int64_t jj = 0; jj < nb; jj++) {
             double vt = v[jj] - (double)(isyn[jj] * dtc[jj]) - (v[jj] - e_l[jj]) * leak[jj];
-            v[jj] = vt * fr[jj] + (double)u_reset[jj] * (1.0 - fr[jj]);
+            v[jj] = vt * (double)fr[jj] + (double)u_reset[jj] * (1.0 - (double)fr[jj]);
             const int32_t r = ref[jj] - (int32_t)((uint32_t)(-ref[jj]) >> 31); /* max(ref - 1, 0) */
             const int32_t o = os[jj];
             ref[jj] = o * ref_steps[jj] + (1 - o) * r;

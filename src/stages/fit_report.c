@@ -295,12 +295,12 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     /* console */
     printf("\n============================================================\nFIT REPORT\n"
            "============================================================\n");
-    double err0 = 0, err1 = 0;
+    double err0 = 0, err1 = 0, err2 = 0;
     int n_t = 0;
     if (np > 0) {
         if (bias_check)
-            printf("  %-42s %9s %9s %10s %10s %10s %10s\n", "factor", "value", "target", "log error", "SE (log)",
-                   "bias (log)", "total (log)");
+            printf("  %-42s %9s %9s %10s %10s %10s %10s %9s\n", "factor", "value", "target", "log error", "SE (log)",
+                   "bias (log)", "total (log)", "debiased");
         else
             printf("  %-42s %9s %9s %10s %10s\n", "factor", "value", "target", "log error", "SE (log)");
         for (int i = 0; i < n_tr; i++) {
@@ -313,16 +313,19 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
             if (has_t) {
                 err0 += fabs(log(initial[a] / tgt));
                 err1 += fabs(le);
+                if (bias_check) err2 += fabs((4 * log(half[a]) - log(tr->params[a])) / 3 - log(tgt));
                 n_t++;
             }
             if (bias_check)
-                printf("  %-42s %9.4f %9.4f %+10.4f %10.4f %+10.4f %10.4f\n", name, tr->params[a], tgt, le, se[i],
-                       bias[i], sqrt(se[i] * se[i] + bias[i] * bias[i]));
+                printf("  %-42s %9.4f %9.4f %+10.4f %10.4f %+10.4f %10.4f %9.4f\n", name, tr->params[a], tgt, le, se[i],
+                       bias[i], sqrt(se[i] * se[i] + bias[i] * bias[i]), exp((4 * log(half[a]) - log(tr->params[a])) / 3));
             else
                 printf("  %-42s %9.4f %9.4f %+10.4f %10.4f\n", name, tr->params[a], tgt, le, se[i]);
         }
         if (n_t > 0)
-            printf("  mean |log(SF/target)|: %.4f at the start -> %.4f fitted\n", err0 / n_t, err1 / n_t);
+            printf("  mean |log(SF/target)|: %.4f at the start -> %.4f fitted%s", err0 / n_t, err1 / n_t,
+                   bias_check ? "" : "\n");
+        if (n_t > 0 && bias_check) printf(", %.4f debiased\n", err2 / n_t);
     }
     if (tr->forced && n_tr > 0) {
         int m = 0;
@@ -337,7 +340,8 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
         if (zero) printf("  %d direction(s) the data do not constrain: infinite standard errors there\n", zero);
         printf("  SE: from the curvature of the summed spike-time loss read as a likelihood (the precision with which\n"
                "  the data pin the loss's optimum); bias: the optimum's offset from the truth that delta causes, from a\n"
-               "  refit at delta/2 (%lld iterations); total = sqrt(SE^2 + bias^2), the uncertainty to quote\n",
+               "  refit at delta/2 (%lld iterations); total = sqrt(SE^2 + bias^2), the uncertainty to quote;\n"
+               "  debiased: the value with the bias removed (Richardson extrapolation from delta and delta/2)\n",
                (long long)half_its);
     }
     if (tr->forced) {
@@ -420,6 +424,7 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     json_object_set_new(j, "factors", fac);
     json_object_set_new(j, "mean_abs_log_error", n_t ? num(err1 / n_t) : json_null());
     json_object_set_new(j, "mean_abs_log_error_initial", n_t ? num(err0 / n_t) : json_null());
+    if (bias_check) json_object_set_new(j, "mean_abs_log_error_debiased", n_t ? num(err2 / n_t) : json_null());
     if (tr->forced) {
         json_t *fj = json_object();
         json_object_set_new(fj, "trials", json_integer(tr->B));
