@@ -4,8 +4,9 @@
 # trials, default 30 s x 20 instead of 200 s x 100, which takes hours on two cores) -> stage 3
 # (parameters/generate-teacher-activity.toml with TEACHER_TRIALS trials, default 10, of 10 s) ->
 # stage 4 from parameters/fitting-activity.toml switched to teacher forcing with L-BFGS on the first
-# FIT_STEPS steps (default 2000) of every trial, for each seed in SEEDS (default 1 2 3) and variance in
-# VARIANCES (default 0.3 1.0). Prints start and end mean |log(SF/target)|, iterations, wall time.
+# FIT_STEPS steps (default 1000) of every trial, for each seed in SEEDS (default 1 2 3) and variance in
+# VARIANCES (default 0.3 1.0). Prints start and end mean |log(SF/target)| (fitted and debiased),
+# iterations, wall and CPU time.
 #   bench/dp_recovery.sh [OUT]   (SNNFIT=path/to/snnfit; NET=a folder with 1-connectome and
 #                                 2-homeostatic of an earlier run to reuse)
 set -euo pipefail
@@ -16,7 +17,7 @@ PY=${PY:-/usr/bin/python3}
 HOMEO_MS=${HOMEO_MS:-30000}
 HOMEO_TRIALS=${HOMEO_TRIALS:-20}
 TEACHER_TRIALS=${TEACHER_TRIALS:-10}
-FIT_STEPS=${FIT_STEPS:-2000}
+FIT_STEPS=${FIT_STEPS:-1000}
 SEEDS=${SEEDS:-"1 2 3"}
 VARIANCES=${VARIANCES:-"0.3 1.0"}
 mkdir -p "$OUT"
@@ -47,26 +48,28 @@ for var in $VARIANCES; do
         -e "s/^grad_norm_clip = .*/method = \"teacher_forced\"\noptimiser = \"lbfgs\"\nfit_steps = $FIT_STEPS/" \
         -e 's/^loss_weight.van_rossum = .*/loss_weight.spike_time = 1.0/' -e 's/^loss_weight.firing_rate = .*/loss_weight.firing_rate = 0.0/' \
         parameters/fitting-activity.toml > "$OUT/$name.toml"
-    t0=$(date +%s.%N)
-    $SNNFIT train "$OUT/$name.toml" -i "$OUT/3-teacher" -o "$OUT/$name" --overwrite --quiet > "$OUT/$name.log" 2>&1 \
-      || echo "  $name failed: $(tail -1 "$OUT/$name.log")"
-    t1=$(date +%s.%N)
-    echo "$var $seed $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') $OUT/$name" >> "$OUT/runs.txt"
+    TIMEFORMAT='%R %U %S'
+    { time $SNNFIT train "$OUT/$name.toml" -i "$OUT/3-teacher" -o "$OUT/$name" --overwrite --quiet > "$OUT/$name.log" 2>&1 \
+        || echo "  $name failed: $(tail -1 "$OUT/$name.log")"; } 2> "$OUT/$name.time"
+    echo "$var $seed $(awk '{printf "%.1f/%.1f", $1, $2 + $3}' "$OUT/$name.time") $OUT/$name" >> "$OUT/runs.txt"
+    echo "  $name: $(cat "$OUT/$name.time") (wall, user, system s), load $(cut -d' ' -f1-3 /proc/loadavg)"
   done
 done
 "$PY" - "$OUT" <<'PYEOF'
 import json, sys
 out = sys.argv[1]
-print("| variance | seed | start | end | worst factor | iterations (+ bias check) | evaluations | wall (s) |")
-print("|---|---|---|---|---|---|---|---|")
+print("| variance | seed | start | end | end, debiased | worst factor | iterations (+ bias check) | evaluations | wall / CPU (s) |")
+print("|---|---|---|---|---|---|---|---|---|")
 for line in open(f"{out}/runs.txt"):
     var, seed, wall, run = line.split()
     try:
         r = json.load(open(f"{run}/final_state/fit_report.json"))
     except OSError:
-        print(f"| {var} | {seed} | failed | | | | | {wall} |")
+        print(f"| {var} | {seed} | failed | | | | | | {wall} |")
         continue
     worst = max(abs(f["log_error"]) for f in r["factors"])
-    print(f"| {var} | {seed} | {r['mean_abs_log_error_initial']:.3f} | {r['mean_abs_log_error']:.4f} | {worst:.4f} | "
-          f"{r['epochs']} (+{r.get('bias_check_iterations', 0)}) | {r.get('evaluations', '')} | {float(wall):.0f} |")
+    deb = r.get("mean_abs_log_error_debiased")
+    print(f"| {var} | {seed} | {r['mean_abs_log_error_initial']:.3f} | {r['mean_abs_log_error']:.4f} | "
+          f"{deb if deb is not None else float('nan'):.4f} | {worst:.4f} | "
+          f"{r['epochs']} (+{r.get('bias_check_iterations', 0)}) | {r.get('evaluations', '')} | {wall} |")
 PYEOF
