@@ -195,6 +195,30 @@ int main(int argc, char **argv) {
             fc[r] = c1 - c0;
             bc[r] = c2 - c1;
         }
+        /* how many trials have a neuron near threshold at a step: what a surrogate cutoff could skip
+         * (the surrogate 1/(500|u| + 1)^2 is >= c when |u| <= (c^-1/2 - 1) / 500) */
+        const double cuts[3] = {1e-6, 1e-4, 1e-2};
+        for (int q = 0; q < 3; q++) {
+            const double umax = (1.0 / sqrt(cuts[q]) - 1.0) / 500.0;
+            int64_t rows = 0, pairs = 0;
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t j = 0; j < n; j++) {
+                    int64_t c = 0;
+                    for (int64_t b = 0; b < B; b++) {
+                        const uint16_t *fl = snn_tape_flags(&tape, (int)b, t);
+                        const uint16_t *fp = t > 0 ? snn_tape_flags(&tape, (int)b, t - 1) : NULL;
+                        double u = (fp && (fp[j] & 1)) ? (double)(net.u_reset[j] - net.theta[j])
+                                                       : (double)snn_tape_v(&tape, (int)b, t)[j];
+                        (void)fl;
+                        c += fabs(u) <= umax;
+                    }
+                    rows += c > 0;
+                    pairs += c;
+                }
+            printf("surrogate >= %g of its peak (|v - theta| <= %.3g mV): %.2f%% of neuron-steps in some trial, "
+                   "%.2f%% of neuron-trial-steps\n", cuts[q], umax, 100.0 * (double)rows / (double)(T * n),
+                   100.0 * (double)pairs / (double)(T * n * B));
+        }
         qsort(fw, (size_t)repeats, sizeof *fw, cmp_double);
         qsort(bw, (size_t)repeats, sizeof *bw, cmp_double);
         qsort(fc, (size_t)repeats, sizeof *fc, cmp_double);

@@ -18,8 +18,10 @@ int snn_state_alloc(snn_state *st, const snn_network *net, int n_trials, snn_err
     st->n = net->n;
     st->n_cols = net->n_cols;
     st->n_groups = net->n_groups;
-    int max_parts = omp_get_max_threads();
+    /* threads that may share a trial later: as many as OpenMP would use now, or as there are processors */
+    int max_parts = omp_get_max_threads() > omp_get_num_procs() ? omp_get_max_threads() : omp_get_num_procs();
     st->max_parts = max_parts < 1 ? 1 : max_parts > SNN_MAX_PARTS ? SNN_MAX_PARTS : max_parts;
+    st->split_min_neurons = SNN_SPLIT_MIN_NEURONS;
     size_t tn = (size_t)n_trials * (size_t)net->n;
     size_t np = (size_t)st->max_parts + 1;
     st->v = snn_calloc_aligned(tn, sizeof(double), "membrane potentials", err);
@@ -392,7 +394,7 @@ void snn_forward_chunk_taped(const snn_network *net, snn_state *st, int64_t T, c
     const int64_t n = net->n, n_in = net->n_in;
     int P = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (P > st->max_parts) P = st->max_parts;
-    if (st->n_trials < P && n >= SNN_SPLIT_MIN_NEURONS) {
+    if (st->n_trials < P && P > 1 && n >= st->split_min_neurons) {
         /* fewer trials than threads: each trial in turn, its neurons split across the threads */
         if (st->n_parts != P || st->part_net != net || st->part_nnz != net->rec.nnz + net->ff.nnz) {
             state_partition(st, net, P);
@@ -457,26 +459,127 @@ void snn_tape_free(snn_tape *tape) {
     memset(tape, 0, sizeof *tape);
 }
 
+/* ---- the reverse pass ----
+ *
+ * Trials are independent in the reverse pass, so they are processed in groups: a group's trials are
+ * the lanes of its vector registers in the transposed product, and a group runs on one thread from
+ * the chunk's last step to its first without meeting any other (when there are at least as many
+ * groups as threads), or, with fewer groups than threads, on the whole team with two barriers per
+ * step. Every per-trial result is the same bit for bit whatever the grouping (a lane's sums do not
+ * depend on its neighbours), so the scaling-factor gradients do not depend on the thread count; in
+ * weights mode the per-synapse sums over trials are taken group by group, and the groups are then
+ * fixed by the number of trials alone.
+ *
+ * One reverse step t of a group runs in two phases:
+ *   neuron blocks (every trial of the group): step t+1's voltage part (C) then step t's conductance
+ *     part (A), both local to each neuron, so one pass does them back to back;
+ *   then, with the drive adjoints of step t complete: per trial, dL/ds of step t and the event-driven
+ *     scaling-factor gradients; per source row, the transposed product (B).
+ * The product is the bulk of the work: sbar[i][b] = sum_e w_eff[e] at[col[e]][b] over the row's
+ * synapses, the group's trials at once in vector registers, the targets taken in tiles whose at rows
+ * fit in L2 (with the synapses stored again tile by tile, so that a tile's pass reads them as one
+ * stream). Each sum runs over the row's synapses in order, as a single accumulator per lane, so the
+ * tiling changes no bit. */
+
+/* One vector register of snn_reals. The product is the one place where a plain loop does not do: GCC
+ * vectorises the outer loop over synapses (with gathers) instead of keeping a row's accumulators in
+ * registers, so the kernel is written with GCC vector types. */
+typedef snn_real snn_vec __attribute__((vector_size(32)));
+#define SNN_VLANES ((int64_t)(sizeof(snn_vec) / sizeof(snn_real)))
+#define SNN_KERNEL_VECS 8              /* accumulators per pass over a row (of 16 registers) */
+#define SNN_GROUP_TRIALS (SNN_KERNEL_VECS * SNN_VLANES / 2)  /* most trials in a group */
+#define SNN_GROUP_MIN_TRIALS 8         /* fewest trials in a group made to give threads work */
+#define SNN_PRODUCT_TILE_BYTES 262144  /* at rows of one target tile (half of a 512 KiB L2) */
+#define SNN_REVERSE_BLOCK 64           /* neurons per block of the per-neuron phases */
+#define SNN_SPARSE_LANES_RATIO 4       /* surrogate cutoff: lane-sparse rows need < 1/4 of the lanes */
+
+static int64_t round_lanes(int64_t b) { return (b + SNN_VLANES - 1) / SNN_VLANES * SNN_VLANES; }
+
+/* Groups for B trials: the fewest of at most SNN_GROUP_TRIALS trials, or more (of at least
+ * SNN_GROUP_MIN_TRIALS) to give `threads` threads one each; never more than max_groups. */
+static int backward_groups(int B, int threads, int max_groups) {
+    int g = (B + SNN_GROUP_TRIALS - 1) / SNN_GROUP_TRIALS;
+    const int most = (B + SNN_GROUP_MIN_TRIALS - 1) / SNN_GROUP_MIN_TRIALS;
+    if (g < threads) g = threads < most ? threads : most;
+    if (g > max_groups) g = max_groups;
+    return g < 1 ? 1 : g;
+}
+
 int snn_backward_work_alloc(snn_backward_work *w, const snn_network *net, int B, snn_error *err) {
     memset(w, 0, sizeof *w);
     w->n_trials = B;
     w->n = net->n;
     w->n_in = net->n_in;
+    const int g0 = backward_groups(B, 1, B > 0 ? B : 1);
+    w->max_groups = backward_groups(B, SNN_MAX_PARTS, B > 0 ? B : 1);
+    w->lanes = (int64_t)B + (SNN_VLANES - 1) * w->max_groups;
+    w->team_min_work = 32768;
+    const int64_t lanes0 = round_lanes((B + g0 - 1) / g0);
     size_t n = (size_t)net->n, S = (size_t)net->n_cols, K = (size_t)(net->n_groups ? net->n_groups : 1);
     w->vbar = snn_calloc_aligned((size_t)B * n, sizeof(snn_real), "BPTT voltage adjoints", err);
     w->gbar = snn_calloc_aligned((size_t)B * 2 * S * n + 1, sizeof(snn_real), "BPTT conductance adjoints", err);
     w->a = snn_calloc_aligned((size_t)B * K * n, sizeof(snn_real), "BPTT drive adjoints", err);
-    w->at = snn_calloc_aligned(K * n * (size_t)B, sizeof(snn_real), "BPTT drive adjoints", err);
-    w->sbar = snn_calloc_aligned(n * (size_t)B, sizeof(snn_real), "BPTT spike adjoints", err);
-    w->tmp = snn_calloc_aligned((size_t)B * n, sizeof(snn_real), "BPTT scratch", err);
+    w->at = snn_calloc_aligned(K * n * (size_t)w->lanes, sizeof(snn_real), "BPTT drive adjoints", err);
+    w->sbar = snn_calloc_aligned(n * (size_t)w->lanes, sizeof(snn_real), "BPTT spike adjoints", err);
     w->ds = snn_calloc_aligned((size_t)B * n, sizeof(float), "BPTT spike gradients", err);
     w->spk_t = snn_calloc_aligned(n * (size_t)B, 1, "BPTT spikes", err);
     w->in_t = snn_calloc_aligned((size_t)(net->n_in ? net->n_in : 1) * (size_t)B, 1, "BPTT inputs", err);
     w->g_trial = snn_calloc_aligned((size_t)B * K * (size_t)net->n_types, sizeof(double), "BPTT gradients", err);
-    if (!w->vbar || !w->gbar || !w->a || !w->at || !w->sbar || !w->tmp || !w->ds || !w->spk_t || !w->in_t ||
-        !w->g_trial) {
+    w->tile = SNN_PRODUCT_TILE_BYTES / (lanes0 * (int64_t)sizeof(snn_real)) / 64 * 64;
+    if (w->tile < 64) w->tile = 64;
+    w->n_tiles = net->n ? (net->n + w->tile - 1) / w->tile : 0;
+    w->split = snn_calloc(n * (size_t)(w->n_tiles + 1) + 1, sizeof(int32_t), "BPTT product tiles", err);
+    w->bstart = snn_calloc((size_t)w->n_tiles * (n + 1) + 1, sizeof(int64_t), "BPTT product tiles", err);
+    w->bcol = snn_calloc((size_t)net->rec.nnz + 1, sizeof(int32_t), "BPTT synapses by tile", err);
+    w->bw = snn_calloc_aligned((size_t)net->rec.nnz + 1, sizeof(snn_real), "BPTT synapses by tile", err);
+    w->rows = snn_calloc(n + 1, sizeof(int32_t), "BPTT product rows", err);
+    w->rows_nnz = snn_calloc(n + 1, sizeof(int64_t), "BPTT product rows", err);
+    w->lane_mask = snn_calloc(n * (size_t)w->max_groups + 1, sizeof(uint64_t), "BPTT product lanes", err);
+    w->row_lanes = snn_calloc(n * (size_t)w->max_groups + 1, sizeof(int32_t), "BPTT product lanes", err);
+    if (!w->vbar || !w->gbar || !w->a || !w->at || !w->sbar || !w->ds || !w->spk_t || !w->in_t || !w->g_trial ||
+        !w->split || !w->bstart || !w->bcol || !w->bw || !w->rows || !w->rows_nnz || !w->lane_mask ||
+        !w->row_lanes) {
         snn_backward_work_free(w);
         return SNN_ERUN;
+    }
+    /* source rows grouped by presynaptic type (ascending within a type), with the prefix sums of
+     * their lengths, so that threads take shares of equal synapse counts */
+    int64_t r = 0;
+    for (int k = 0; k < net->n_types; k++) {
+        w->group_rows[k] = r;
+        for (int64_t i = 0; i < net->n; i++)
+            if (net->type[i] == k) {
+                w->rows[r] = (int32_t)i;
+                w->rows_nnz[r + 1] = w->rows_nnz[r] + (net->rec.row[i + 1] - net->rec.row[i]);
+                r++;
+            }
+    }
+    for (int k = net->n_types; k <= SNN_MAX_TYPES; k++) w->group_rows[k] = r;
+    /* where each row's synapses enter each target tile (offsets from the row's start; rows hold their
+     * targets in ascending order) */
+    for (int64_t q = 0; q < r; q++) {
+        const int32_t i = w->rows[q];
+        const int64_t e0 = net->rec.row[i], e1 = net->rec.row[i + 1];
+        int32_t *sp = w->split + (size_t)q * (size_t)(w->n_tiles + 1);
+        int64_t e = e0;
+        for (int64_t tt = 0; tt <= w->n_tiles; tt++) {
+            const int64_t bound = tt * w->tile;
+            while (e < e1 && net->rec.col[e] < bound) e++;
+            sp[tt] = (int32_t)((tt == w->n_tiles ? e1 : e) - e0);
+        }
+    }
+    /* the synapses again, tile by tile (rows in the grouped order within a tile), so that a pass over a
+     * tile reads them as one stream: segment (tile tt, row r) is bcol[bstart[tt][r] .. bstart[tt][r+1]) */
+    int64_t pos = 0;
+    for (int64_t tt = 0; tt < w->n_tiles; tt++) {
+        int64_t *bs = w->bstart + (size_t)tt * (n + 1);
+        for (int64_t q = 0; q < r; q++) {
+            const int32_t i = w->rows[q];
+            const int32_t *sp = w->split + (size_t)q * (size_t)(w->n_tiles + 1);
+            bs[q] = pos;
+            for (int64_t e = net->rec.row[i] + sp[tt]; e < net->rec.row[i] + sp[tt + 1]; e++) w->bcol[pos++] = net->rec.col[e];
+        }
+        bs[r] = pos;
     }
     return SNN_OK;
 }
@@ -487,168 +590,402 @@ void snn_backward_work_free(snn_backward_work *w) {
     snn_free(w->a);
     snn_free(w->at);
     snn_free(w->sbar);
-    snn_free(w->tmp);
     snn_free(w->ds);
     snn_free(w->spk_t);
     snn_free(w->in_t);
     snn_free(w->g_trial);
+    snn_free(w->split);
+    snn_free(w->bstart);
+    snn_free(w->bcol);
+    snn_free(w->bw);
+    snn_free(w->rows);
+    snn_free(w->rows_nnz);
+    snn_free(w->lane_mask);
+    snn_free(w->row_lanes);
     memset(w, 0, sizeof *w);
 }
 
-/* Phase A of a reverse step for trial b: the clamp mask, the adjoint of each group's drive (both
- * layouts), the event-driven scaling-factor gradients, and the decay adjoint. */
-static void backward_drive(const snn_network *net, const snn_tape *tape, int b, int64_t t, int64_t T,
-                           const uint8_t *in_spikes, int want_sf, int want_sf_ff, int want_w,
-                           snn_backward_work *w) {
-    const int64_t n = net->n, n_in = net->n_in;
-    const int S = net->n_cols, K = net->n_groups, B = w->n_trials, nt = net->n_types;
+/* One group of trials [b0, b1) in the reverse pass: its lanes (bp, a multiple of the vector width),
+ * its slices of at ([K][n][bp]), sbar ([n][bp]) and of the cutoff's lane masks. */
+typedef struct reverse_ctx {
+    const snn_network *net;
+    const snn_tape *tape;
+    int64_t T;
+    const uint8_t *in_spikes;
+    const snn_spike_grad_source *ds;
+    const double *vcoef;
+    snn_real scale;
+    snn_real inv_cutoff;   /* surrogate cutoff: a lane is kept where (scale |u| + 1)^2 <= this */
+    int approx;            /* a surrogate cutoff is in force */
+    snn_grads *grads;
+    snn_backward_work *w;
+    int b0, b1;
+    int64_t bp;
+    snn_real *at, *sbar;
+    uint64_t *lane_mask;
+    int32_t *row_lanes;
+} reverse_ctx;
+
+/* v - theta before step t for neuron j (the tape holds the pre-reset value of a neuron that spiked at
+ * t-1, whose voltage before step t is U_reset) */
+static inline snn_real u_before(const snn_network *net, const uint16_t *fl_prev, const snn_real *tv, int64_t j) {
+    return (fl_prev && (fl_prev[j] & 1)) ? net->u_reset[j] - net->theta[j] : tv[j];
+}
+
+/* Phase C of step t for the neurons [j0, j1) of trial b: the voltage step and the spike's surrogate.
+ * dL/ds of the step is in w->ds, the transposed product in the group's sbar. */
+static void reverse_voltage(const reverse_ctx *c, int b, int64_t t, int64_t j0, int64_t j1) {
+    const snn_network *net = c->net;
+    const snn_tape *tape = c->tape;
+    snn_backward_work *w = c->w;
+    const int64_t n = net->n, bp = c->bp;
+    const int S = net->n_cols;
     const uint16_t *restrict fl = snn_tape_flags(tape, b, t);
+    const uint16_t *restrict fl_prev = t > 0 ? snn_tape_flags(tape, b, t - 1) : NULL;
+    const snn_real *restrict tv = snn_tape_v(tape, b, t), *restrict tv_next = snn_tape_v(tape, b, t + 1);
+    const snn_real *restrict gs = snn_tape_gsum(tape, b, t);
+    const float *restrict dsb = w->ds + (size_t)b * n;
+    snn_real *restrict vbar = w->vbar + (size_t)b * n;
     snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
-    snn_real *restrict a_all = w->a + (size_t)b * K * n;
-    for (int c = 0; c < 2; c++)
+    const snn_real *restrict theta = net->theta, *restrict u_reset = net->u_reset;
+    const snn_real *restrict leak = net->leak_factor, *restrict dtc = net->dt_over_c;
+    const snn_real *restrict sbar = c->sbar + (b - c->b0);
+    const snn_real sc = c->scale;
+    snn_real vtb[SNN_REVERSE_BLOCK], vprev[SNN_REVERSE_BLOCK];
+    for (int64_t j = j0; j < j1; j++) {
+        const int spiked = fl[j] & 1, held = (fl[j] >> 1) & 1;
+        const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
+        const snn_real u = reset_before ? u_reset[j] - theta[j] : tv[j];  /* v_prev - theta */
+        snn_real su = sc * (u < 0 ? -u : u) + 1;
+        /* with a surrogate cutoff, the product's term is dropped where the surrogate is below it */
+        const snn_real prod = c->approx && !(su * su <= c->inv_cutoff) ? 0 : sbar[(size_t)j * bp];
+        snn_real sb = prod + dsb[j];
+        /* d v_new / d s = -v~ whether or not the neuron spiked (only the reset term U_reset * s is
+         * detached); the slot of step t+1 holds v~ (v after the step unless it spiked) */
+        sb -= held ? 0 : vbar[j] * (theta[j] + tv_next[j]);
+        const snn_real vt = (spiked | held) ? 0 : vbar[j];
+        snn_real vp = vt * (1 - leak[j] - dtc[j] * gs[j]) + sb / (su * su);
+        vtb[j - j0] = vt * dtc[j];
+        vprev[j - j0] = reset_before ? u_reset[j] : theta[j] + tv[j];
+        vbar[j] = vp;
+    }
+    for (int s = 0; s < S; s++) {
+        snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
+        const snn_real e = net->e_syn[s];
+        for (int64_t j = j0; j < j1; j++) {
+            const snn_real d = -vtb[j - j0] * (vprev[j - j0] - e);
+            g0[j] += d;
+            g1[j] += d;
+        }
+    }
+    if (c->vcoef && t > 0) {
+        /* the voltage loss on v after step t-1, which is v before step t */
+        const double *ca = c->vcoef + (size_t)b * n, *cc = c->vcoef + (size_t)(w->n_trials + b) * n;
+        for (int64_t j = j0; j < j1; j++) {
+            const int reset_before = fl_prev[j] & 1;
+            const double v_prev = reset_before ? (double)u_reset[j] : (double)theta[j] + (double)tv[j];
+            vbar[j] += (snn_real)(ca[j] * v_prev + cc[j]);
+        }
+    }
+}
+
+/* Phase A of step t for the neurons [j0, j1) of trial b: the clamp mask, the adjoint of each group's
+ * drive, the decay; the spikes of the step for weights mode. */
+static void reverse_drive(const reverse_ctx *c, int b, int64_t t, int64_t j0, int64_t j1) {
+    const snn_network *net = c->net;
+    snn_backward_work *w = c->w;
+    const int64_t n = net->n;
+    const int S = net->n_cols, K = net->n_groups, B = w->n_trials;
+    const uint16_t *restrict fl = snn_tape_flags(c->tape, b, t);
+    snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
+    for (int cc = 0; cc < 2; cc++)
         for (int s = 0; s < S; s++) {
-            snn_real *restrict gg = gbar + (size_t)(c * S + s) * n;
-            const int sh = SNN_TAPE_CLAMP_SHIFT + c * S + s;
-            for (int64_t j = 0; j < n; j++) gg[j] = ((fl[j] >> sh) & 1) ? gg[j] : 0;
+            snn_real *restrict gg = gbar + (size_t)(cc * S + s) * n;
+            const int sh = SNN_TAPE_CLAMP_SHIFT + cc * S + s;
+            for (int64_t j = j0; j < j1; j++) gg[j] = ((fl[j] >> sh) & 1) ? gg[j] : 0;
         }
     for (int k = 0; k < K; k++) {
-        snn_real *restrict a = a_all + (size_t)k * n;
-        for (int64_t j = 0; j < n; j++) a[j] = 0;
+        snn_real *restrict a = w->a + ((size_t)b * K + k) * n;
+        for (int64_t j = j0; j < j1; j++) a[j] = 0;
         for (int q = 0; q < net->group_ncols[k]; q++) {
-            int s = net->group_cols[k][q];
+            const int s = net->group_cols[k][q];
             const snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
             const snn_real sc0 = net->g_scale[0][s], sc1 = net->g_scale[1][s];
-            for (int64_t j = 0; j < n; j++) a[j] += g0[j] * sc0 + g1[j] * sc1;
+            for (int64_t j = j0; j < j1; j++) a[j] += g0[j] * sc0 + g1[j] * sc1;
         }
-        snn_real *restrict at = w->at + (size_t)k * n * B;
-        for (int64_t j = 0; j < n; j++) at[(size_t)j * B + b] = a[j];
     }
-    if (want_w) {
-        for (int64_t i = 0; i < n; i++) w->spk_t[(size_t)i * B + b] = fl[i] & 1;
-        const uint8_t *x = in_spikes ? in_spikes + ((size_t)b * T + t) * n_in : NULL;
+    if (c->grads->w || c->grads->w_ff)
+        for (int64_t j = j0; j < j1; j++) w->spk_t[(size_t)j * B + b] = fl[j] & 1;
+    for (int cc = 0; cc < 2; cc++)
+        for (int s = 0; s < S; s++) {
+            snn_real *restrict gg = gbar + (size_t)(cc * S + s) * n;
+            const snn_real al = net->alpha[cc][s];
+            for (int64_t j = j0; j < j1; j++) gg[j] *= al;
+        }
+}
+
+/* The neuron-block phase for [j0, j1) and the group's trials: step t+1's voltage part (when t+1 < T),
+ * then step t's drive part (when t >= 0), with the drive adjoints copied into at (trial innermost)
+ * and, under a surrogate cutoff, the lanes in which step t's product is needed. */
+static void reverse_block(const reverse_ctx *c, int64_t t, int64_t j0, int64_t j1) {
+    const snn_network *net = c->net;
+    snn_backward_work *w = c->w;
+    const int B = w->n_trials, K = net->n_groups;
+    const int64_t n = net->n, bp = c->bp;
+    for (int b = c->b0; b < c->b1; b++) {
+        if (t + 1 < c->T) reverse_voltage(c, b, t + 1, j0, j1);
+        else if (c->vcoef) {
+            /* the voltage loss on the chunk's last voltage (v after step T-1) */
+            const uint16_t *fl = snn_tape_flags(c->tape, b, c->T - 1);
+            const snn_real *tv = snn_tape_v(c->tape, b, c->T);
+            const double *ca = c->vcoef + (size_t)b * n, *cc = c->vcoef + (size_t)(B + b) * n;
+            for (int64_t j = j0; j < j1; j++) {
+                double v_last = (fl[j] & 1) ? (double)net->u_reset[j] : (double)net->theta[j] + (double)tv[j];
+                w->vbar[(size_t)b * n + j] = (snn_real)(ca[j] * v_last + cc[j]);
+            }
+        }
+        if (t >= 0) reverse_drive(c, b, t, j0, j1);
+    }
+    if (t < 0) return;
+    /* the block's rows of at stay in L1 while every trial writes its lane */
+    for (int k = 0; k < K; k++) {
+        snn_real *restrict at = c->at + (size_t)k * n * bp;
+        for (int b = c->b0; b < c->b1; b++) {
+            const snn_real *restrict a = w->a + ((size_t)b * K + k) * n;
+            for (int64_t j = j0; j < j1; j++) at[(size_t)j * bp + (b - c->b0)] = a[j];
+        }
+    }
+    if (c->approx) {
+        const snn_real sc = c->scale;
+        for (int64_t j = j0; j < j1; j++) {
+            c->lane_mask[j] = 0;
+            c->row_lanes[j] = 0;
+        }
+        for (int b = c->b0; b < c->b1; b++) {
+            const uint16_t *fl_prev = t > 0 ? snn_tape_flags(c->tape, b, t - 1) : NULL;
+            const snn_real *tv = snn_tape_v(c->tape, b, t);
+            for (int64_t j = j0; j < j1; j++) {
+                const snn_real u = u_before(net, fl_prev, tv, j);
+                const snn_real su = sc * (u < 0 ? -u : u) + 1;
+                const int on = su * su <= c->inv_cutoff;
+                c->lane_mask[j] |= (uint64_t)on << (b - c->b0);
+                c->row_lanes[j] += on;
+            }
+        }
+    }
+}
+
+/* The transposed product for the synapses [e0, e1) of one row into its lanes sb (NV vectors);
+ * `first`: the row's first tile (the sums start at zero). */
+static inline __attribute__((always_inline)) void product_kernel(const int32_t *restrict col,
+                                                                  const snn_real *restrict w, int64_t e0,
+                                                                  int64_t e1, const snn_real *restrict at,
+                                                                  int64_t bp, snn_real *restrict sb, int first,
+                                                                  const int NV) {
+    snn_vec acc[SNN_KERNEL_VECS];
+    snn_vec *sbv = (snn_vec *)sb;
+    const snn_vec zero = {0};
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) acc[v] = first ? zero : sbv[v];
+    for (int64_t e = e0; e < e1; e++) {
+        const snn_vec wb = w[e] - zero;  /* broadcast (x - 0 is x, signed zeros included) */
+        const snn_vec *a = (const snn_vec *)(at + (size_t)col[e] * (size_t)bp);
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) acc[v] += wb * a[v];
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) sbv[v] = acc[v];
+}
+
+static void product_segment(const int32_t *col, const snn_real *w, int64_t e0, int64_t e1, const snn_real *at,
+                            int64_t bp, snn_real *sb, int first) {
+    for (int64_t l0 = 0; l0 < bp; l0 += SNN_KERNEL_VECS * SNN_VLANES) {
+        const int64_t nv = (bp - l0 < SNN_KERNEL_VECS * SNN_VLANES ? bp - l0 : SNN_KERNEL_VECS * SNN_VLANES) /
+                           SNN_VLANES;
+        switch (nv) {
+#define SNN_CASE(NV) \
+    case NV: product_kernel(col, w, e0, e1, at + l0, bp, sb + l0, first, NV); break;
+            SNN_CASE(1) SNN_CASE(2) SNN_CASE(3) SNN_CASE(4) SNN_CASE(5) SNN_CASE(6) SNN_CASE(7) SNN_CASE(8)
+#undef SNN_CASE
+        }
+    }
+}
+
+/* Surrogate cutoff, a row needed in few of the group's trials: the product for those lanes only, over
+ * the row's synapses in order (the same sums, bit for bit, as the dense kernel's in those lanes). */
+static void product_sparse(const snn_network *net, int32_t i, uint64_t mask, const snn_real *at, int64_t bp,
+                           snn_real *sb) {
+    int32_t lane[64];
+    snn_real acc[64];
+    int m = 0;
+    for (; mask; mask &= mask - 1) lane[m++] = __builtin_ctzll(mask);
+    for (int q = 0; q < m; q++) acc[q] = 0;
+    const int32_t *restrict col = net->rec.col;
+    const snn_real *restrict wef = net->rec.w_eff;
+    for (int64_t e = net->rec.row[i]; e < net->rec.row[i + 1]; e++) {
+        const snn_real *restrict a = at + (size_t)col[e] * (size_t)bp;
+        const snn_real we = wef[e];
+        for (int q = 0; q < m; q++) acc[q] += we * a[lane[q]];
+    }
+    for (int q = 0; q < m; q++) sb[lane[q]] = acc[q];
+}
+
+/* Weights mode: the same product, plus each synapse's gradient, the sum over the group's trials of
+ * the drive adjoint where the source spiked, times the scaling factor. */
+static void product_segment_w(const reverse_ctx *c, int64_t i, int64_t e0, int64_t e1, const snn_real *at,
+                              snn_real *sb, int first) {
+    const snn_network *net = c->net;
+    const int B = c->w->n_trials, nb = c->b1 - c->b0;
+    const int64_t bp = c->bp;
+    const int k = net->type[i];
+    const uint8_t *restrict spk = c->w->spk_t + (size_t)i * B + c->b0;
+    if (first)
+        for (int b = 0; b < bp; b++) sb[b] = 0;
+    for (int64_t e = e0; e < e1; e++) {
+        const snn_real *restrict aj = at + (size_t)net->rec.col[e] * bp;
+        const snn_real we = net->rec.w_eff[e];
+        for (int b = 0; b < nb; b++) sb[b] += we * aj[b];
+        double acc = 0;
+        for (int b = 0; b < nb; b++) acc += spk[b] ? (double)aj[b] : 0.0;
+        c->grads->w[e] += acc * net->sf[k][net->type[net->rec.col[e]]];
+    }
+}
+
+/* Phase B for part p of P: the rows of an equal share of the synapses, type by type, target tile by
+ * target tile. */
+static void reverse_product(const reverse_ctx *c, int p, int P) {
+    const snn_network *net = c->net;
+    snn_backward_work *w = c->w;
+    const int64_t n = net->n, bp = c->bp;
+    const int64_t total = w->rows_nnz[n];
+    /* the share: rows [r0, r1) of the grouped order */
+    int64_t r0 = 0, r1 = n;
+    if (P > 1) {
+        const int64_t lo = total * p / P, hi = total * (p + 1) / P;
+        while (r0 < n && w->rows_nnz[r0] < lo) r0++;
+        r1 = r0;
+        while (r1 < n && w->rows_nnz[r1] < hi) r1++;
+        if (p == P - 1) r1 = n;
+        if (p == 0) r0 = 0;
+    }
+    const int64_t nt1 = w->n_tiles + 1;
+    for (int k = 0; k < net->n_types; k++) {
+        const int64_t g0 = w->group_rows[k] > r0 ? w->group_rows[k] : r0;
+        const int64_t g1 = w->group_rows[k + 1] < r1 ? w->group_rows[k + 1] : r1;
+        if (g0 >= g1) continue;
+        const snn_real *at = c->at + (size_t)k * n * bp;
+        if (net->group_ncols[k] == 0) {
+            for (int64_t r = g0; r < g1; r++) memset(c->sbar + (size_t)w->rows[r] * bp, 0, (size_t)bp * sizeof(snn_real));
+            continue;
+        }
+        for (int64_t tt = 0; tt < w->n_tiles; tt++) {
+            const int64_t *bs = w->bstart + (size_t)tt * (n + 1);
+            for (int64_t r = g0; r < g1; r++) {
+                const int32_t i = w->rows[r];
+                snn_real *sb = c->sbar + (size_t)i * bp;
+                /* surrogate cutoff: rows with few lanes needed go through the lane-sparse loop below */
+                if (c->approx && c->row_lanes[i] * SNN_SPARSE_LANES_RATIO < bp) continue;
+                if (c->grads->w) {
+                    const int32_t *sp = w->split + (size_t)r * (size_t)nt1;
+                    product_segment_w(c, i, net->rec.row[i] + sp[tt], net->rec.row[i] + sp[tt + 1], at, sb, tt == 0);
+                } else if (bs[r + 1] > bs[r] || tt == 0)
+                    product_segment(w->bcol, w->bw, bs[r], bs[r + 1], at, bp, sb, tt == 0);
+            }
+        }
+        if (c->approx)
+            for (int64_t r = g0; r < g1; r++) {
+                const int32_t i = w->rows[r];
+                if (c->row_lanes[i] == 0 || c->row_lanes[i] * SNN_SPARSE_LANES_RATIO >= bp) continue;
+                product_sparse(net, i, c->lane_mask[i], at, bp, c->sbar + (size_t)i * bp);
+            }
+    }
+}
+
+/* Weights mode, feedforward synapses: their gradients (inputs are constants: no product). */
+static void reverse_product_ff(const reverse_ctx *c, int64_t m) {
+    const snn_network *net = c->net;
+    const int B = c->w->n_trials, nb = c->b1 - c->b0;
+    const int64_t n = net->n, bp = c->bp;
+    int k = net->n_types + net->ff_type[m];
+    if (net->group_ncols[k] == 0) return;
+    const snn_real *restrict at = c->at + (size_t)k * n * bp;
+    const uint8_t *restrict x = c->w->in_t + (size_t)m * B + c->b0;
+    for (int64_t e = net->ff.row[m]; e < net->ff.row[m + 1]; e++) {
+        const snn_real *restrict aj = at + (size_t)net->ff.col[e] * bp;
+        double acc = 0;
+        for (int b = 0; b < nb; b++) acc += x[b] ? (double)aj[b] : 0.0;
+        c->grads->w_ff[e] += acc * net->sf_ff[net->ff_type[m]][net->type[net->ff.col[e]]];
+    }
+}
+
+/* Per trial b at step t (phase B, beside the product): dL/ds of the step, the event-driven
+ * scaling-factor gradients (over the spiking sources only), the inputs for weights mode. */
+static void reverse_trial(const reverse_ctx *c, int b, int64_t t) {
+    const snn_network *net = c->net;
+    snn_backward_work *w = c->w;
+    const int64_t n = net->n, n_in = net->n_in;
+    const int K = net->n_groups, B = w->n_trials, nt = net->n_types;
+    c->ds->fill(c->ds->ctx, b, t, w->ds + (size_t)b * n);
+    const uint16_t *restrict fl = snn_tape_flags(c->tape, b, t);
+    const uint8_t *x = c->in_spikes ? c->in_spikes + ((size_t)b * c->T + t) * n_in : NULL;
+    if (c->grads->w_ff)
         for (int64_t m = 0; m < n_in; m++) w->in_t[(size_t)m * B + b] = x ? x[m] : 0;
-    }
     double *gt = w->g_trial + (size_t)b * K * nt;
-    if (want_sf)
+    if (c->grads->sf)
         for (int64_t i = 0; i < n; i++) {
             if (!(fl[i] & 1)) continue;
             int k = net->type[i];
-            const snn_real *a = a_all + (size_t)k * n;
+            const snn_real *a = w->a + ((size_t)b * K + k) * n;
             double *gk = gt + (size_t)k * nt;
             for (int64_t e = net->rec.row[i]; e < net->rec.row[i + 1]; e++) {
                 int32_t j = net->rec.col[e];
                 gk[net->type[j]] += (double)net->rec.w[e] * (double)a[j];
             }
         }
-    if (want_sf_ff && in_spikes) {
-        const uint8_t *x = in_spikes + ((size_t)b * T + t) * n_in;
+    if (c->grads->sf_ff && x)
         for (int64_t m = 0; m < n_in; m++) {
             if (!x[m]) continue;
             int k = nt + net->ff_type[m];
-            const snn_real *a = a_all + (size_t)k * n;
+            const snn_real *a = w->a + ((size_t)b * K + k) * n;
             double *gk = gt + (size_t)k * nt;
             for (int64_t e = net->ff.row[m]; e < net->ff.row[m + 1]; e++) {
                 int32_t j = net->ff.col[e];
                 gk[net->type[j]] += (double)net->ff.w[e] * (double)a[j];
             }
         }
-    }
-    for (int c = 0; c < 2; c++)
-        for (int s = 0; s < S; s++) {
-            snn_real *restrict gg = gbar + (size_t)(c * S + s) * n;
-            const snn_real al = net->alpha[c][s];
-            for (int64_t j = 0; j < n; j++) gg[j] *= al;
-        }
 }
 
-/* Phase B for source rows [lo, hi): the transposed product over all trials, and per-synapse weight
- * gradients in weights mode. */
-static void backward_product(const snn_network *net, int64_t i, snn_backward_work *w, double *gw) {
-    const int B = w->n_trials;
-    const int64_t n = net->n;
-    snn_real *restrict sb = w->sbar + (size_t)i * B;
-    for (int b = 0; b < B; b++) sb[b] = 0;
-    int k = net->type[i];
-    if (net->group_ncols[k] == 0) return;
-    const snn_real *restrict at = w->at + (size_t)k * n * B;
-    const uint8_t *restrict spk = w->spk_t + (size_t)i * B;
-    for (int64_t e = net->rec.row[i]; e < net->rec.row[i + 1]; e++) {
-        const snn_real *restrict aj = at + (size_t)net->rec.col[e] * B;
-        const snn_real we = net->rec.w_eff[e];
-        for (int b = 0; b < B; b++) sb[b] += we * aj[b];
-        if (gw) {
-            double acc = 0;
-            for (int b = 0; b < B; b++) acc += spk[b] ? (double)aj[b] : 0.0;
-            gw[e] += acc * net->sf[k][net->type[net->rec.col[e]]];
+/* The whole chunk for one group, as part p of P (P > 1: the threads of a team, meeting at two
+ * barriers per step; P = 1: one thread, no barrier). */
+static void reverse_group(const reverse_ctx *c, int p, int P) {
+    const snn_network *net = c->net;
+    const int64_t n = net->n, n_in = net->n_in, T = c->T;
+    const int64_t nb = (n + SNN_REVERSE_BLOCK - 1) / SNN_REVERSE_BLOCK;
+    const int64_t q0 = nb * p / P, q1 = nb * (p + 1) / P;
+    const int nbt = c->b1 - c->b0;
+    const int tb0 = c->b0 + nbt * p / P, tb1 = c->b0 + nbt * (p + 1) / P;
+    const int64_t m0 = n_in * p / P, m1 = n_in * (p + 1) / P;
+    for (int64_t q = q0; q < q1; q++)
+        reverse_block(c, T - 1, q * SNN_REVERSE_BLOCK, q + 1 < nb ? (q + 1) * SNN_REVERSE_BLOCK : n);
+    if (P > 1) {
+#pragma omp barrier
+    }
+    for (int64_t t = T - 1; t >= 0; t--) {
+        for (int b = tb0; b < tb1; b++) reverse_trial(c, b, t);
+        reverse_product(c, p, P);
+        if (c->grads->w_ff) {
+            if (P > 1) {
+#pragma omp barrier
+            }
+            for (int64_t m = m0; m < m1; m++) reverse_product_ff(c, m);
         }
-    }
-}
-
-static void backward_product_ff(const snn_network *net, int64_t m, snn_backward_work *w, double *gw) {
-    const int B = w->n_trials;
-    const int64_t n = net->n;
-    int k = net->n_types + net->ff_type[m];
-    if (net->group_ncols[k] == 0) return;
-    const snn_real *restrict at = w->at + (size_t)k * n * B;
-    const uint8_t *restrict x = w->in_t + (size_t)m * B;
-    for (int64_t e = net->ff.row[m]; e < net->ff.row[m + 1]; e++) {
-        const snn_real *restrict aj = at + (size_t)net->ff.col[e] * B;
-        double acc = 0;
-        for (int b = 0; b < B; b++) acc += x[b] ? (double)aj[b] : 0.0;
-        gw[e] += acc * net->sf_ff[net->ff_type[m]][net->type[net->ff.col[e]]];
-    }
-}
-
-/* Phase C for trial b: the voltage step and the spike's surrogate. */
-static void backward_voltage(const snn_network *net, const snn_tape *tape, int b, int64_t t,
-                             const snn_spike_grad_source *ds, const double *vcoef, double scale,
-                             snn_backward_work *w) {
-    const int64_t n = net->n;
-    const int S = net->n_cols, B = w->n_trials;
-    const uint16_t *restrict fl = snn_tape_flags(tape, b, t);
-    const uint16_t *restrict fl_prev = t > 0 ? snn_tape_flags(tape, b, t - 1) : NULL;
-    const snn_real *restrict tv = snn_tape_v(tape, b, t), *restrict tv_next = snn_tape_v(tape, b, t + 1);
-    const snn_real *restrict gs = snn_tape_gsum(tape, b, t);
-    float *restrict dsb = w->ds + (size_t)b * n;
-    ds->fill(ds->ctx, b, t, dsb);
-    snn_real *restrict vbar = w->vbar + (size_t)b * n;
-    snn_real *restrict vtb = w->tmp + (size_t)b * n;
-    snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
-    const snn_real *restrict theta = net->theta, *restrict u_reset = net->u_reset;
-    const snn_real *restrict leak = net->leak_factor, *restrict dtc = net->dt_over_c;
-    const snn_real sc = (snn_real)scale;
-    for (int64_t j = 0; j < n; j++) {
-        const int spiked = fl[j] & 1, held = (fl[j] >> 1) & 1;
-        const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-        const snn_real u = reset_before ? u_reset[j] - theta[j] : tv[j];  /* v_prev - theta */
-        snn_real sb = w->sbar[(size_t)j * B + b] + dsb[j];
-        /* d v_new / d s = -v~ whether or not the neuron spiked (only the reset term U_reset * s is
-         * detached); the slot of step t+1 holds v~ (v after the step unless it spiked) */
-        sb -= held ? 0 : vbar[j] * (theta[j] + tv_next[j]);
-        const snn_real vt = (spiked | held) ? 0 : vbar[j];
-        snn_real su = sc * (u < 0 ? -u : u) + 1;
-        snn_real vp = vt * (1 - leak[j] - dtc[j] * gs[j]) + sb / (su * su);
-        vtb[j] = vt * dtc[j];
-        vbar[j] = vp;
-    }
-    for (int s = 0; s < S; s++) {
-        snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
-        const snn_real e = net->e_syn[s];
-        for (int64_t j = 0; j < n; j++) {
-            const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-            const snn_real v_prev = reset_before ? u_reset[j] : theta[j] + tv[j];
-            const snn_real d = -vtb[j] * (v_prev - e);
-            g0[j] += d;
-            g1[j] += d;
+        if (P > 1) {
+#pragma omp barrier
         }
-    }
-    if (vcoef && t > 0) {
-        /* the voltage loss on v after step t-1, which is v before step t */
-        const double *ca = vcoef + (size_t)b * n, *cc = vcoef + (size_t)(w->n_trials + b) * n;
-        for (int64_t j = 0; j < n; j++) {
-            const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-            const double v_prev = reset_before ? (double)u_reset[j] : (double)theta[j] + (double)tv[j];
-            vbar[j] += (snn_real)(ca[j] * v_prev + cc[j]);
+        for (int64_t q = q0; q < q1; q++)
+            reverse_block(c, t - 1, q * SNN_REVERSE_BLOCK, q + 1 < nb ? (q + 1) * SNN_REVERSE_BLOCK : n);
+        if (P > 1) {
+#pragma omp barrier
         }
     }
 }
@@ -662,42 +999,56 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
 void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
                              const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
                              snn_grads *grads, snn_backward_work *w, const snn_backward_opts *opts) {
-    (void)opts;
-    const int64_t n = net->n, n_in = net->n_in;
+    const int64_t n = net->n;
     const int S = net->n_cols, K = net->n_groups, B = w->n_trials, nt = net->n_types;
+    if (T < 1 || B < 1) return;
     memset(w->vbar, 0, (size_t)B * n * sizeof(snn_real));
     memset(w->gbar, 0, (size_t)B * 2 * S * n * sizeof(snn_real));
     memset(w->g_trial, 0, (size_t)B * K * nt * sizeof(double));
-    const int want_w = grads->w != NULL || grads->w_ff != NULL;
-    /* three barriers per step: worth it only when a step has enough work (serial otherwise; the result
-     * is the same either way) */
-#pragma omp parallel if ((int64_t)B * n >= 32768)
-    {
-        /* the voltage loss on the chunk's last voltage (v after step T-1) */
-        if (vcoef) {
-#pragma omp for schedule(static)
-            for (int b = 0; b < B; b++) {
-                const uint16_t *fl = snn_tape_flags(tape, b, T - 1);
-                const snn_real *tv = snn_tape_v(tape, b, T);
-                const double *ca = vcoef + (size_t)b * n, *cc = vcoef + (size_t)(B + b) * n;
-                for (int64_t j = 0; j < n; j++) {
-                    double v_last = (fl[j] & 1) ? (double)net->u_reset[j] : (double)net->theta[j] + (double)tv[j];
-                    w->vbar[(size_t)b * n + j] = (snn_real)(ca[j] * v_last + cc[j]);
-                }
+    /* the padding lanes of at are never written: zero once, so that the product's padding stays finite */
+    memset(w->at, 0, (size_t)(K ? K : 1) * n * w->lanes * sizeof(snn_real));
+    const int weights = grads->w != NULL || grads->w_ff != NULL;
+    /* the effective weights in the product's tile order (they change with the scaling factors) */
+    if (!grads->w) {
+        const int64_t nt1 = w->n_tiles + 1, nr = w->group_rows[nt];
+        int64_t pos = 0;
+        for (int64_t tt = 0; tt < w->n_tiles; tt++)
+            for (int64_t r = 0; r < nr; r++) {
+                const int32_t i = w->rows[r];
+                const int32_t *sp = w->split + (size_t)r * (size_t)nt1;
+                const int64_t e1 = net->rec.row[i] + sp[tt + 1];
+                for (int64_t e = net->rec.row[i] + sp[tt]; e < e1; e++) w->bw[pos++] = net->rec.w_eff[e];
             }
-        }
-        for (int64_t t = T - 1; t >= 0; t--) {
-#pragma omp for schedule(static)
-            for (int b = 0; b < B; b++)
-                backward_drive(net, tape, b, t, T, in_spikes, grads->sf != NULL, grads->sf_ff != NULL, want_w, w);
-#pragma omp for schedule(static, 16)
-            for (int64_t i = 0; i < n; i++) backward_product(net, i, w, grads->w);
-            if (grads->w_ff) {
-#pragma omp for schedule(static, 16)
-                for (int64_t m = 0; m < n_in; m++) backward_product_ff(net, m, w, grads->w_ff);
-            }
-#pragma omp for schedule(static)
-            for (int b = 0; b < B; b++) backward_voltage(net, tape, b, t, ds, vcoef, surrgrad_scale, w);
+    }
+    const double cutoff = opts ? opts->surrogate_cutoff : 0;
+    const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+    /* weights mode sums over trials group by group: its groups depend on the trials alone */
+    const int G = backward_groups(B, weights ? 1 : threads, w->max_groups);
+    reverse_ctx ctx[SNN_MAX_PARTS];
+    int64_t lane0 = 0;
+    for (int g = 0; g < G; g++) {
+        reverse_ctx *c = &ctx[g];
+        *c = (reverse_ctx){.net = net, .tape = tape, .T = T, .in_spikes = in_spikes, .ds = ds, .vcoef = vcoef,
+                           .scale = (snn_real)surrgrad_scale, .approx = cutoff > 0,
+                           .inv_cutoff = cutoff > 0 ? (snn_real)(1.0 / cutoff) : 0, .grads = grads, .w = w,
+                           .b0 = (int)((int64_t)B * g / G), .b1 = (int)((int64_t)B * (g + 1) / G)};
+        c->bp = round_lanes(c->b1 - c->b0);
+        c->at = w->at + (size_t)(K ? K : 1) * (size_t)n * (size_t)lane0;
+        c->sbar = w->sbar + (size_t)n * (size_t)lane0;
+        c->lane_mask = w->lane_mask + (size_t)n * g;
+        c->row_lanes = w->row_lanes + (size_t)n * g;
+        lane0 += c->bp;
+    }
+    if (G >= threads && !weights) {
+        /* a group per thread at a time, no barrier */
+#pragma omp parallel for schedule(dynamic, 1) if (G > 1)
+        for (int g = 0; g < G; g++) reverse_group(&ctx[g], 0, 1);
+    } else {
+        /* each group in turn on the whole team; two barriers per step are worth it only when a step
+         * has enough work (serial otherwise; the result is the same either way) */
+        for (int g = 0; g < G; g++) {
+#pragma omp parallel if ((int64_t)(ctx[g].b1 - ctx[g].b0) * n >= w->team_min_work)
+            reverse_group(&ctx[g], omp_get_thread_num(), omp_get_num_threads());
         }
     }
     /* reduce the per-trial scaling-factor gradients in trial order */
