@@ -490,7 +490,7 @@ typedef snn_real snn_vec __attribute__((vector_size(32)));
 #define SNN_GROUP_TRIALS (SNN_KERNEL_VECS * SNN_VLANES / 2)  /* most trials in a group */
 #define SNN_GROUP_MIN_TRIALS 8         /* fewest trials in a group made to give threads work */
 #define SNN_PRODUCT_TILE_BYTES 262144  /* at rows of one target tile (half of a 512 KiB L2) */
-#define SNN_REVERSE_BLOCK 64           /* neurons per block of the per-neuron phases */
+#define SNN_REVERSE_BLOCK 256           /* neurons per block of the per-neuron phases */
 #define SNN_SPARSE_LANES_RATIO 4       /* surrogate cutoff: lane-sparse rows need < 1/4 of the lanes */
 
 static int64_t round_lanes(int64_t b) { return (b + SNN_VLANES - 1) / SNN_VLANES * SNN_VLANES; }
@@ -633,95 +633,110 @@ static inline snn_real u_before(const snn_network *net, const uint16_t *fl_prev,
 }
 
 /* Phase C of step t for the neurons [j0, j1) of trial b: the voltage step and the spike's surrogate.
- * dL/ds of the step is in w->ds, the transposed product in the group's sbar. */
-static void reverse_voltage(const reverse_ctx *c, int b, int64_t t, int64_t j0, int64_t j1) {
+ * dL/ds of the step is in w->ds, the transposed product in the group's sbar. `prev` (t > 0) and
+ * `approx` (a surrogate cutoff) are compile-time constants, so that the loop has no branch and
+ * vectorises. */
+static inline __attribute__((always_inline)) void reverse_voltage_k(const reverse_ctx *c, int b, int64_t t,
+                                                                     int64_t j0, int64_t j1, const int prev,
+                                                                     const int approx) {
     const snn_network *net = c->net;
     const snn_tape *tape = c->tape;
     snn_backward_work *w = c->w;
-    const int64_t n = net->n, bp = c->bp;
+    const int64_t n = net->n, bp = c->bp, m = j1 - j0;
     const int S = net->n_cols;
-    const uint16_t *restrict fl = snn_tape_flags(tape, b, t);
-    const uint16_t *restrict fl_prev = t > 0 ? snn_tape_flags(tape, b, t - 1) : NULL;
-    const snn_real *restrict tv = snn_tape_v(tape, b, t), *restrict tv_next = snn_tape_v(tape, b, t + 1);
-    const snn_real *restrict gs = snn_tape_gsum(tape, b, t);
-    const float *restrict dsb = w->ds + (size_t)b * n;
-    snn_real *restrict vbar = w->vbar + (size_t)b * n;
+    const uint16_t *restrict fl = snn_tape_flags(tape, b, t) + j0;
+    const uint16_t *restrict fl_prev = prev ? snn_tape_flags(tape, b, t - 1) + j0 : NULL;
+    const snn_real *restrict tv = snn_tape_v(tape, b, t) + j0, *restrict tv_next = snn_tape_v(tape, b, t + 1) + j0;
+    const snn_real *restrict gs = snn_tape_gsum(tape, b, t) + j0;
+    const float *restrict dsb = w->ds + (size_t)b * n + j0;
+    snn_real *restrict vbar = w->vbar + (size_t)b * n + j0;
     snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
-    const snn_real *restrict theta = net->theta, *restrict u_reset = net->u_reset;
-    const snn_real *restrict leak = net->leak_factor, *restrict dtc = net->dt_over_c;
-    const snn_real *restrict sbar = c->sbar + (b - c->b0);
-    const snn_real sc = c->scale;
-    snn_real vtb[SNN_REVERSE_BLOCK], vprev[SNN_REVERSE_BLOCK];
-    for (int64_t j = j0; j < j1; j++) {
-        const int spiked = fl[j] & 1, held = (fl[j] >> 1) & 1;
-        const int reset_before = fl_prev ? (fl_prev[j] & 1) : 0;
-        const snn_real u = reset_before ? u_reset[j] - theta[j] : tv[j];  /* v_prev - theta */
-        snn_real su = sc * (u < 0 ? -u : u) + 1;
+    const snn_real *restrict theta = net->theta + j0, *restrict u_reset = net->u_reset + j0;
+    const snn_real *restrict leak = net->leak_factor + j0, *restrict dtc = net->dt_over_c + j0;
+    const snn_real *restrict sbar = c->sbar + (b - c->b0) + (size_t)j0 * bp;
+    const snn_real sc = c->scale, inv_cutoff = c->inv_cutoff;
+    snn_real vtb[SNN_REVERSE_BLOCK], vprev[SNN_REVERSE_BLOCK], sbl[SNN_REVERSE_BLOCK];
+    for (int64_t q = 0; q < m; q++) sbl[q] = sbar[(size_t)q * bp];  /* this trial's lane */
+    for (int64_t q = 0; q < m; q++) {
+        const int f = fl[q], spiked = f & 1, held = (f >> 1) & 1;
+        const int reset_before = prev ? fl_prev[q] & 1 : 0;
+        const snn_real th = theta[q], ur = u_reset[q], tvq = tv[q], vb = vbar[q];
+        const snn_real u = reset_before ? ur - th : tvq;  /* v_prev - theta */
+        const snn_real su = sc * (u < 0 ? -u : u) + 1;
         /* with a surrogate cutoff, the product's term is dropped where the surrogate is below it */
-        const snn_real prod = c->approx && !(su * su <= c->inv_cutoff) ? 0 : sbar[(size_t)j * bp];
-        snn_real sb = prod + dsb[j];
+        const snn_real prod = approx ? (su * su <= inv_cutoff ? sbl[q] : 0) : sbl[q];
+        snn_real sb = prod + dsb[q];
         /* d v_new / d s = -v~ whether or not the neuron spiked (only the reset term U_reset * s is
          * detached); the slot of step t+1 holds v~ (v after the step unless it spiked) */
-        sb -= held ? 0 : vbar[j] * (theta[j] + tv_next[j]);
-        const snn_real vt = (spiked | held) ? 0 : vbar[j];
-        snn_real vp = vt * (1 - leak[j] - dtc[j] * gs[j]) + sb / (su * su);
-        vtb[j - j0] = vt * dtc[j];
-        vprev[j - j0] = reset_before ? u_reset[j] : theta[j] + tv[j];
-        vbar[j] = vp;
+        sb -= held ? 0 : vb * (th + tv_next[q]);
+        const snn_real vt = (spiked | held) ? 0 : vb;
+        const snn_real vp = vt * (1 - leak[q] - dtc[q] * gs[q]) + sb / (su * su);
+        vtb[q] = vt * dtc[q];
+        vprev[q] = reset_before ? ur : th + tvq;
+        vbar[q] = vp;
     }
     for (int s = 0; s < S; s++) {
-        snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
+        snn_real *restrict g0 = gbar + (size_t)s * n + j0, *restrict g1 = gbar + (size_t)(S + s) * n + j0;
         const snn_real e = net->e_syn[s];
-        for (int64_t j = j0; j < j1; j++) {
-            const snn_real d = -vtb[j - j0] * (vprev[j - j0] - e);
-            g0[j] += d;
-            g1[j] += d;
+        for (int64_t q = 0; q < m; q++) {
+            const snn_real d = -vtb[q] * (vprev[q] - e);
+            g0[q] += d;
+            g1[q] += d;
         }
     }
-    if (c->vcoef && t > 0) {
+    if (prev && c->vcoef) {
         /* the voltage loss on v after step t-1, which is v before step t */
-        const double *ca = c->vcoef + (size_t)b * n, *cc = c->vcoef + (size_t)(w->n_trials + b) * n;
-        for (int64_t j = j0; j < j1; j++) {
-            const int reset_before = fl_prev[j] & 1;
-            const double v_prev = reset_before ? (double)u_reset[j] : (double)theta[j] + (double)tv[j];
-            vbar[j] += (snn_real)(ca[j] * v_prev + cc[j]);
+        const double *ca = c->vcoef + (size_t)b * n + j0, *cc = c->vcoef + (size_t)(w->n_trials + b) * n + j0;
+        for (int64_t q = 0; q < m; q++) {
+            const int reset_before = fl_prev[q] & 1;
+            const double v_prev = reset_before ? (double)u_reset[q] : (double)theta[q] + (double)tv[q];
+            vbar[q] += (snn_real)(ca[q] * v_prev + cc[q]);
         }
     }
 }
 
-/* Phase A of step t for the neurons [j0, j1) of trial b: the clamp mask, the adjoint of each group's
- * drive, the decay; the spikes of the step for weights mode. */
+static void reverse_voltage(const reverse_ctx *c, int b, int64_t t, int64_t j0, int64_t j1) {
+    if (t > 0) {
+        if (c->approx) reverse_voltage_k(c, b, t, j0, j1, 1, 1);
+        else reverse_voltage_k(c, b, t, j0, j1, 1, 0);
+    } else {
+        if (c->approx) reverse_voltage_k(c, b, t, j0, j1, 0, 1);
+        else reverse_voltage_k(c, b, t, j0, j1, 0, 0);
+    }
+}
+
+/* Phase A of step t for the neurons [j0, j1) of trial b: per column, the clamp mask (the adjoint of a
+ * component whose pre-clamp value left its bounds is zero), the column's share of its group's drive
+ * adjoint, the decay; the spikes of the step for weights mode. */
 static void reverse_drive(const reverse_ctx *c, int b, int64_t t, int64_t j0, int64_t j1) {
     const snn_network *net = c->net;
     snn_backward_work *w = c->w;
-    const int64_t n = net->n;
+    const int64_t n = net->n, m = j1 - j0;
     const int S = net->n_cols, K = net->n_groups, B = w->n_trials;
-    const uint16_t *restrict fl = snn_tape_flags(c->tape, b, t);
-    snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n;
-    for (int cc = 0; cc < 2; cc++)
-        for (int s = 0; s < S; s++) {
-            snn_real *restrict gg = gbar + (size_t)(cc * S + s) * n;
-            const int sh = SNN_TAPE_CLAMP_SHIFT + cc * S + s;
-            for (int64_t j = j0; j < j1; j++) gg[j] = ((fl[j] >> sh) & 1) ? gg[j] : 0;
-        }
+    const uint16_t *restrict fl = snn_tape_flags(c->tape, b, t) + j0;
+    snn_real *restrict gbar = w->gbar + (size_t)b * 2 * S * n + j0;
     for (int k = 0; k < K; k++) {
-        snn_real *restrict a = w->a + ((size_t)b * K + k) * n;
-        for (int64_t j = j0; j < j1; j++) a[j] = 0;
-        for (int q = 0; q < net->group_ncols[k]; q++) {
-            const int s = net->group_cols[k][q];
-            const snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
+        snn_real *restrict a = w->a + ((size_t)b * K + k) * n + j0;
+        const snn_real zero = 0;
+        if (net->group_ncols[k] == 0)
+            for (int64_t q = 0; q < m; q++) a[q] = 0;
+        for (int cq = 0; cq < net->group_ncols[k]; cq++) {
+            const int s = net->group_cols[k][cq];
+            snn_real *restrict g0 = gbar + (size_t)s * n, *restrict g1 = gbar + (size_t)(S + s) * n;
             const snn_real sc0 = net->g_scale[0][s], sc1 = net->g_scale[1][s];
-            for (int64_t j = j0; j < j1; j++) a[j] += g0[j] * sc0 + g1[j] * sc1;
+            const snn_real al0 = net->alpha[0][s], al1 = net->alpha[1][s];
+            const int sh0 = SNN_TAPE_CLAMP_SHIFT + s, sh1 = SNN_TAPE_CLAMP_SHIFT + S + s;
+            const int first = cq == 0;
+            for (int64_t q = 0; q < m; q++) {
+                const snn_real x0 = ((fl[q] >> sh0) & 1) ? g0[q] : 0, x1 = ((fl[q] >> sh1) & 1) ? g1[q] : 0;
+                a[q] = (first ? zero : a[q]) + (x0 * sc0 + x1 * sc1);
+                g0[q] = x0 * al0;
+                g1[q] = x1 * al1;
+            }
         }
     }
     if (c->grads->w || c->grads->w_ff)
-        for (int64_t j = j0; j < j1; j++) w->spk_t[(size_t)j * B + b] = fl[j] & 1;
-    for (int cc = 0; cc < 2; cc++)
-        for (int s = 0; s < S; s++) {
-            snn_real *restrict gg = gbar + (size_t)(cc * S + s) * n;
-            const snn_real al = net->alpha[cc][s];
-            for (int64_t j = j0; j < j1; j++) gg[j] *= al;
-        }
+        for (int64_t q = 0; q < m; q++) w->spk_t[(size_t)(j0 + q) * B + b] = fl[q] & 1;
 }
 
 /* The neuron-block phase for [j0, j1) and the group's trials: step t+1's voltage part (when t+1 < T),
@@ -747,12 +762,13 @@ static void reverse_block(const reverse_ctx *c, int64_t t, int64_t j0, int64_t j
         if (t >= 0) reverse_drive(c, b, t, j0, j1);
     }
     if (t < 0) return;
-    /* the block's rows of at stay in L1 while every trial writes its lane */
+    /* the drive adjoints with the trial innermost (the block's rows of at and slices of a stay in L1) */
+    const int nb = c->b1 - c->b0;
     for (int k = 0; k < K; k++) {
-        snn_real *restrict at = c->at + (size_t)k * n * bp;
-        for (int b = c->b0; b < c->b1; b++) {
-            const snn_real *restrict a = w->a + ((size_t)b * K + k) * n;
-            for (int64_t j = j0; j < j1; j++) at[(size_t)j * bp + (b - c->b0)] = a[j];
+        const snn_real *restrict a = w->a + ((size_t)c->b0 * K + k) * n;
+        for (int64_t j = j0; j < j1; j++) {
+            snn_real *restrict at = c->at + ((size_t)k * n + (size_t)j) * bp;
+            for (int q = 0; q < nb; q++) at[q] = a[(size_t)q * K * n + j];
         }
     }
     if (c->approx) {
