@@ -5,8 +5,8 @@ Builds the network of a stage-1/2 folder (network_structure.npz) in Brian2 with 
 1 ms Euler steps, the rise and decay conductance components of every synapse column with their clamp,
 the refractory hold, and snnfit's step order. Both simulators run the same trial of recorded input spikes
 (input_spikes of a stage-3 store); only the time loop is timed (Brian2: its C++ network run; snnfit:
-snnfit-engine-bench), the minimum of --repeats runs. Prints the time per trial-step and the rates per
-cell type of both, side by side.
+snnfit-engine-bench), wall and CPU time, the minimum of --repeats runs taken alternately. Prints the time
+per trial-step and the rates per cell type of both, side by side, and how long their spike trains agree.
 
 Brian2's step, in the order of its schedule slots (the same as snnfit's step):
   start      the threshold v - theta > 0 on the previous voltage (spikes of this step)
@@ -59,19 +59,19 @@ def model_constants(params, dt):
     return types, ff_types, phys, cols
 
 
-def brian2_run(net, inputs, params, dt, steps, threads, repeats, workdir, record=False):
-    """Builds and runs the Brian2 C++ standalone project; returns (time loop seconds per run, spike counts)."""
+def brian2_build(net, inputs, params, dt, steps, threads, workdir, record=False):
+    """Builds the Brian2 C++ standalone project in workdir and runs it once; returns the spike counts per
+    neuron (and, with record, the spikes' neuron indices and times in steps)."""
     import brian2 as b2
 
     b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
     b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
-    b2.prefs.logging.console_log_level = "WARNING"
+    b2.prefs.logging.console_log_level = "ERROR"
     b2.defaultclock.dt = dt * b2.ms
     types, ff_types, phys, cols = model_constants(params, dt)
     ctype = net["cell_type_indices"].astype(np.int64)
     n = ctype.size
     S = len(cols)
-    comps = [f"g{c}_{s}" for s in range(S) for c in (0, 1)]
     # Euler steps of 1 ms with every quantity in snnfit's units (mV, nS, pF, ms), as plain numbers
     isyn = " + ".join(f"(g0_{s} + g1_{s}) * (v - {cols[s]['e']!r})" for s in range(S)) or "0"
     # the refractory hold is snnfit's counter: v does not move while r > 0 (Brian2's own refractoriness
@@ -126,30 +126,47 @@ def brian2_run(net, inputs, params, dt, steps, threads, repeats, workdir, record
     mon = b2.SpikeMonitor(G, record=record, name="spikes")
     objects.append(mon)
     network = b2.Network(objects)
+    # the time loop's wall and CPU time, measured as snnfit-engine-bench measures its own (Brian2's
+    # last_run_time is std::clock(), the CPU time): on a shared machine the CPU time leaves out the time
+    # slices lost to other processes, which the wall time counts
+    b2.device.insert_code("before_network_run", "struct timespec snn_w0, snn_c0; clock_gettime(CLOCK_MONOTONIC, &snn_w0); "
+                          "clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &snn_c0);")
+    b2.device.insert_code("after_network_run", "{ struct timespec w1, c1; clock_gettime(CLOCK_MONOTONIC, &w1); "
+                          "clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1); "
+                          "FILE *f = fopen(\"results/loop_time.txt\", \"w\"); if (f) { fprintf(f, \"%.9f %.9f\\n\", "
+                          "(double)(w1.tv_sec - snn_w0.tv_sec) + 1e-9 * (double)(w1.tv_nsec - snn_w0.tv_nsec), "
+                          "(double)(c1.tv_sec - snn_c0.tv_sec) + 1e-9 * (double)(c1.tv_nsec - snn_c0.tv_nsec)); "
+                          "fclose(f); } }")
     network.run(steps * dt * b2.ms, namespace={})
     t0 = time.time()
     b2.device.build(directory=workdir, compile=True, run=True, with_output=False)
     print(f"  Brian2 ({threads} thread{'s' if threads > 1 else ''}): built and ran once in {time.time() - t0:.0f} s",
           flush=True)
-    runs = [b2.device._last_run_time]
-    for _ in range(repeats - 1):
-        b2.device.run(workdir, False, [])
-        runs.append(b2.device._last_run_time)
     counts = np.asarray(mon.count[:])
     if record:
-        counts = (counts, np.asarray(mon.i[:]), np.asarray(mon.t[:] / b2.ms))
+        counts = (counts, np.asarray(mon.i[:]), np.round(np.asarray(mon.t[:] / b2.ms) / dt).astype(np.int64))
     b2.device.reinit()
     b2.device.activate()
-    return runs, counts
+    return counts
 
 
-def snnfit_run(engine, params_path, network, store, trials, steps, threads, repeats, spikes_path):
+def brian2_time(workdir):
+    """Runs a built project again; returns the wall and CPU seconds of its time loop."""
+    subprocess.run(["./main"], cwd=workdir, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(workdir, "results", "loop_time.txt")) as f:
+        wall, cpu = f.read().split()
+    return float(wall), float(cpu)
+
+
+def snnfit_time(engine, params_path, network, store, steps, threads, spikes_path=None):
+    """One run of snnfit's engine on trial 0; returns the wall and CPU seconds of its time loop."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [engine, params_path, network, store, "--trials", str(trials), "--steps", str(steps),
-           "--repeats", str(repeats), "--spikes", spikes_path]
+    cmd = [engine, params_path, network, store, "--trials", "1", "--steps", str(steps), "--repeats", "1"]
+    if spikes_path:
+        cmd += ["--spikes", spikes_path]
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    m = re.search(r"forward: ([0-9.]+) us per trial-step \(min of \d+\), median ([0-9.]+)", out)
-    return float(m.group(1)), float(m.group(2))
+    m = re.search(r"forward: ([0-9.]+) us per trial-step .*CPU time ([0-9.]+) us", out)
+    return float(m.group(1)) * 1e-6 * steps, float(m.group(2)) * 1e-6 * steps
 
 
 def main():
@@ -162,6 +179,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", default="1,2", help="thread counts to time (comma-separated)")
     ap.add_argument("--out", default="bench-output/brian2", help="work folder (Brian2 projects, spikes)")
+    ap.add_argument("--agree-steps", type=int, default=500,
+                    help="first compare both simulators' spike trains over this many steps (0: skip)")
     a = ap.parse_args()
     try:
         import brian2  # noqa: F401
@@ -190,34 +209,59 @@ def main():
           f"load average {os.getloadavg()[0]:.2f} at the start")
     print(f"network: {n} neurons, {inputs.shape[1]} inputs; trial 0 of {a.store}, {steps} steps of {dt} ms; "
           f"time loop only, min of {a.repeats} runs")
-    rows = []
+    if a.agree_steps > 0:
+        # the same model: spike for spike until float32 (snnfit) and float64 (Brian2) rounding diverge
+        k = min(a.agree_steps, steps)
+        sp = os.path.join(a.out, "snnfit-spikes-agree.u8")
+        snnfit_time(a.engine, a.params, a.network, a.store, k, 1, sp)
+        mine = np.fromfile(sp, dtype=np.uint8).reshape(k, n) != 0
+        _, bi, bt = brian2_build(net, inputs, params, dt, k, 1, os.path.abspath(os.path.join(a.out, "brian2-agree")),
+                                 record=True)
+        theirs = np.zeros((k, n), dtype=bool)
+        theirs[bt, bi] = True
+        differ = np.nonzero((mine != theirs).any(axis=1))[0]
+        if differ.size == 0:
+            print(f"spike trains: identical over the first {k} steps ({int(mine.sum())} spikes)")
+        else:
+            d = int(differ[0])
+            print(f"spike trains: identical over the first {d} steps ({int(mine[:d].sum())} spikes), then they "
+                  f"diverge ({int(mine.sum())} and {int(theirs.sum())} spikes in {k} steps)")
+    # build Brian2's projects (one per thread count) and run snnfit once for its spikes, then time both
+    # alternately, so that both see the same machine (its other load) over the same minutes
+    counts = {}
     for th in threads:
         sp = os.path.join(a.out, f"snnfit-spikes-{th}.u8")
-        tmin, tmed = snnfit_run(a.engine, a.params, a.network, a.store, 1, steps, th, a.repeats, sp)
-        counts = np.fromfile(sp, dtype=np.uint8).reshape(steps, n).sum(axis=0)
-        rows.append(("snnfit", th, tmin, tmed, rates(counts)))
-        print(f"  snnfit ({th} thread{'s' if th > 1 else ''}): {tmin:.2f} us per trial-step", flush=True)
-    for th in threads:
-        runs, counts = brian2_run(net, inputs, params, dt, steps, th, a.repeats,
-                                  os.path.abspath(os.path.join(a.out, f"brian2-{th}")))
-        per = [r * 1e6 / steps for r in runs]
-        rows.append(("Brian2 C++ standalone", th, min(per), float(np.median(per)), rates(counts)))
+        snnfit_time(a.engine, a.params, a.network, a.store, steps, th, sp)
+        counts[("snnfit", th)] = np.fromfile(sp, dtype=np.uint8).reshape(steps, n).sum(axis=0)
+        counts[("brian2", th)] = brian2_build(net, inputs, params, dt, steps, th,
+                                              os.path.abspath(os.path.join(a.out, f"brian2-{th}")))
+    times = {k: [] for k in counts}
+    for rep in range(a.repeats):
+        for th in threads:
+            times[("snnfit", th)].append(snnfit_time(a.engine, a.params, a.network, a.store, steps, th))
+            times[("brian2", th)].append(brian2_time(os.path.abspath(os.path.join(a.out, f"brian2-{th}"))))
+        print(f"  round {rep + 1} of {a.repeats}: " + ", ".join(
+            f"{k[0]} {k[1]}t {v[-1][0] * 1e6 / steps:.1f} us ({v[-1][1] * 1e6 / steps:.1f} CPU)"
+            for k, v in times.items()), flush=True)
+    names = {"snnfit": "snnfit", "brian2": "Brian2 C++ standalone"}
+    per = 1e6 / steps
+    rows = [(names[k[0]], k[1], min(x[0] for x in v) * per, float(np.median([x[0] for x in v])) * per,
+             min(x[1] for x in v) * per, rates(counts[k]))
+            for k, v in sorted(times.items(), key=lambda kv: (kv[0][0] != "snnfit", kv[0][1]))]
     print()
-    head = "| simulator | threads | us per trial-step (min) | median | " + " | ".join(f"{t} Hz" for t in types) + " |"
+    head = ("| simulator | threads | us per trial-step (min) | median | CPU us per trial-step (min) | " +
+            " | ".join(f"{t} Hz" for t in types) + " |")
     print(head)
-    print("|" + "---|" * (4 + len(types)))
-    for name, th, tmin, tmed, r in rows:
-        print(f"| {name} | {th} | {tmin:.2f} | {tmed:.2f} | " + " | ".join(f"{x:.3f}" for x in r) + " |")
+    print("|" + "---|" * (5 + len(types)))
+    for name, th, tmin, tmed, cmin, r in rows:
+        print(f"| {name} | {th} | {tmin:.2f} | {tmed:.2f} | {cmin:.2f} | " + " | ".join(f"{x:.3f}" for x in r) + " |")
     print()
     for th in threads:
-        s = [r for r in rows if r[0] == "snnfit" and r[1] == th]
-        b = [r for r in rows if r[0] != "snnfit" and r[1] == th]
-        if s and b:
-            print(f"{th} thread{'s' if th > 1 else ''}: snnfit is {b[0][2] / s[0][2]:.2f}x Brian2 C++ standalone")
-    s1 = [r for r in rows if r[0] == "snnfit" and r[1] == 1]
-    b1 = [r for r in rows if r[0] != "snnfit" and r[1] == 1]
-    if s1 and b1:
-        print(f"per core (1 thread each): snnfit {b1[0][2] / s1[0][2]:.2f}x Brian2")
+        s_ = [r for r in rows if r[0] == "snnfit" and r[1] == th]
+        b_ = [r for r in rows if r[0] != "snnfit" and r[1] == th]
+        if s_ and b_:
+            print(f"{th} thread{'s' if th > 1 else ''}: snnfit is {b_[0][2] / s_[0][2]:.2f}x Brian2 C++ standalone "
+                  f"(wall), {b_[0][4] / s_[0][4]:.2f}x in CPU time per trial-step")
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 
