@@ -271,6 +271,33 @@ static inline __attribute__((always_inline)) void update_block(
     for (int64_t q = 0; q < m; q++) onb[q] = (uint8_t)sp[q];
 }
 
+/* The first nonzero byte of x[from, n) (n if none), eight bytes at a time while they are zero. */
+static int64_t next_input(const uint8_t *x, int64_t from, int64_t n) {
+    int64_t m = from;
+    while (m < n && (m & 7)) {
+        if (x[m]) return m;
+        m++;
+    }
+    for (; m + 8 <= n; m += 8) {
+        uint64_t word;
+        memcpy(&word, x + m, 8);
+        if (word) break;
+    }
+    for (; m < n; m++)
+        if (x[m]) return m;
+    return n;
+}
+
+/* The first lines of a synapse row, requested while the previous row is being added: rows start at
+ * random places of arrays much larger than the caches, and the hardware prefetcher only follows a row
+ * once it has missed on it. */
+static inline void prefetch_row(const int32_t *col, const snn_real *w, int64_t e0, int64_t e1) {
+    for (int64_t e = e0; e < e1 && e < e0 + 64; e += 16) {
+        __builtin_prefetch(col + e);
+        __builtin_prefetch(w + e);
+    }
+}
+
 /* Adds the spike events of one step into the drive of the targets in part p: lists + part_lo[q] holds
  * the recurrent neurons of part q that spike (ascending, counts[q] of them), x the inputs. Every
  * target sums its events in ascending order of the source, whatever the partition. */
@@ -285,6 +312,7 @@ static void deliver(const snn_network *net, const snn_state *st, snn_real *restr
         const int32_t *list = lists + (P > 1 ? st->part_lo[q] : 0);
         for (int64_t c = 0; c < counts[q]; c++) {
             const int32_t i = list[c];
+            if (c + 1 < counts[q]) prefetch_row(col, w, lo_e[list[c + 1]], hi_e[list[c + 1]]);
             const int k = net->type[i];
             if (net->group_ncols[k] == 0) continue;
             snn_real *restrict d = drive + (size_t)k * n;
@@ -297,21 +325,16 @@ static void deliver(const snn_network *net, const snn_state *st, snn_real *restr
     const snn_real *restrict fw = net->ff.w_eff;
     const int64_t *flo = P > 1 ? st->split_ff + (size_t)p * (size_t)n_in : net->ff.row;
     const int64_t *fhi = P > 1 ? st->split_ff + (size_t)(p + 1) * (size_t)n_in : net->ff.row + 1;
-    for (int64_t m0 = 0; m0 < n_in; m0 += 8) {
-        const int64_t m1 = m0 + 8 < n_in ? m0 + 8 : n_in;
-        if (m1 - m0 == 8) {
-            uint64_t word;
-            memcpy(&word, x + m0, 8);
-            if (!word) continue;
-        }
-        for (int64_t m = m0; m < m1; m++) {
-            if (!x[m]) continue;
-            const int k = net->n_types + net->ff_type[m];
-            if (net->group_ncols[k] == 0) continue;
+    for (int64_t m = next_input(x, 0, n_in); m < n_in;) {
+        const int64_t m2 = next_input(x, m + 1, n_in);
+        if (m2 < n_in) prefetch_row(fcol, fw, flo[m2], fhi[m2]);
+        const int k = net->n_types + net->ff_type[m];
+        if (net->group_ncols[k] != 0) {
             snn_real *restrict d = drive + (size_t)k * n;
 #pragma GCC unroll 4
             for (int64_t e = flo[m]; e < fhi[m]; e++) d[fcol[e]] += fw[e];
         }
+        m = m2;
     }
 }
 
@@ -487,7 +510,7 @@ void snn_tape_free(snn_tape *tape) {
 typedef snn_real snn_vec __attribute__((vector_size(32)));
 #define SNN_VLANES ((int64_t)(sizeof(snn_vec) / sizeof(snn_real)))
 #define SNN_KERNEL_VECS 8              /* accumulators per pass over a row (of 16 registers) */
-#define SNN_GROUP_TRIALS (SNN_KERNEL_VECS * SNN_VLANES / 2)  /* most trials in a group */
+#define SNN_GROUP_TRIALS (SNN_KERNEL_VECS * SNN_VLANES)  /* most trials in a group: one pass of the kernel */
 #define SNN_GROUP_MIN_TRIALS 8         /* fewest trials in a group made to give threads work */
 #define SNN_PRODUCT_TILE_BYTES 262144  /* at rows of one target tile (half of a 512 KiB L2) */
 #define SNN_REVERSE_BLOCK 256           /* neurons per block of the per-neuron phases */
@@ -502,6 +525,7 @@ static int backward_groups(int B, int threads, int max_groups) {
     const int most = (B + SNN_GROUP_MIN_TRIALS - 1) / SNN_GROUP_MIN_TRIALS;
     if (g < threads) g = threads < most ? threads : most;
     if (g > max_groups) g = max_groups;
+    if (g > SNN_MAX_PARTS) g = SNN_MAX_PARTS;
     return g < 1 ? 1 : g;
 }
 
@@ -784,7 +808,7 @@ static void reverse_block(const reverse_ctx *c, int64_t t, int64_t j0, int64_t j
                 const snn_real u = u_before(net, fl_prev, tv, j);
                 const snn_real su = sc * (u < 0 ? -u : u) + 1;
                 const int on = su * su <= c->inv_cutoff;
-                c->lane_mask[j] |= (uint64_t)on << (b - c->b0);
+                if (b - c->b0 < 64) c->lane_mask[j] |= (uint64_t)on << (b - c->b0);
                 c->row_lanes[j] += on;
             }
         }
@@ -885,6 +909,8 @@ static void reverse_product(const reverse_ctx *c, int p, int P) {
         if (p == 0) r0 = 0;
     }
     const int64_t nt1 = w->n_tiles + 1;
+    /* the lane masks hold 64 lanes (groups have at most 64 trials unless there are over 4096) */
+    const int sparse_ok = bp <= 64 && !c->grads->w;
     for (int k = 0; k < net->n_types; k++) {
         const int64_t g0 = w->group_rows[k] > r0 ? w->group_rows[k] : r0;
         const int64_t g1 = w->group_rows[k + 1] < r1 ? w->group_rows[k + 1] : r1;
@@ -899,8 +925,12 @@ static void reverse_product(const reverse_ctx *c, int p, int P) {
             for (int64_t r = g0; r < g1; r++) {
                 const int32_t i = w->rows[r];
                 snn_real *sb = c->sbar + (size_t)i * bp;
-                /* surrogate cutoff: rows with few lanes needed go through the lane-sparse loop below */
-                if (c->approx && c->row_lanes[i] * SNN_SPARSE_LANES_RATIO < bp) continue;
+                /* surrogate cutoff: rows needed in no lane are skipped, rows with few lanes needed go
+                 * through the lane-sparse loop below (weights mode needs every row for its synapses'
+                 * gradients: there the cutoff only drops the product's term) */
+                if (c->approx && !c->grads->w &&
+                    (c->row_lanes[i] == 0 || (sparse_ok && c->row_lanes[i] * SNN_SPARSE_LANES_RATIO < bp)))
+                    continue;
                 if (c->grads->w) {
                     const int32_t *sp = w->split + (size_t)r * (size_t)nt1;
                     product_segment_w(c, i, net->rec.row[i] + sp[tt], net->rec.row[i] + sp[tt + 1], at, sb, tt == 0);
@@ -911,7 +941,7 @@ static void reverse_product(const reverse_ctx *c, int p, int P) {
         if (c->approx)
             for (int64_t r = g0; r < g1; r++) {
                 const int32_t i = w->rows[r];
-                if (c->row_lanes[i] == 0 || c->row_lanes[i] * SNN_SPARSE_LANES_RATIO >= bp) continue;
+                if (!sparse_ok || c->row_lanes[i] == 0 || c->row_lanes[i] * SNN_SPARSE_LANES_RATIO >= bp) continue;
                 product_sparse(net, i, c->lane_mask[i], at, bp, c->sbar + (size_t)i * bp);
             }
     }

@@ -302,6 +302,21 @@ static void test_surrogate_cutoff(void **state) {
     print_message("surrogate cutoff 1e-4: dL/dSF off the exact by %.2e, dL/dSF_ff by %.2e (of the largest)\n", e1, e2);
     assert_true(e1 > 0 || e2 > 0);
     assert_true(e1 < 0.05 && e2 < 0.05);
+    /* weights mode: every synapse keeps its gradient (only the product's term is dropped) */
+    const char *wname = "tests/fixtures/model/grad_w_ref8.npz";
+    const int64_t len = fixture_nnz(wname);
+    double *wx = calloc((size_t)len, sizeof(double)), *wa = calloc((size_t)len, sizeof(double));
+    double *wa3 = calloc((size_t)len, sizeof(double));
+    run_case_opts(wname, (run_opts){.threads = 2, .copies = 5}, wx);
+    run_case_opts(wname, (run_opts){.threads = 2, .copies = 5, .cutoff = 1e-4}, wa);
+    run_case_opts(wname, (run_opts){.threads = 3, .copies = 5, .cutoff = 1e-4, .team = 1}, wa3);
+    assert_memory_equal(wa3, wa, (size_t)len * sizeof(double));
+    const double ew = rel_err(wa, wx, len);
+    print_message("surrogate cutoff 1e-4: dL/dw off the exact by %.2e (of the largest)\n", ew);
+    assert_true(ew > 0 && ew < 0.05);
+    free(wx);
+    free(wa);
+    free(wa3);
 }
 
 int main(void) {
