@@ -1,12 +1,14 @@
 # snnfit: CMake behind a small Makefile.
 #   make demo   install what is missing, build, run the pipeline on a small built-in example
 #   make test   unit, end-to-end and interoperability tests, then again under ASan+UBSan
-#   make bench  the performance workloads of SPEC section 13
+#   make bench  the performance workloads (bench/run.sh)
+#   make bench-brian2  snnfit against Brian2's C++ standalone mode (installs python3-brian if missing)
+#   make recovery  the recovery study of the fitting methods (bench/recovery.sh)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench recovery clean
+.PHONY: all build build-asan deps demo test test-release test-asan test-f64 bench bench-brian2 recovery clean
 
 all: build
 
@@ -55,6 +57,11 @@ bench: build
 # on the demo network): about half an hour on two cores.
 recovery: build
 	@SNNFIT=$(BUILD)/snnfit bash bench/recovery.sh recovery-output
+
+# Brian2 is an optional dependency: installed here when missing, never needed by make test.
+bench-brian2: build
+	@/usr/bin/python3 -c 'import brian2' 2>/dev/null || apt-get install -y python3-brian
+	@SNNFIT=$(BUILD)/snnfit bash bench/brian2.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(F64_BUILD) demo-output bench-output recovery-output

@@ -47,9 +47,9 @@ static const char *const TARGET_KEYS[] = {"firing_rates", "firing_rate",     "cv
                                           "alpha",        "threshold_ratio", "weight_ratio"};
 static const char *const HP_KEYS[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
                                       "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight",
-                                      "spike_time_delta",    "spike_time_loss"};
+                                      "spike_time_delta",    "spike_time_loss",      "surrogate_cutoff"};
 /* stage 2 knows every key but the van Rossum ones (first in HP_KEYS and in LOSS_NAMES) */
-static const char *const HP_KEYS_HOMEO[] = {"learning_rate", "surrgrad_scale", "loss_weight"};
+static const char *const HP_KEYS_HOMEO[] = {"learning_rate", "surrgrad_scale", "loss_weight", "surrogate_cutoff"};
 static const char *const SF_KEYS[] = {"recurrent", "feedforward"};
 static const char *const WANDB_KEYS[] = {"enabled", "project", "entity", "tags", "notes"};
 
@@ -435,6 +435,17 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     /* the reference's defaults: 200 in stage 2, 500 in stage 4 */
     tp->surrgrad_scale = homeo ? 200 : 500;
     if ((rc = snn_pr_num(r, t, hp, "surrgrad_scale", 0, SNN_DOM_POS, &tp->surrgrad_scale, NULL))) return rc;
+    tp->surrogate_cutoff = 0;
+    if ((rc = snn_pr_num(r, t, hp, "surrogate_cutoff", 0, SNN_DOM_NONNEG, &tp->surrogate_cutoff, NULL))) return rc;
+    if (tp->surrogate_cutoff >= 1)
+        return snn_pr_fail(r, toml_get(t, "surrogate_cutoff")->line, hp, "surrogate_cutoff",
+                           "must be below 1 (a fraction of the surrogate's peak; 0 is the exact gradient), got %g",
+                           tp->surrogate_cutoff);
+    /* the cutoff approximates the closed loop's reverse pass; a forced student's gradients never use it */
+    if (!homeo && tp->method == SNN_METHOD_TEACHER_FORCED && tp->surrogate_cutoff > 0)
+        return snn_pr_fail(r, toml_get(t, "surrogate_cutoff")->line, hp, "surrogate_cutoff",
+                           "applies to method = \"closed_loop\" only (it approximates the closed loop's reverse "
+                           "pass; teacher forcing has its own exact gradients): remove it or set it to 0");
 
     tp->van_rossum_tau = 10;
     int has_tau = 0, has_rise = 0, has_decay = 0;

@@ -136,6 +136,7 @@ typedef struct snn_train_params {
     int mixed_precision_given;     /* accepted and ignored (GPU only) with a notice */
     /* [hyperparameters] */
     double surrgrad_scale;         /* default 500 */
+    double surrogate_cutoff;       /* default 0: the exact reverse pass (> 0: the opt-in approximation) */
     double learning_rate;          /* required */
     double van_rossum_tau;         /* ms, exponential kernel (default 10 if no rise/decay pair) */
     int has_van_rossum_rise_decay;

@@ -459,7 +459,8 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
         if (tr->train_sf_ff) grads.sf_ff = tr->grad_it + n_sf(tr);
     }
     snn_spike_grad_source src = {trainer_fill, tr};
-    snn_backward_chunk(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw);
+    snn_backward_opts bo = {.surrogate_cutoff = tp->surrogate_cutoff};
+    snn_backward_chunk_opts(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw, &bo);
     if (tr->train_w) {
         /* theta = log w: dL/dtheta = dL/dw * w */
         for (int64_t e = 0; e < net->rec.nnz; e++) tr->grad_it[e] = tr->gw[e] * (double)net->rec.w[e];
@@ -722,6 +723,10 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     else rc = snn_metrics_open_resume(&tr->metrics, mpath, c.n, names, tr->iteration, err);
     if (rc) return rc;
     tr->metrics_open = 1;
+    if (tr->p->train.surrogate_cutoff > 0)
+        printf("Reverse pass: surrogate cutoff %g, an approximation (the gradient through a spike whose surrogate "
+               "is below %g of its peak is dropped; 0 gives the exact gradient)\n",
+               tr->p->train.surrogate_cutoff, tr->p->train.surrogate_cutoff);
     printf("\nStarting training from epoch %lld...\n", (long long)tr->iteration);
     fflush(stdout);
     snn_progress bar;

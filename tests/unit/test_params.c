@@ -712,6 +712,13 @@ static void test_train_variants(void **state) {
         assert_int_equal(t->eval_chunks, 3);
         assert_true(t->learning_rate == 0.01);
     }
+    /* the closed loop's opt-in surrogate cutoff (default 0: the exact reverse pass) */
+    assert_true(t->surrogate_cutoff == 0);
+    {
+        const char *e[] = {"learning_rate = 0.01\n", "learning_rate = 0.01\nsurrogate_cutoff = 1e-4\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->surrogate_cutoff == 1e-4);
+    }
     /* Adam without a learning rate, and teacher forcing without its loss, are refused */
     {
         char *a = mutate(BASE_TRAIN, "[training]\n", "[training]\nmethod = \"teacher_forced\"\noptimiser = \"adam\"\n");
@@ -723,9 +730,15 @@ static void test_train_variants(void **state) {
         snn_error_clear(&err);
         assert_int_equal(snn_params_load_string(c, "bad.toml", SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
         assert_non_null(strstr(err.msg, "method = \"teacher_forced\" needs loss_weight.spike_time > 0"));
+        /* the surrogate cutoff approximates the closed loop's reverse pass only: refused with teacher forcing */
+        char *d = mutate(b, "loss_weight.spike_time = 1.0\n", "learning_rate = 0.01\nsurrogate_cutoff = 1e-4\nloss_weight.spike_time = 1.0\n");
+        snn_error_clear(&err);
+        assert_int_equal(snn_params_load_string(d, "bad.toml", SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
+        assert_non_null(strstr(err.msg, "[hyperparameters] surrogate_cutoff: applies to method = \"closed_loop\" only"));
         free(a);
         free(b);
         free(c);
+        free(d);
         snn_error_clear(&err);
     }
     /* the reference's spelling for everything, with dt, which the stage will compare with the data's */
@@ -1224,6 +1237,7 @@ static const bad BAD[] = {
     {R, "learning_rate = 0.01", "learning_rate = 0", "learning_rate", "[hyperparameters] learning_rate: must be > 0"},
     {R, "learning_rate = 0.01", "learning_rte = 0.01", "learning_rte", "[hyperparameters] unknown key 'learning_rte' (did you mean 'learning_rate'?)"},
     {R, "learning_rate = 0.01", "learning_rate = 0.01\nsurrgrad_scale = 0", "surrgrad_scale", "[hyperparameters] surrgrad_scale: must be > 0"},
+    {R, "learning_rate = 0.01", "learning_rate = 0.01\nsurrogate_cutoff = 1.0", "surrogate_cutoff", "[hyperparameters] surrogate_cutoff: must be below 1"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau = -1", "van_rossum_tau", "[hyperparameters] van_rossum_tau: must be > 0"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau = 150.0\nvan_rossum_tau_rise = 1.0\nvan_rossum_tau_decay = 20.0", "van_rossum_tau = 150.0", "[hyperparameters] van_rossum_tau: give either van_rossum_tau (an exponential kernel) or van_rossum_tau_rise and van_rossum_tau_decay"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 1.0", "van_rossum_tau_rise", "[hyperparameters] van_rossum_tau_rise: van_rossum_tau_rise and van_rossum_tau_decay go together (the difference-of-exponentials kernel needs both); van_rossum_tau_decay is missing"},
