@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Benchmarks at Dp scale (stage 3, a stage-4 iteration, BPTT memory, thread scaling). Prints seconds, trial-steps per second and peak memory,
-# for 1 and 2 threads. Results go to bench-output/ (not committed).
-#   stage 3: 50 trials x 10 s of teacher activity on the Dp-scale network
-#   stage 4: training iterations of 50 trials x 200 steps with exact gradients (bench/dp-train.toml)
-#   MPI: stage 3 on 1 and 2 ranks of one thread each (OMP_NUM_THREADS=1 mpirun -np K): parallel
-#        efficiency and communication time; the two stores must be byte-identical
-# BENCH_SECTIONS (default "teacher train mpi") chooses what runs.
+# Benchmarks at Dp scale. Prints seconds, trial-steps per second and peak memory, for 1 and 2 threads.
+# Results go to bench-output/ (not committed).
+#   teacher: stage 3, 50 trials x 10 s of teacher activity on the Dp-scale network
+#   engine:  the simulator alone on the store's inputs (snnfit-engine-bench): one trial on 1 and 2
+#            threads (the trial split across them), and the taped forward and reverse pass of a chunk
+#   train:   stage-4 iterations of 50 trials x 200 steps with exact gradients (bench/dp-train.toml),
+#            and their cost per trial-step against the forward's
+#   forced:  teacher forcing: one loss-and-gradient evaluation against a plain forward pass (bench/forced_eval.c)
+#   mpi:     stage 3 on 1 and 2 ranks of one thread each (OMP_NUM_THREADS=1 mpirun -np K): parallel
+#            efficiency and communication time; the two stores must be byte-identical
+# BENCH_SECTIONS (default "teacher engine train forced mpi") chooses what runs; engine and forced need
+# the teacher section's store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SNNFIT=${SNNFIT:-build/snnfit}
+ENGINE=${ENGINE:-$(dirname "$SNNFIT")/snnfit-engine-bench}
 OUT=${BENCH_OUT:-bench-output}
 REPEATS=${BENCH_REPEATS:-3}
-SECTIONS=${BENCH_SECTIONS:-teacher train mpi}
+SECTIONS=${BENCH_SECTIONS:-teacher engine train forced mpi}
 section() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p "$OUT"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "snnfit: $($SNNFIT --version)"
 
 if [ ! -f "$OUT/dp-network/network_structure.npz" ]; then
@@ -44,6 +50,26 @@ done
 awk -v a="$wall_1" -v b="$wall_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
 fi
 
+if section engine; then
+for threads in 1 2; do
+  eval "w=\$wall_$threads"
+  awk -v w="$w" -v t="$threads" 'BEGIN {printf "threads=%d: %.1f us per trial-step (%.1f per core)\n", t, w * 1e6 / 500000, w * 1e6 * t / 500000}'
+done
+
+echo
+echo "== engine alone: 1 trial x 10000 steps of the store's inputs (time loop only, min of $REPEATS) =="
+store="$OUT/teacher-2/results/spike_data.zarr"
+for threads in 1 2; do
+  OMP_NUM_THREADS=$threads $ENGINE parameters/generate-teacher-activity.toml "$OUT/dp-network" "$store" \
+    --trials 1 --steps 10000 --repeats "$REPEATS" | grep -E '^forward|^spike hash' | sed "s/^/threads=$threads: /"
+done
+echo "== engine alone: 50 trials x 200 steps, taped forward and reverse pass (scaling factors, exact) =="
+for threads in 1 2; do
+  OMP_NUM_THREADS=$threads $ENGINE parameters/generate-teacher-activity.toml "$OUT/dp-network" "$store" \
+    --trials 50 --steps 200 --repeats "$REPEATS" --backward | grep -E '^forward|^taped|^reverse' | sed "s/^/threads=$threads: /"
+done
+fi
+
 if section train; then
 echo
 echo "== stage 4: training, 50 trials x 200 steps per iteration, exact gradients (bench/dp-train.toml) =="
@@ -62,6 +88,28 @@ for threads in 1 2; do
   eval "it_$threads=$it"
 done
 awk -v a="$it_1" -v b="$it_2" 'BEGIN {printf "speed-up from the second thread: %.2fx\n", a / b}'
+# an iteration is 50 x 200 trial-steps of forward, losses and reverse pass; stage 3 is 500000 of forward
+for threads in 1 2; do
+  eval "it=\$it_$threads; w=\$wall_$threads"
+  awk -v it="$it" -v w="$w" -v t="$threads" 'BEGIN {printf "threads=%d: a training iteration costs %.1f us per trial-step, %.1fx stage 3 forward\n", t, it * 1e6 / 10000, (it / 10000) / (w / 500000)}'
+done
+
+fi
+
+if section forced; then
+echo
+echo "== teacher forcing: one loss-and-gradient evaluation against a plain forward pass of the same data =="
+echo "   (10 trials x 2000 steps of the stage-3 data above; bench/forced_eval.c)"
+BENCH_FORCED=${BENCH_FORCED:-$(dirname "$SNNFIT")/bench_forced_eval}
+if [ -x "$BENCH_FORCED" ]; then
+  for threads in 1 2; do
+    echo "threads=$threads:"
+    OMP_NUM_THREADS=$threads "$BENCH_FORCED" parameters/generate-teacher-activity.toml "$OUT/teacher-2/inputs/network_structure.npz" \
+      "$OUT/teacher-2/results/spike_data.zarr" 10 2000 "$REPEATS" | sed 's/^/  /'
+  done
+else
+  echo "($BENCH_FORCED not built: make bench builds it)"
+fi
 fi
 
 if section mpi; then

@@ -1,7 +1,9 @@
 """Prints the end-of-demo summary: what each stage wrote, the teacher's rates, and the student's
-scaling factors and losses before and after training next to their targets.
+scaling factors before and after the fit next to their targets, with standard errors (from
+final_state/fit_report.json), the fitted network's closed-loop statistics, and the losses.
 usage: /usr/bin/python3 tools/demo_summary.py DEMO_OUTPUT_DIR"""
 import csv
+import json
 import os
 import sys
 
@@ -21,6 +23,7 @@ for path, what in [
     ("4-student/training_metrics.csv", "stage 4: losses, rates, CVs, scaling factors per log interval"),
     ("4-student/checkpoints", "stage 4: checkpoint_latest.npz and checkpoint_best.npz (snnfit resume)"),
     ("4-student/final_state/network_structure.npz", "stage 4: the trained network (effective weights + factors)"),
+    ("4-student/final_state/fit_report.json", "stage 4: factors, targets, standard errors, closed-loop check"),
     ("5-compare/firing_rate_correlogram.png", "compare: Poisson vs learning variability (windowed rates, r)"),
     ("3-teacher/figures/odourant_vs_baseline_correlogram.png", "odourants: odour 1 vs baseline and vs repeat"),
 ]:
@@ -39,42 +42,53 @@ for line in open(f"{out}/teacher.log"):
     if line.startswith("  ") and "Hz" in line and "silent" in line:
         print(line.rstrip())
 
-targets = np.load(f"{student}/targets/target_scaling_factors.npz")
-best = np.load(f"{student}/final_state/network_structure.npz")
-print("\nStudent scaling factors (stage 4): start -> best checkpoint, target = 1 / perturbation")
-names_ff = [k.split("/")[2].split("_to_")[0] for k in first if k.startswith("scaling_factors/feedforward/")][:1]
-for layer, key in [("recurrent", "recurrent_scaling_factors"), ("feedforward", "feedforward_scaling_factors")]:
-    if key not in targets.files:
-        continue
-    tgt, got = targets[key], best[key]
-    src_names = types if layer == "recurrent" else names_ff
-    for a in range(tgt.shape[0]):
-        for b in range(tgt.shape[1]):
-            start = 1.0
-            off0 = abs(np.log(start / tgt[a, b]))
-            off1 = abs(np.log(got[a, b] / tgt[a, b]))
-            print(f"  {layer:11s} {src_names[a]:>11s} -> {types[b]:<11s} {start:6.3f} -> {got[a, b]:6.3f}"
-                  f"   target {tgt[a, b]:6.3f}   |log(SF/target)| {off0:.3f} -> {off1:.3f}")
-offs0, offs1 = [], []
-for layer, key in [("recurrent", "recurrent_scaling_factors"), ("feedforward", "feedforward_scaling_factors")]:
-    if key in targets.files:
-        offs0 += list(np.abs(np.log(1.0 / targets[key])).ravel())
-        offs1 += list(np.abs(np.log(np.abs(best[key]) / targets[key])).ravel())
-print(f"  mean |log(SF/target)|: {np.mean(offs0):.3f} at the start -> {np.mean(offs1):.3f} at the best checkpoint")
-loss_cols = [k for k in first if k.endswith("_loss")]
-# losses depend on where in the teacher data a chunk lies (the student drifts from the teacher within a
-# pass), so compare the first log interval with the same chunks in the last pass
-import zarr
-steps = zarr.open_group(f"{teacher}/results/spike_data.zarr", mode="r")["output_spikes"].shape[1]
-chunk = int(next(l.split("=")[1].split("#")[0] for l in open(f"{student}/parameters.toml") if l.startswith("chunk_size")))
-per_pass = steps // chunk
-same = [r for r in rows if (int(r["epoch"]) - int(first["epoch"])) % per_pass == 0]
-later = same[-1]
-print(f"\nLosses on the same chunks of the teacher data, first pass (epoch {first['epoch']}) -> last pass "
-      f"(epoch {later['epoch']}):")
+report_path = f"{student}/final_state/fit_report.json"
+report = json.load(open(report_path)) if os.path.exists(report_path) else None
+method = report["method"] if report else "closed_loop"
+print(f"\nStudent (stage 4, {method.replace('_', ' ')}"
+      f"{', ' + report['optimiser'].upper().replace('LBFGS', 'L-BFGS') if report else ''}): scaling factors, start -> "
+      f"fitted, against the targets (1 / the hidden perturbation)")
+if report and report["factors"]:
+    nan = float("nan")
+    print(f"  {'factor':40s} {'start':>7s} {'fitted':>8s} {'target':>8s} {'log err':>8s} {'SE total':>9s} {'debiased':>9s}")
+    for f in report["factors"]:
+        se = f.get("standard_error_total_log", f["standard_error_log"])
+        print(f"  {f['name']:40s} {f['initial']:7.3f} {f['value']:8.4f} {f['target']:8.4f} {f['log_error']:+8.4f} "
+              f"{se if se is not None else nan:9.4f} {f.get('debiased_value') or nan:9.4f}")
+    deb = report.get("mean_abs_log_error_debiased")
+    print(f"  mean |log(SF/target)|: {report['mean_abs_log_error_initial']:.3f} at the start -> "
+          f"{report['mean_abs_log_error']:.4f} fitted" + (f", {deb:.4f} debiased" if deb is not None else ""))
+    if "sloppiest_direction" in report:
+        sd = report["sloppiest_direction"]
+        comps = ", ".join(f"{v:+.2f} {k}" for k, v in sd["components"].items() if abs(v) >= 0.1)
+        print(f"  least constrained direction (SE {sd['standard_error_log']:.4f} in log space): {comps}")
+        print("  (SE total: the curvature's standard error and the delta bias together, in log space; debiased: the "
+              "bias removed;\n   docs/training.md says how they compare with the actual errors)")
+else:
+    targets = np.load(f"{student}/targets/target_scaling_factors.npz")
+    best = np.load(f"{student}/final_state/network_structure.npz")
+    offs0, offs1 = [], []
+    for key in ["recurrent_scaling_factors", "feedforward_scaling_factors"]:
+        if key in targets.files:
+            offs0 += list(np.abs(np.log(1.0 / targets[key])).ravel())
+            offs1 += list(np.abs(np.log(np.abs(best[key]) / targets[key])).ravel())
+    print(f"  mean |log(SF/target)|: {np.mean(offs0):.3f} at the start -> {np.mean(offs1):.3f} at the best checkpoint")
+if report and "forced_replay" in report:
+    fr = report["forced_replay"]
+    rep = ", ".join(f"{t} {100 * v:.1f}%" for t, v in fr["reproduced_fraction"].items())
+    ext = ", ".join(f"{t} {v:.3f} Hz" for t, v in fr["extra_rate_hz"].items())
+    print(f"\nForced replay of the fitted student: teacher spikes reproduced at the same step: {rep}; extra: {ext}")
+if report:
+    cl = report["closed_loop"]
+    print(f"Closed loop, the fitted network on the teacher's inputs ({cl['trials']} trials x "
+          f"{cl['steps']} steps, {cl['window_ms']:.0f} ms windows):")
+    for t, v in cl["types"].items():
+        print(f"  {t:12s} rate {v['rate_hz']:.3f} Hz (teacher {v['rate_hz_teacher']:.3f}), CV {v['cv']:.2f} "
+              f"(teacher {v['cv_teacher']:.2f}), windowed-rate r {v['pearson_r']:.3f}")
+loss_cols = [k for k in first if k.endswith("_loss") and k != "eval_loss"]
+print(f"\nLosses, first metrics row (epoch {first['epoch']}) -> last (epoch {last['epoch']}):")
 for k in loss_cols:
-    print(f"  {k:24s} {float(first[k]):.6f} -> {float(later[k]):.6f}")
-print("  (the student need not reach the targets in a short demo: see docs/training.md)")
+    print(f"  {k:24s} {float(first[k]):.6g} -> {float(last[k]):.6g}")
 print("\nFigures to open first:")
 for f in ["5-compare/firing_rate_correlogram.png", "3-teacher/figures/activity_dashboard.png",
           "4-student/final_state/figures/activity_dashboard.png", "2-homeostatic/final_state/figures/activity_dashboard.png",

@@ -2,7 +2,7 @@
 """Writes the model fixtures the C tests compare against (run with Debian's /usr/bin/python3, which
 has python3-torch; CI does not run this, the fixtures are committed).
 
-    /usr/bin/python3 tools/make_fixtures.py [forward|gradients]   # writes tests/fixtures/model/*.npz
+    /usr/bin/python3 tools/make_fixtures.py [forward|gradients|forced]   # writes tests/fixtures/model/*.npz
 
 forward_ref0.npz / forward_ref8.npz: a small active network (240 neurons, 80 inputs, 4 trials,
 400 steps) simulated by tools/reference_model.py in float64 with tau_ref = 0 (the reference's model)
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_model import Model  # noqa: E402
+from reference_model import Model, spike_time_loss  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "model")
 
@@ -148,6 +148,101 @@ def gradient_fixture(name, tau_ref, mode, seed=7, B=3, warm=60, T=120, dt=1.0, r
     np.savez_compressed(os.path.join(OUT, name), **out)
 
 
+def forced_fixture(name, tau_ref, mode, kind, seed=7, B=2, T=240, dt=1.0, rate=14.0, delta=0.2, burn_in=12,
+                   n_strong=40, min_margin=5e-5):
+    """Teacher forcing (SPEC 7.8a) against torch autograd (float64). A teacher (the network at SF = 1,
+    with a few strong synapses so that the clamp binds) runs freely from the initial state; its spikes
+    then drive a student with other factors (scaling-factor modes) or other per-synapse weights (weights
+    mode) through run_forced, and the spike-time loss is summed from step burn_in on. Stores the loss,
+    its gradient, the Gauss-Newton matrix in SF space (scaling-factor modes), the counts of reproduced
+    and extra spikes, and the student's final v. Also checks here that the forced student at the
+    teacher's own parameters has exactly the teacher's voltages."""
+    ct, fft, W, conn, W_ff, conn_ff = small_network(seed)
+    rng = np.random.RandomState(seed + 200)
+    strong = np.argwhere(conn)[rng.choice(int(conn.sum()), n_strong, replace=False)]
+    W = W.copy()
+    W[strong[:, 0], strong[:, 1]] = 1.6
+    phys = [dict(p, tau_ref=tau_ref) for p in PHYS]
+    m = Model(phys, SYN_REC, SYN_FF, ct, fft, dt)
+    theta_n = np.array([p["theta"] for p in phys])[ct]
+    theta = torch.tensor(theta_n)
+    N, n_in = len(ct), W_ff.shape[0]
+    one, one_ff = torch.ones(2, 2, dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64)
+    if mode == "scaling_factors":
+        sf, sf_ff = np.array([[1.2, 0.8], [0.85, 1.15]]), np.array([[1.1, 0.9]])
+        Ws, Wffs = W, W_ff
+    else:
+        sf, sf_ff = np.ones((2, 2)), np.ones((1, 2))
+        Ws = np.where(conn, W * rng.lognormal(0.0, 0.3, W.shape), 0.0).astype(np.float32)
+        Wffs = np.where(conn_ff, W_ff * rng.lognormal(0.0, 0.3, W_ff.shape), 0.0).astype(np.float32)
+    Wt, Wfft = torch.tensor(W, dtype=torch.float64), torch.tensor(W_ff, dtype=torch.float64)
+    for input_seed in range(seed + 1, seed + 1000):
+        r2 = np.random.RandomState(input_seed)
+        x = torch.tensor(r2.random_sample((B, T, n_in)) < rate * dt / 1000.0)
+        with torch.no_grad():
+            teacher, v_after, _ = m.run(Wt, Wfft, one, one_ff, x, m.initial_state(B))
+            v_free_before = torch.cat([m.U_reset.expand(B, 1, N), v_after[:, :-1]], 1)
+            v_id, _ = m.run_forced(Wt, Wfft, one, one_ff, x, teacher, m.initial_state(B))
+            assert torch.equal(v_id, v_free_before), "forced student at the teacher's parameters differs"
+            v_s, _ = m.run_forced(torch.tensor(Ws, dtype=torch.float64), torch.tensor(Wffs, dtype=torch.float64),
+                                  torch.tensor(sf), torch.tensor(sf_ff), x, teacher, m.initial_state(B))
+        margin = min(np.abs(v_s.numpy() - theta_n).min(), np.abs(v_id.numpy() - theta_n).min())
+        if margin > min_margin:
+            break
+    Wst = torch.tensor(Ws, dtype=torch.float64, requires_grad=(mode == "weights"))
+    Wffst = torch.tensor(Wffs, dtype=torch.float64, requires_grad=(mode == "weights"))
+    SFt = torch.tensor(sf, requires_grad=(mode == "scaling_factors"))
+    SFft = torch.tensor(sf_ff, requires_grad=(mode == "scaling_factors"))
+    v_b, (v_end, _, _) = m.run_forced(Wst, Wffst, SFt, SFft, x, teacher, m.initial_state(B))
+    L, count, w2 = spike_time_loss(v_b, teacher, theta, delta, kind, burn_in)
+    L.backward()
+    tb, sb = teacher[:, burn_in:].numpy().astype(bool), (v_b.detach()[:, burn_in:] > theta).numpy()
+    counts = np.array([[tb[..., ct == l].sum(), (tb & sb)[..., ct == l].sum(), (~tb & sb)[..., ct == l].sum()]
+                       for l in range(2)], dtype=np.int64)
+    print(f"{name}: input seed {input_seed}, margin {margin:.2e} mV, {int(teacher.sum())} teacher spikes, "
+          f"{m.forced_clamped} clamped values, loss {L.item():.6g} over {count}, "
+          f"reproduced {counts[:, 1].sum()} of {counts[:, 0].sum()}, extra {counts[:, 2].sum()}")
+    out = dict(dt=np.float64(dt), cell_types=ct, ff_types=fft, W=Ws, conn=conn, W_ff=Wffs, conn_ff=conn_ff,
+               physiology=np.array([[p[k] for k in ("tau_mem", "theta", "U_reset", "E_L", "g_L", "tau_ref")]
+                                    for p in phys]),
+               syn_rec=np.array([[s["owner"], s["tau_rise"], s["tau_decay"], s["E_syn"], s["g_bar"]] for s in SYN_REC]),
+               syn_ff=np.array([[s["owner"], s["tau_rise"], s["tau_decay"], s["E_syn"], s["g_bar"]] for s in SYN_FF]),
+               sf=sf, sf_ff=sf_ff, inputs=x.numpy(), teacher=teacher.numpy().astype(bool), delta=np.float64(delta),
+               kind=np.int64(0 if kind == "cross_entropy" else 1), burn_in=np.int64(burn_in),
+               loss=np.float64(L.item()), count=np.int64(count), counts=counts, final_v=v_end.detach().numpy(),
+               clamped=np.int64(m.forced_clamped))
+    if mode == "scaling_factors":
+        out.update(grad_sf=SFt.grad.numpy(), grad_sf_ff=SFft.grad.numpy())
+        # Gauss-Newton J^T diag(w2) J in SF space, as the Hessian at the point of
+        # 1/2 sum w2 (v(SF) - v(SF0))^2 (its residual is 0 there, so only the J^T W J term remains)
+        v0 = v_b.detach()[:, burn_in:]
+
+        def gn_objective(p):
+            vv, _ = m.run_forced(Wt, Wfft, p[:4].reshape(2, 2), p[4:].reshape(1, 2), x, teacher, m.initial_state(B))
+            return 0.5 * (w2 * (vv[:, burn_in:] - v0) ** 2).sum()
+        p0 = torch.tensor(np.concatenate([sf.ravel(), sf_ff.ravel()]))
+        H = torch.autograd.functional.hessian(gn_objective, p0).numpy()
+        # as the C code reports it: per postsynaptic type l, over the groups k (E, I, mitral):
+        # gn[l][k1][k2] = H[(k1, l), (k2, l)] with index (k, l) -> k * 2 + l (SF_FF after SF)
+        gn = np.zeros((2, 3, 3))
+        for l in range(2):
+            idx = [0 * 2 + l, 1 * 2 + l, 4 + l]
+            gn[l] = H[np.ix_(idx, idx)]
+        off = [H[0 * 2 + 0, 0 * 2 + 1], H[4, 5]]
+        assert max(abs(o) for o in off) == 0.0, "the Gauss-Newton matrix couples postsynaptic types"
+        out.update(gn=gn)
+    else:
+        out.update(grad_w=Wst.grad.numpy()[conn].astype(np.float64), grad_w_ff=Wffst.grad.numpy()[conn_ff])
+    np.savez_compressed(os.path.join(OUT, name), **out)
+
+
+def main_forced():
+    os.makedirs(OUT, exist_ok=True)
+    forced_fixture("forced_sf_ref8.npz", 8.0, "scaling_factors", "cross_entropy")
+    forced_fixture("forced_sf_ref0_hinge.npz", 0.0, "scaling_factors", "squared_hinge", burn_in=0)
+    forced_fixture("forced_w_ref8.npz", 8.0, "weights", "cross_entropy")
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 1 or sys.argv[1] in ("all", "forward"):
         main_forward()
@@ -155,3 +250,5 @@ if __name__ == "__main__":
         gradient_fixture("grad_sf_ref8.npz", 8.0, "scaling_factors")
         gradient_fixture("grad_sf_ref0.npz", 0.0, "scaling_factors")
         gradient_fixture("grad_w_ref8.npz", 8.0, "weights")
+    if len(sys.argv) == 1 or sys.argv[1] in ("all", "forced"):
+        main_forced()

@@ -31,7 +31,7 @@ ITERATIONS = 4
 
 def train_params(kernel, seed=44):
     """The stage-4 parameter file of the test (also written by tests/e2e/train_gradients.sh)."""
-    src = open(os.path.join(ROOT, "parameters", "demo-train.toml")).read()
+    src = open(os.path.join(ROOT, "parameters", "demo-train-closed-loop.toml")).read()
     out = []
     for line in src.splitlines():
         key = line.split("=")[0].strip()

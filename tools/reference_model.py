@@ -122,3 +122,56 @@ class Model:
             volts.append(v)
         out = (torch.stack(spikes, 1), torch.stack(volts, 1), (v, G, r))
         return out + (pre_clamp,) if record else out
+
+    def run_forced(self, W, W_ff, SF, SF_ff, x, teacher, state):
+        """Teacher forcing (SPEC 7.8a): the step above with the spike s taken from the teacher's spikes
+        teacher [B][T][N] (constants) instead of from v > theta, so the student's reset, refractory hold
+        and recurrent input are the teacher's. Returns the voltage that decides each step's spike (v
+        before the step) [B][T][N] (differentiable) and the final state."""
+        v, G, r = state
+        B, T, _ = x.shape
+        ct, fft = self.ct, self.fft
+        W_eff = W * SF[ct][:, ct]
+        Wff_eff = W_ff * SF_ff[fft][:, ct]
+        own_pre = self.own_rec[ct]
+        own_in = self.own_ff[fft]
+        self.forced_clamped = 0  # conductance values that left their bounds (for the fixtures' report)
+        before = []
+        for t in range(T):
+            before.append(v)
+            s = teacher[:, t, :].to(torch.float64)
+            gsum = G[:, :, 0, :] + G[:, :, 1, :]
+            I = gsum * (v.unsqueeze(-1) - self.E_syn)
+            I_leak = (v - self.E_L) * (1 - self.beta) * self.C_m / self.dt
+            v_tilde = v - (I.sum(-1) + I_leak) * self.dt / self.C_m
+            held = (r > 0) | (s > 0)
+            v_new = torch.where(held, self.U_reset.expand_as(v_tilde), v_tilde)
+            r = torch.where(r > 0, r - 1, r)
+            r = torch.where(s > 0, self.ref_steps.expand_as(r), r)
+            G = G * self.alpha
+            drive = torch.einsum("bi,ij,is->bjs", s, W_eff, own_pre)
+            drive = drive + torch.einsum("bm,mj,ms->bjs", x[:, t, :].to(torch.float64), Wff_eff, own_in)
+            G = G + drive.unsqueeze(2) * self.g_scale.unsqueeze(0).unsqueeze(0)
+            self.forced_clamped += int(((G.detach() < self.lo) | (G.detach() > self.hi)).sum())
+            G = torch.clamp(G, self.lo, self.hi)
+            v = v_new
+        return torch.stack(before, 1), (v, G, r)
+
+
+def spike_time_loss(v_before, teacher, theta, delta, kind="cross_entropy", burn_in=0):
+    """The teacher-forced loss, summed over (trial, step >= burn_in, neuron): z = (v - theta) / delta
+    against the teacher's spike s; cross-entropy softplus(z) - s z, or squared hinge max(0, 1 - y z)^2
+    with y = 2 s - 1. Returns (sum, number of elements, per-element weight of the Gauss-Newton matrix
+    d2l/dv2, detached)."""
+    z = (v_before[:, burn_in:, :] - theta) / delta
+    s = teacher[:, burn_in:, :].to(torch.float64)
+    if kind == "cross_entropy":
+        l = torch.logaddexp(torch.zeros_like(z), z) - s * z
+        sig = torch.sigmoid(z.detach())
+        w2 = sig * (1 - sig) / delta ** 2
+    else:
+        y = 2 * s - 1
+        m = 1 - y * z
+        l = torch.clamp(m, min=0) ** 2
+        w2 = 2.0 * (m.detach() > 0).to(torch.float64) / delta ** 2
+    return l.sum(), l.numel(), w2

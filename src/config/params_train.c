@@ -21,8 +21,14 @@ static const char *const OPTIMISABLE[] = {"scaling_factors", "scaling_factors_re
                                           "scaling_factors_feedforward", "weights"};
 
 /* In SNN_LOSS_* order. */
-static const char *const LOSS_NAMES[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
-                                                     "membrane_variance", "weight_ratio"};
+static const char *const LOSS_NAMES[SNN_N_LOSSES] = {"van_rossum",        "firing_rate",  "silent_penalty", "cv",
+                                                     "membrane_variance", "weight_ratio", "spike_time"};
+/* stage 2 knows every loss but those that compare with a teacher's spikes (the first and the last) */
+#define HOMEO_LOSS_FIRST 1
+#define HOMEO_LOSS_COUNT (SNN_N_LOSSES - 2)
+static const char *const METHODS[] = {"closed_loop", "teacher_forced"};
+static const char *const OPTIMISERS[] = {"adam", "lbfgs"};
+static const char *const SPIKE_TIME_LOSSES[] = {"cross_entropy", "squared_hinge"};
 
 /* The keys each table accepts: shared by the loaders below and by snn_params_train_schema_table,
  * which lists them for docs/parameters.md and its test. */
@@ -32,7 +38,9 @@ static const char *const TRAIN_SIM_KEYS[] = {"seed",         "chunk_size",    "d
 static const char *const TRAIN_TRAINING_KEYS[] = {"epochs",          "chunks_per_update", "log_interval",
                                                   "checkpoint_interval", "plot_interval", "plot_size",
                                                   "mixed_precision", "weight_perturbation_variance",
-                                                  "grad_norm_clip",  "optimisable"};
+                                                  "grad_norm_clip",  "optimisable", "method", "optimiser",
+                                                  "fit_steps", "burn_in", "lbfgs_history", "gradient_tolerance",
+                                                  "change_tolerance", "eval_chunks"};
 static const char *const HOMEO_SIM_KEYS[] = {"dt", "duration", "seed", "chunk_size", "optimisable"};
 static const char *const HOMEO_TRAINING_KEYS[] = {"batch_size",      "chunks_per_update", "log_interval",
                                                   "checkpoint_interval", "plot_interval", "plot_size",
@@ -41,9 +49,10 @@ static const char *const HOMEO_TRAINING_KEYS[] = {"batch_size",      "chunks_per
 static const char *const TARGET_KEYS[] = {"firing_rates", "firing_rate",     "cvs",         "cv",
                                           "alpha",        "threshold_ratio", "weight_ratio"};
 static const char *const HP_KEYS[] = {"learning_rate",       "surrgrad_scale",       "van_rossum_tau",
-                                      "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight"};
+                                      "van_rossum_tau_rise", "van_rossum_tau_decay", "loss_weight",
+                                      "spike_time_delta",    "spike_time_loss",      "surrogate_cutoff"};
 /* stage 2 knows every key but the van Rossum ones (first in HP_KEYS and in LOSS_NAMES) */
-static const char *const HP_KEYS_HOMEO[] = {"learning_rate", "surrgrad_scale", "loss_weight"};
+static const char *const HP_KEYS_HOMEO[] = {"learning_rate", "surrgrad_scale", "loss_weight", "surrogate_cutoff"};
 static const char *const SF_KEYS[] = {"recurrent", "feedforward"};
 static const char *const WANDB_KEYS[] = {"enabled", "project", "entity", "tags", "notes"};
 
@@ -54,6 +63,8 @@ static int optimisable_index(const char *s) {
 }
 
 static int read_training_options(const snn_pr *r, const toml_value *tr, snn_train_params *tp);
+static int read_method(const snn_pr *r, const toml_value *tr, snn_train_params *tp);
+static void set_method_defaults(snn_train_params *tp);
 
 /* A key that belongs elsewhere gets a message saying where, which edit distance cannot. */
 typedef struct hint {
@@ -225,11 +236,73 @@ int snn_params_train_schedule(const snn_pr *r, const toml_value *root, snn_param
 
     tp->weight_perturbation_variance = 0;
     tp->optimisable = SNN_OPT_SCALING_FACTORS;
+    set_method_defaults(tp);
     if (!tr) return SNN_OK;
     if ((rc = snn_pr_num(r, tr, "training", "weight_perturbation_variance", 0, SNN_DOM_NONNEG,
                          &tp->weight_perturbation_variance, NULL)))
         return rc;
-    return read_training_options(r, tr, tp);
+    if ((rc = read_training_options(r, tr, tp))) return rc;
+    return read_method(r, tr, tp);
+}
+
+static void set_method_defaults(snn_train_params *tp) {
+    tp->method = SNN_METHOD_CLOSED_LOOP;
+    tp->optimiser = SNN_OPTIMISER_ADAM;
+    tp->has_fit_steps = 0;
+    tp->fit_steps = 0;
+    tp->burn_in = 0;
+    tp->lbfgs_history = 10;
+    tp->gradient_tolerance = 1e-5;
+    tp->change_tolerance = 1e-9;
+    tp->eval_chunks = -1;
+    tp->spike_time_delta = 0.2;
+    tp->spike_time_loss = 0;
+}
+
+static int read_choice(const snn_pr *r, const toml_value *t, const char *tpath, const char *key,
+                       const char *const *choices, int n, int *out, int *has) {
+    char buf[64];
+    int given = 0, rc;
+    if ((rc = snn_pr_str(r, t, tpath, key, 0, buf, sizeof buf, &given))) return rc;
+    if (has) *has = given;
+    if (!given) return SNN_OK;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(buf, choices[i])) {
+            *out = i;
+            return SNN_OK;
+        }
+    char list[256] = "";
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s\"%s\"", i ? (i == n - 1 ? " or " : ", ") : "", choices[i]);
+    }
+    return snn_pr_fail(r, toml_get(t, key)->line, tpath, key, "expected %s, got \"%s\"", list, buf);
+}
+
+/* Stage 4's [training] method, optimiser and the keys of the teacher-forced fit. */
+static int read_method(const snn_pr *r, const toml_value *tr, snn_train_params *tp) {
+    int rc, m = 0, o = 0, has_o = 0;
+    const char *t = "training";
+    if ((rc = read_choice(r, tr, t, "method", METHODS, ARRLEN(METHODS), &m, NULL))) return rc;
+    tp->method = (snn_method)m;
+    /* full-batch L-BFGS where the loss is a smooth function of the whole data; Adam otherwise */
+    o = tp->method == SNN_METHOD_TEACHER_FORCED ? SNN_OPTIMISER_LBFGS : SNN_OPTIMISER_ADAM;
+    if ((rc = read_choice(r, tr, t, "optimiser", OPTIMISERS, ARRLEN(OPTIMISERS), &o, &has_o))) return rc;
+    tp->optimiser = (snn_optimiser)o;
+    if (tp->optimiser == SNN_OPTIMISER_LBFGS && tp->method != SNN_METHOD_TEACHER_FORCED)
+        return snn_pr_fail(r, toml_get(tr, "optimiser")->line, t, "optimiser",
+                           "\"lbfgs\" needs method = \"teacher_forced\": closed-loop losses are chunk by chunk "
+                           "with truncated gradients, which a line search cannot use; use \"adam\"");
+    if ((rc = snn_pr_int(r, tr, t, "fit_steps", 0, 1, INT64_MAX, &tp->fit_steps, &tp->has_fit_steps))) return rc;
+    if ((rc = snn_pr_num(r, tr, t, "burn_in", 0, SNN_DOM_NONNEG, &tp->burn_in, NULL))) return rc;
+    if ((rc = snn_pr_int(r, tr, t, "lbfgs_history", 0, 1, 1000, &tp->lbfgs_history, NULL))) return rc;
+    if ((rc = snn_pr_num(r, tr, t, "gradient_tolerance", 0, SNN_DOM_NONNEG, &tp->gradient_tolerance, NULL)))
+        return rc;
+    if ((rc = snn_pr_num(r, tr, t, "change_tolerance", 0, SNN_DOM_NONNEG, &tp->change_tolerance, NULL))) return rc;
+    int has_eval = 0;
+    if ((rc = snn_pr_int(r, tr, t, "eval_chunks", 0, 1, INT64_MAX, &tp->eval_chunks, &has_eval))) return rc;
+    if (!has_eval) tp->eval_chunks = -1;
+    return SNN_OK;
 }
 
 /* Stage 2. The reference's layout: the run's length is [simulation] duration, the trials are
@@ -314,6 +387,7 @@ int snn_params_homeostatic_schedule(const snn_pr *r, const toml_value *root, snn
     if (!has_plot) tp->plot_interval = tp->accumulation_interval;
     tp->weight_perturbation_variance = 0;
     tp->optimisable = SNN_OPT_SCALING_FACTORS;
+    set_method_defaults(tp);
     return read_training_options(r, tr, tp);
 }
 
@@ -407,8 +481,11 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     int rc;
     if ((rc = snn_pr_table(r, root, "", "hyperparameters", 1, &t))) return rc;
     static const char NO_TEACHER[] = "a stage-4 key: stage 2 has no teacher spikes to compare with";
-    static const hint homeo_hints[] = {
-        {"van_rossum_tau", NO_TEACHER}, {"van_rossum_tau_rise", NO_TEACHER}, {"van_rossum_tau_decay", NO_TEACHER}};
+    static const hint homeo_hints[] = {{"van_rossum_tau", NO_TEACHER},
+                                       {"van_rossum_tau_rise", NO_TEACHER},
+                                       {"van_rossum_tau_decay", NO_TEACHER},
+                                       {"spike_time_delta", NO_TEACHER},
+                                       {"spike_time_loss", NO_TEACHER}};
     /* stage 2 knows every key but the van Rossum ones (first in HP_KEYS and in LOSS_NAMES) */
     const int homeo = p->stage == SNN_STAGE_HOMEOSTATIC;
     if (homeo) {
@@ -419,10 +496,29 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
     }
     if (rc) return rc;
     const char *hp = "hyperparameters";
-    if ((rc = snn_pr_num(r, t, hp, "learning_rate", 1, SNN_DOM_POS, &tp->learning_rate, NULL))) return rc;
+    /* L-BFGS chooses its steps by a line search: no learning rate */
+    const int need_lr = homeo || tp->optimiser == SNN_OPTIMISER_ADAM;
+    if ((rc = snn_pr_num(r, t, hp, "learning_rate", need_lr, SNN_DOM_POS, &tp->learning_rate, NULL))) return rc;
+    if (!homeo) {
+        if ((rc = snn_pr_num(r, t, hp, "spike_time_delta", 0, SNN_DOM_POS, &tp->spike_time_delta, NULL))) return rc;
+        if ((rc = read_choice(r, t, hp, "spike_time_loss", SPIKE_TIME_LOSSES, ARRLEN(SPIKE_TIME_LOSSES),
+                              &tp->spike_time_loss, NULL)))
+            return rc;
+    }
     /* the reference's defaults: 200 in stage 2, 500 in stage 4 */
     tp->surrgrad_scale = homeo ? 200 : 500;
     if ((rc = snn_pr_num(r, t, hp, "surrgrad_scale", 0, SNN_DOM_POS, &tp->surrgrad_scale, NULL))) return rc;
+    tp->surrogate_cutoff = 0;
+    if ((rc = snn_pr_num(r, t, hp, "surrogate_cutoff", 0, SNN_DOM_NONNEG, &tp->surrogate_cutoff, NULL))) return rc;
+    if (tp->surrogate_cutoff >= 1)
+        return snn_pr_fail(r, toml_get(t, "surrogate_cutoff")->line, hp, "surrogate_cutoff",
+                           "must be below 1 (a fraction of the surrogate's peak; 0 is the exact gradient), got %g",
+                           tp->surrogate_cutoff);
+    /* the cutoff approximates the closed loop's reverse pass; a forced student's gradients never use it */
+    if (!homeo && tp->method == SNN_METHOD_TEACHER_FORCED && tp->surrogate_cutoff > 0)
+        return snn_pr_fail(r, toml_get(t, "surrogate_cutoff")->line, hp, "surrogate_cutoff",
+                           "applies to method = \"closed_loop\" only (it approximates the closed loop's reverse "
+                           "pass; teacher forcing has its own exact gradients): remove it or set it to 0");
 
     tp->van_rossum_tau = 10;
     int has_tau = 0, has_rise = 0, has_decay = 0;
@@ -452,21 +548,40 @@ static int load_hyperparameters(const snn_pr *r, const toml_value *root, snn_par
 
     if ((rc = snn_pr_table(r, t, hp, "loss_weight", 0, &lw))) return rc;
     const char *const *names = LOSS_NAMES;
+    const int first = homeo ? HOMEO_LOSS_FIRST : 0, count = homeo ? HOMEO_LOSS_COUNT : SNN_N_LOSSES;
     double with_gradient = 0;
     if (lw) {
-        static const hint vr_hint[] = {{"van_rossum", NO_TEACHER}};
+        static const hint homeo_loss_hints[] = {{"van_rossum", NO_TEACHER}, {"spike_time", NO_TEACHER}};
         if (homeo)
-            rc = check_keys_hinted(r, lw, "hyperparameters.loss_weight", names + 1, SNN_N_LOSSES - 1, vr_hint, 1);
+            rc = check_keys_hinted(r, lw, "hyperparameters.loss_weight", names + first, count, homeo_loss_hints, 2);
         else
             rc = snn_pr_check_keys(r, lw, "hyperparameters.loss_weight", names, SNN_N_LOSSES);
         if (rc) return rc;
-        for (int i = homeo ? 1 : 0; i < SNN_N_LOSSES; i++) {
+        for (int i = first; i < first + count; i++) {
             if ((rc = snn_pr_num(r, lw, "hyperparameters.loss_weight", names[i], 0, SNN_DOM_NONNEG, &tp->loss_weight[i],
                                  NULL)))
                 return rc;
             if (i != SNN_LOSS_CV) with_gradient += tp->loss_weight[i];
         }
     }
+    if (!homeo && tp->method == SNN_METHOD_TEACHER_FORCED) {
+        /* a forced student has no spikes of its own: the losses that compare its spikes do not apply */
+        for (int i = 0; i < SNN_N_LOSSES; i++) {
+            if (i == SNN_LOSS_SPIKE_TIME || i == SNN_LOSS_WEIGHT_RATIO || tp->loss_weight[i] == 0) continue;
+            return snn_pr_fail(r, toml_get(lw, names[i])->line, "hyperparameters.loss_weight", names[i],
+                               "method = \"teacher_forced\" fits the spike-time loss (and optionally weight_ratio); "
+                               "%s compares the student's own spikes, which a forced student does not have: set it "
+                               "to 0 or use method = \"closed_loop\"",
+                               names[i]);
+        }
+        if (!(tp->loss_weight[SNN_LOSS_SPIKE_TIME] > 0))
+            return snn_pr_fail(r, lw ? lw->line : t->line, hp, "loss_weight",
+                               "method = \"teacher_forced\" needs loss_weight.spike_time > 0 (the loss it fits)");
+    }
+    if (!homeo && tp->method == SNN_METHOD_CLOSED_LOOP && tp->loss_weight[SNN_LOSS_SPIKE_TIME] > 0)
+        return snn_pr_fail(r, toml_get(lw, "spike_time")->line, "hyperparameters.loss_weight", "spike_time",
+                           "the spike-time loss needs [training] method = \"teacher_forced\" (it compares the "
+                           "voltage of a student driven by the teacher's spikes)");
     if (with_gradient == 0) {
         int line = lw ? lw->line : t->line;
         if (tp->loss_weight[SNN_LOSS_CV] > 0)
@@ -555,7 +670,8 @@ int snn_params_train_schema_table(snn_stage stage, const char *table, snn_params
         int n = homeo ? ARRLEN(HP_KEYS_HOMEO) : ARRLEN(HP_KEYS);
         for (int i = 0; i < n; i++) {
             if (strcmp(keys[i], "loss_weight") == 0)
-                emit_keys("hyperparameters.loss_weight", LOSS_NAMES + homeo, SNN_N_LOSSES - homeo, cb, ctx);
+                emit_keys("hyperparameters.loss_weight", LOSS_NAMES + (homeo ? HOMEO_LOSS_FIRST : 0),
+                          homeo ? HOMEO_LOSS_COUNT : SNN_N_LOSSES, cb, ctx);
             else
                 emit_keys(table, keys + i, 1, cb, ctx);
         }

@@ -112,9 +112,16 @@ typedef enum snn_optimisable {
     SNN_OPT_WEIGHTS                     /* every existing synapse, as a log-weight */
 } snn_optimisable;
 
-/* Losses, in the order they are reported */
+/* Losses, in the order they are reported. spike_time is the teacher-forced method's (stage 4). */
 enum { SNN_LOSS_VAN_ROSSUM, SNN_LOSS_FIRING_RATE, SNN_LOSS_SILENT_PENALTY, SNN_LOSS_CV,
-       SNN_LOSS_MEMBRANE_VARIANCE, SNN_LOSS_WEIGHT_RATIO, SNN_N_LOSSES };
+       SNN_LOSS_MEMBRANE_VARIANCE, SNN_LOSS_WEIGHT_RATIO, SNN_LOSS_SPIKE_TIME, SNN_N_LOSSES };
+
+/* How stage 4 fits ([training] method): the student running freely on the teacher's inputs (the
+ * reference's method), or replayed on the teacher's recorded spikes (teacher forcing). */
+typedef enum snn_method { SNN_METHOD_CLOSED_LOOP = 0, SNN_METHOD_TEACHER_FORCED = 1 } snn_method;
+
+/* [training] optimiser */
+typedef enum snn_optimiser { SNN_OPTIMISER_ADAM = 0, SNN_OPTIMISER_LBFGS = 1 } snn_optimiser;
 
 /* Stage 4 (student training). Both spellings of the keys map here:
  *   seed (fitting-activity.toml)       reference (train-student.toml)
@@ -139,6 +146,7 @@ typedef struct snn_train_params {
     int mixed_precision_given;     /* accepted and ignored (GPU only) with a notice */
     /* [hyperparameters] */
     double surrgrad_scale;         /* default 500 */
+    double surrogate_cutoff;       /* default 0: the exact reverse pass (> 0: the opt-in approximation) */
     double learning_rate;          /* required */
     double van_rossum_tau;         /* ms, exponential kernel (default 10 if no rise/decay pair) */
     int has_van_rossum_rise_decay;
@@ -152,6 +160,18 @@ typedef struct snn_train_params {
     double alpha[SNN_MAX_TYPES];            /* silent penalty strength (default 0.01) */
     double threshold_ratio[SNN_MAX_TYPES];  /* membrane variance target (default 0.8) */
     double target_weight_ratio;             /* [targets] weight_ratio (default 2) */
+    /* the fitting method (stage 4; stage 2 is always closed loop with Adam) */
+    snn_method method;             /* default closed_loop */
+    snn_optimiser optimiser;       /* default: lbfgs for teacher_forced, adam for closed_loop */
+    int has_fit_steps;
+    int64_t fit_steps;             /* steps of each trial the full-batch fit uses (default: all) */
+    double burn_in;                /* ms at the start of each trial left out of the spike-time loss (0) */
+    int64_t lbfgs_history;         /* curvature pairs L-BFGS keeps (10) */
+    double gradient_tolerance;     /* L-BFGS stops when max |dL/dlog p| <= this x L (1e-5) */
+    double change_tolerance;       /* ... or when an iteration lowers L by <= this x L (1e-9) */
+    int64_t eval_chunks;           /* Adam: chunks of the fixed evaluation that picks the best checkpoint */
+    double spike_time_delta;       /* mV, width of the spike-time sigmoid (0.2) */
+    int spike_time_loss;           /* snn_spike_loss: 0 cross_entropy, 1 squared_hinge */
     /* [scaling_factors]: the student's initial factors (default all ones) */
     double sf_init[SNN_MAX_TYPES][SNN_MAX_TYPES];     /* [pre type][post type] */
     double sf_ff_init[SNN_MAX_TYPES][SNN_MAX_TYPES];  /* [ff type][post type] */

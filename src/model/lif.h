@@ -20,6 +20,9 @@
 #include "core/real.h"
 #include "model/network.h"
 
+/* The most threads that share one trial (more are not used for it). */
+#define SNN_MAX_PARTS 64
+
 typedef struct snn_state {
     int n_trials;
     int64_t n;
@@ -30,10 +33,19 @@ typedef struct snn_state {
     int32_t *ref;      /* [trials][n] steps of refractory hold left */
     snn_real *g;       /* [trials][2][S][n] */
     /* scratch, one slice per trial so that trials run in parallel */
-    snn_real *drive;   /* [trials][groups][n] */
-    snn_real *isyn;    /* [trials][n] */
-    snn_real *vf;      /* [trials][n] v rounded to the state's precision, for the currents */
-    int32_t *spk;      /* [trials][n] */
+    snn_real *drive;   /* [trials][groups][n] summed w_eff of the step's spike events, per target */
+    int32_t *spk;      /* [trials][2][n] spike lists of a step and of the next */
+    int64_t *spk_count;  /* [trials][2][SNN_MAX_PARTS] their lengths, per part */
+    uint8_t *next;     /* [trials][n] spikes of the step after a chunk's last */
+    /* one trial split across threads: part p holds the neurons [part_lo[p], part_lo[p+1]), and
+     * split_rec[p][i] (split_ff) is the first synapse of row i whose target lies in part p */
+    int max_parts, n_parts;
+    int64_t split_min_neurons;   /* smaller networks are never split (set by snn_state_alloc) */
+    const snn_network *part_net;
+    int64_t part_nnz;
+    int64_t part_lo[SNN_MAX_PARTS + 1];
+    int64_t *split_rec;  /* [max_parts + 1][n] */
+    int64_t *split_ff;   /* [max_parts + 1][n_in] */
 } snn_state;
 
 int snn_state_alloc(snn_state *st, const snn_network *net, int n_trials, snn_error *err);
@@ -120,16 +132,34 @@ typedef struct snn_grads {
 typedef struct snn_backward_work {
     int n_trials;
     int64_t n, n_in;
+    /* trials are processed in groups (at most max_groups); a group's lanes are its trials padded to
+     * whole vector registers, `lanes` of them in all at most */
+    int max_groups;
+    int64_t lanes;
+    int64_t team_min_work;  /* a group shares a team only with at least this many neuron-trials per step
+                             * (fewer: one thread; set by snn_backward_work_alloc) */
     snn_real *vbar;    /* [B][n] adjoint of v after the step being processed */
     snn_real *gbar;    /* [B][2S][n] adjoint of G after the step */
     snn_real *a;       /* [B][K][n] dL/d(drive) of each presynaptic group */
-    snn_real *at;      /* [K][n][B] the same, trial innermost */
-    snn_real *sbar;    /* [n][B] transposed product */
-    snn_real *tmp;     /* [B][n] */
+    snn_real *at;      /* per group [K][n][its lanes]: the same, trial innermost */
+    snn_real *sbar;    /* per group [n][its lanes]: the transposed product */
     float *ds;         /* [B][n] dL/ds of the step being processed */
     uint8_t *spk_t;    /* [n][B] spikes of the step (weights mode) */
     uint8_t *in_t;     /* [n_in][B] inputs of the step (weights mode) */
     double *g_trial;   /* [B][K][n_types] scaling-factor gradient of each trial */
+    /* the product's rows, grouped by presynaptic type: rows[group_rows[k] .. group_rows[k+1]), the
+     * prefix sums of their synapse counts, where each row enters each tile of `tile` targets
+     * (split[r][q], from the row's start) */
+    int32_t *rows;
+    int64_t *rows_nnz;
+    int64_t group_rows[SNN_MAX_TYPES + 1];
+    int64_t tile, n_tiles;
+    int32_t *split;    /* [n][n_tiles + 1] */
+    int64_t *bstart;   /* [n_tiles][n + 1] the synapses again, tile-major: segment (tile q, row r) is */
+    int32_t *bcol;     /* bcol[bstart[q][r] .. bstart[q][r+1]), weights bw (refreshed from w_eff by */
+    snn_real *bw;      /* every reverse pass) */
+    uint64_t *lane_mask;   /* per group [n]: surrogate cutoff, the lanes in which a row is needed */
+    int32_t *row_lanes;    /* per group [n]: how many */
 } snn_backward_work;
 
 int snn_backward_work_alloc(snn_backward_work *w, const snn_network *net, int n_trials, snn_error *err);
@@ -154,6 +184,18 @@ void snn_spike_grad_array_fill(void *ctx, int b, int64_t t, float *ds);
 void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
                         const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
                         snn_grads *grads, snn_backward_work *work);
+
+/* Options of the reverse pass; all zero (or opts NULL) is the exact pass.
+ * surrogate_cutoff (> 0: an approximation, off by default): at a step where a neuron's surrogate
+ * derivative is below surrogate_cutoff times its peak (1) in a trial, the adjoint its spike receives
+ * through its synapses onto other neurons is taken as zero for that trial, and the transposed product
+ * skips it. The loss's own dL/ds still reaches the neuron. */
+typedef struct snn_backward_opts {
+    double surrogate_cutoff;
+} snn_backward_opts;
+void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
+                             const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
+                             snn_grads *grads, snn_backward_work *work, const snn_backward_opts *opts);
 
 /* Advances one trial b by T steps (what snn_forward_chunk does for each trial; for callers that
  * schedule trials themselves). in: [T][n_in] (may be NULL), out: [T][n], track may be NULL. */

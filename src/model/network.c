@@ -41,13 +41,18 @@ static int csr_from_sparse(snn_csr *m, const snn_sparse *src, const char *what, 
     return SNN_OK;
 }
 
-static void refresh_eff(snn_csr *m, const int32_t *src_type, const int32_t *dst_type,
-                        const double sf[SNN_MAX_TYPES][SNN_MAX_TYPES]) {
+/* Returns whether every effective weight is >= 0. */
+static int refresh_eff(snn_csr *m, const int32_t *src_type, const int32_t *dst_type,
+                       const double sf[SNN_MAX_TYPES][SNN_MAX_TYPES]) {
+    int nonneg = 1;
     for (int64_t i = 0; i < m->n_rows; i++) {
         const double *row_sf = sf[src_type[i]];
-        for (int64_t e = m->row[i]; e < m->row[i + 1]; e++)
+        for (int64_t e = m->row[i]; e < m->row[i + 1]; e++) {
             m->w_eff[e] = (snn_real)((double)m->w[e] * row_sf[dst_type[m->col[e]]]);
+            nonneg &= m->w_eff[e] >= 0;
+        }
     }
+    return nonneg;
 }
 
 void snn_network_set_scaling(snn_network *net, const double *sf, const double *sf_ff) {
@@ -57,8 +62,9 @@ void snn_network_set_scaling(snn_network *net, const double *sf, const double *s
     if (sf_ff)
         for (int a = 0; a < net->n_ff_types; a++)
             for (int b = 0; b < net->n_types; b++) net->sf_ff[a][b] = sf_ff[a * net->n_types + b];
-    refresh_eff(&net->rec, net->type, net->type, net->sf);
-    refresh_eff(&net->ff, net->ff_type, net->type, net->sf_ff);
+    int nonneg = refresh_eff(&net->rec, net->type, net->type, net->sf);
+    nonneg &= refresh_eff(&net->ff, net->ff_type, net->type, net->sf_ff);
+    net->w_nonneg = nonneg;
 }
 
 static int add_columns(snn_network *net, const snn_layer_params *layer, int group_offset, snn_error *err) {
@@ -122,8 +128,13 @@ int snn_network_build(snn_network *net, const snn_layer_params *rec, const snn_l
     net->dt_over_c = snn_calloc_aligned((size_t)n, sizeof(snn_real), "capacitances", err);
     net->c_over_dt = snn_calloc_aligned((size_t)n, sizeof(snn_real), "capacitances", err);
     net->ref_steps = snn_calloc_aligned((size_t)n, sizeof(int32_t), "refractory periods", err);
+    net->theta_d = snn_calloc_aligned((size_t)n, sizeof(double), "thresholds", err);
+    net->u_reset_d = snn_calloc_aligned((size_t)n, sizeof(double), "reset potentials", err);
+    net->e_l_d = snn_calloc_aligned((size_t)n, sizeof(double), "leak reversal potentials", err);
+    net->leak_d = snn_calloc_aligned((size_t)n, sizeof(double), "leak factors", err);
     ok = net->type && net->ff_type && net->theta && net->u_reset && net->e_l && net->leak_factor &&
-         net->dt_over_c && net->c_over_dt && net->ref_steps;
+         net->dt_over_c && net->c_over_dt && net->ref_steps && net->theta_d && net->u_reset_d && net->e_l_d &&
+         net->leak_d;
     if (!ok) {
         snn_network_free(net);
         return SNN_ERUN;
@@ -140,6 +151,10 @@ int snn_network_build(snn_network *net, const snn_layer_params *rec, const snn_l
         net->dt_over_c[j] = (snn_real)(dt / c_m);
         net->c_over_dt[j] = (snn_real)(c_m / dt);
         net->ref_steps[j] = (int32_t)lround(ph->tau_ref / dt);
+        net->theta_d[j] = (double)net->theta[j];
+        net->u_reset_d[j] = (double)net->u_reset[j];
+        net->e_l_d[j] = (double)net->e_l[j];
+        net->leak_d[j] = (double)net->leak_factor[j];
         if (net->ref_steps[j] > 0) net->refractory_in_force = 1;
     }
     for (int64_t m = 0; m < n_in; m++) net->ff_type[m] = (int32_t)s->ff_cell_types[m];
@@ -166,6 +181,10 @@ void snn_network_free(snn_network *net) {
     snn_free(net->dt_over_c);
     snn_free(net->c_over_dt);
     snn_free(net->ref_steps);
+    snn_free(net->theta_d);
+    snn_free(net->u_reset_d);
+    snn_free(net->e_l_d);
+    snn_free(net->leak_d);
     csr_free(&net->rec);
     csr_free(&net->ff);
     memset(net, 0, sizeof *net);

@@ -48,6 +48,8 @@ typedef struct snn_network {
     snn_real *dt_over_c;     /* dt / C_m, C_m = tau_mem * g_L */
     snn_real *c_over_dt;     /* C_m / dt (for reporting the leak current in pA) */
     int32_t *ref_steps;      /* round(tau_ref / dt) */
+    /* theta, u_reset, e_l and leak_factor converted to double (the voltage update runs in double) */
+    double *theta_d, *u_reset_d, *e_l_d, *leak_d;
     /* per input (n_in) */
     int32_t *ff_type;
 
@@ -70,6 +72,8 @@ typedef struct snn_network {
     double sf_ff[SNN_MAX_TYPES][SNN_MAX_TYPES];     /* [ff type][post type] */
 
     int refractory_in_force;  /* some neuron has ref_steps > 0 */
+    int w_nonneg;             /* every w_eff >= 0 (set with them; the simulator then skips bounds a
+                               * conductance cannot reach) */
 } snn_network;
 
 /* Builds the network from the layers' physiology and synapses and a structure. Synapses are taken

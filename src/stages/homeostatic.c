@@ -115,7 +115,7 @@ static void print_targets(const snn_params *p) {
     printf("loss weights:");
     static const char *const names[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
                                                     "membrane_variance", "weight_ratio"};
-    for (int k = 1; k < SNN_N_LOSSES; k++) printf(" %s %g", names[k], tp->loss_weight[k]);
+    for (int k = 1; k <= SNN_LOSS_WEIGHT_RATIO; k++) printf(" %s %g", names[k], tp->loss_weight[k]);
     printf("\n===================================\n");
 }
 

@@ -22,6 +22,7 @@
 #include "io/npz.h"
 #include "io/zarr.h"
 #include "plot/dashboards.h"
+#include "stages/fit_report.h"
 #include "stages/stage.h"
 #include "stages/train_hooks.h"
 #include "stages/trained_state.h"
@@ -276,8 +277,11 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     p->sim.dt = td.dt;
     const int nt = p->rec.n_types, nff = p->ff.n_types;
     const int64_t n_chunks = td.T / td.L;
+    /* an L-BFGS iteration is a pass over the fit data: both spellings of epochs count iterations */
+    const int lbfgs = p->train.method == SNN_METHOD_TEACHER_FORCED && p->train.optimiser == SNN_OPTIMISER_LBFGS;
     int64_t iterations = p->train.iterations;
-    if (!p->train.has_iterations &&
+    if (!p->train.has_iterations && lbfgs) iterations = p->train.passes;
+    if (!p->train.has_iterations && !lbfgs &&
         (snn_i64_mul_overflows(p->train.passes, n_chunks, &iterations) || iterations > SNN_MAX_ITERATIONS)) {
         rc = snn_fail(err, SNN_EINPUT,
                       "%s: [training] epochs: %lld passes over %lld chunks of teacher data are more than %lld iterations",
@@ -285,6 +289,17 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         goto done;
     }
     if ((rc = snn_params_train_accumulation_check(p, iterations, err))) goto done;
+    if (lbfgs) {
+        /* the trainer's fit span and burn-in, checked before anything is written */
+        const int64_t span = p->train.has_fit_steps && p->train.fit_steps < n_chunks * td.L ? p->train.fit_steps
+                                                                                            : n_chunks * td.L;
+        if ((int64_t)ceil(p->train.burn_in / td.dt - 1e-9) >= span) {
+            rc = snn_fail(err, SNN_EINPUT,
+                          "%s: [training] burn_in = %g ms leaves no step of the fit data (%lld steps of %g ms) in the loss",
+                          p->path, p->train.burn_in, (long long)span, td.dt);
+            goto done;
+        }
+    }
     /* what the run depends on: its parameters, its teacher store and the teacher's network */
     {
         char net_sha[65], data[2 * 65 + 1];
@@ -405,6 +420,18 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     }
     /* from here on the run can be resumed: everything before the first epoch is written */
     if (!checkpoint && (rc = snn_stage_first_checkpoint(&tr, err))) goto done;
+    if (p->train.method == SNN_METHOD_TEACHER_FORCED)
+        printf("Method: teacher forcing (the student driven by the teacher's spikes), spike-time %s loss, delta "
+               "%g mV%s\n",
+               p->train.spike_time_loss ? "squared-hinge" : "cross-entropy", p->train.spike_time_delta,
+               lbfgs ? "; full-batch L-BFGS, one epoch = one iteration" : "; Adam on chunks");
+    else
+        printf("Method: closed loop (the student runs freely on the teacher's inputs)\n");
+    if (lbfgs)
+        printf("Fit data: %lld trials x %lld steps (%.1fs each)%s\nL-BFGS iterations at most: %lld\n",
+               (long long)td.B, (long long)tr.fit_steps, (double)tr.fit_steps * td.dt / 1000.0,
+               tr.burn_steps ? ", burn-in left out of the loss" : "", (long long)iterations);
+    else
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal epochs: %lld (%.1fs of teacher data, %lld passes)\n"
            "Batch size: %lld\nAccumulation interval: %lld\nLog interval: %lld\nCheckpoint interval: %lld\n",
            (long long)td.L, (double)td.L * td.dt / 1000.0, (long long)iterations,
@@ -415,14 +442,25 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     int save_final = 0;
     rc = snn_stage_run_trainer(&tr, read_teacher_chunk, &td, o->stop_after, "epoch", o->output, &save_final, err);
     if (rc || !save_final) goto done;
+    memcpy(tr.params, tr.best_params, (size_t)tr.n_params * sizeof(double));
     snn_trainer_apply_params(&tr, tr.best_params);
     rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
-    if (!rc) rc = snn_stage_mark_finished(&tr, err);
-    final_written = !rc;
     if (!rc && !tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
         snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
     }
+    if (!rc) {
+        double initial[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
+        for (int a = 0; a < nt; a++)
+            for (int b = 0; b < nt; b++) initial[a * nt + b] = p->train.sf_init[a][b];
+        for (int a = 0; a < nff; a++)
+            for (int b = 0; b < nt; b++) initial[nt * nt + a * nt + b] = p->train.sf_ff_init[a][b];
+        rc = snn_fit_report(&tr, read_teacher_chunk, &td, initial, o->output, err);
+    }
+    /* finished only once final_state/ and its fit report are written: a run killed before this point
+     * writes them again when resumed */
+    if (!rc) rc = snn_stage_mark_finished(&tr, err);
+    final_written = !rc;
 done:
     if (hooks_open) snn_train_hooks_close(&hooks, have_tr ? tr.iteration : 0, final_written);
     if (have_tr) snn_trainer_free(&tr);

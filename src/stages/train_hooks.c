@@ -144,7 +144,7 @@ static void on_signal(int sig) {
 int snn_stage_run_trainer(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after,
                           const char *unit, const char *out, int *save_final, snn_error *err) {
     *save_final = 0;
-    const int finished = tr->iteration >= tr->iterations;
+    const int finished = snn_trainer_finished(tr);
     int stopped = 0;
     if (!finished) {
         struct sigaction sa;

@@ -12,14 +12,17 @@
 #include "core/progress.h"
 #include "io/npz.h"
 #include "model/spike_stats.h"
+#include "train/forced_fit.h"
 
 static volatile sig_atomic_t g_stop_requested = 0;
 void snn_trainer_request_stop(void) { g_stop_requested = 1; }
 
-static const char *const k_loss_names[SNN_N_LOSSES] = {"van_rossum", "firing_rate", "silent_penalty", "cv",
-                                                       "membrane_variance", "weight_ratio"};
-static const char *const k_loss_titles[SNN_N_LOSSES] = {"Van Rossum Loss", "FR Loss", "Silent Penalty Loss",
-                                                        "CV Loss", "Membrane Variance Loss", "Weight Ratio Loss"};
+static const char *const k_loss_names[SNN_N_LOSSES] = {"van_rossum",        "firing_rate",  "silent_penalty", "cv",
+                                                       "membrane_variance", "weight_ratio", "spike_time"};
+static const char *const k_loss_titles[SNN_N_LOSSES] = {"Van Rossum Loss",        "FR Loss",
+                                                        "Silent Penalty Loss",    "CV Loss",
+                                                        "Membrane Variance Loss", "Weight Ratio Loss",
+                                                        "Spike-time Loss"};
 
 static int64_t n_sf(const snn_trainer *tr) { return (int64_t)tr->n_types * tr->n_types; }
 static int64_t n_sf_ff(const snn_trainer *tr) { return (int64_t)tr->n_ff * tr->n_types; }
@@ -51,6 +54,16 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     tr->train_sf = tp->optimisable == SNN_OPT_SCALING_FACTORS || tp->optimisable == SNN_OPT_SCALING_FACTORS_RECURRENT;
     tr->train_sf_ff =
         tp->optimisable == SNN_OPT_SCALING_FACTORS || tp->optimisable == SNN_OPT_SCALING_FACTORS_FEEDFORWARD;
+    tr->forced = p->stage == SNN_STAGE_TRAIN && tp->method == SNN_METHOD_TEACHER_FORCED;
+    tr->lbfgs = tr->forced && tp->optimiser == SNN_OPTIMISER_LBFGS;
+    /* the best checkpoint of a stage-4 Adam run is chosen on a fixed evaluation, not on whichever chunks
+     * the last accumulation window trained on */
+    tr->eval_chunks = 0;
+    if (p->stage == SNN_STAGE_TRAIN && !tr->lbfgs) {
+        int64_t e = tp->eval_chunks > 0 ? tp->eval_chunks : tp->accumulation_interval;
+        tr->eval_chunks = e < n_chunks ? e : n_chunks;
+    }
+    tr->eval_loss = NAN;
     tr->best_loss = INFINITY;
     snprintf(tr->out_dir, sizeof tr->out_dir, "%s", out_dir);
     snprintf(tr->input_path, sizeof tr->input_path, "%s", input_path ? input_path : "");
@@ -121,13 +134,24 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     memcpy(tr->best_params, tr->params, np * sizeof(double));
     int rc = snn_adam_init(&tr->adam, tr->n_params, tp->learning_rate, err);
     if (!rc) rc = snn_state_alloc(&tr->st, net, B, err);
-    if (!rc) rc = snn_tape_alloc(&tr->tape, net, B, L, err);
-    if (!rc) rc = snn_backward_work_alloc(&tr->bw, net, B, err);
+    if (!rc && !tr->forced) rc = snn_tape_alloc(&tr->tape, net, B, L, err);
+    if (!rc && !tr->forced) rc = snn_backward_work_alloc(&tr->bw, net, B, err);
     tr->vr_on = tp->loss_weight[SNN_LOSS_VAN_ROSSUM] > 0;
     if (!rc && tr->vr_on)
         rc = snn_vr_init(&tr->vr, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay, tp->van_rossum_tau_rise,
                          tp->van_rossum_tau_decay, B, n, err);
     if (!rc && tr->vr_on) rc = snn_vr_stream_alloc(&tr->vrs, &tr->vr, B, n, L, err);
+    if (!rc && tr->eval_chunks > 0 && !tr->forced) {
+        rc = snn_state_alloc(&tr->st_eval, net, B, err);
+        if (!rc && tr->vr_on)
+            rc = snn_vr_init(&tr->vr_eval, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay,
+                             tp->van_rossum_tau_rise, tp->van_rossum_tau_decay, B, n, err);
+        if (!rc && tr->vr_on) {
+            tr->vr_e = snn_calloc(bln, sizeof(float), "van Rossum evaluation", err);
+            if (!tr->vr_e) rc = SNN_ERUN;
+        }
+    }
+    if (!rc && tr->forced) rc = snn_fit_init(tr, err);
     if (rc) snn_trainer_free(tr);
     return rc;
 }
@@ -150,6 +174,10 @@ void snn_trainer_free(snn_trainer *tr) {
         snn_vr_free(&tr->vr);
         snn_vr_stream_free(&tr->vrs);
     }
+    snn_state_free(&tr->st_eval);
+    if (tr->vr_on && tr->vr_eval.ys_d) snn_vr_free(&tr->vr_eval);
+    snn_free(tr->vr_e);
+    if (tr->forced) snn_fit_free(tr);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -170,13 +198,24 @@ static void metric_columns(const snn_trainer *tr, columns *c) {
     add_col(c, "total_loss%s%s", "", "");
     for (int k = 0; k < SNN_N_LOSSES; k++)
         if (p->train.loss_weight[k] > 0) add_col(c, "%s_loss%s", k_loss_names[k], "");
-    for (int t = 0; t < tr->n_types; t++) {
+    if (tr->eval_chunks > 0) add_col(c, "eval_loss%s%s", "", "");
+    for (int t = 0; t < tr->n_types && !tr->forced; t++) {
         const char *tn = p->rec.type_names[t];
         add_col(c, "firing_rate/mean/%s%s", tn, "");
         add_col(c, "firing_rate/std/%s%s", tn, "");
         add_col(c, "cv/mean/%s%s", tn, "");
         add_col(c, "cv/std/%s%s", tn, "");
         add_col(c, "fraction_active/%s%s", tn, "");
+    }
+    /* a forced student has no spikes of its own to take rates from: how well its v reproduces the
+     * teacher's spikes (v > theta at the teacher's spike steps, and elsewhere) */
+    for (int t = 0; t < tr->n_types && tr->forced; t++) {
+        add_col(c, "spike_time/reproduced/%s%s", p->rec.type_names[t], "");
+        add_col(c, "spike_time/extra_rate/%s%s", p->rec.type_names[t], "");
+    }
+    if (tr->lbfgs) {
+        add_col(c, "lbfgs/evaluations%s%s", "", "");
+        add_col(c, "lbfgs/step%s%s", "", "");
     }
     if (!tr->train_w) {
         for (int a = 0; a < tr->n_types; a++)
@@ -216,11 +255,12 @@ typedef struct row_stats {
     double mean_rate, mean_cv, active;
 } row_stats;
 
+static void forced_row_stats(snn_trainer *tr, row_stats *rs, double *v, uint8_t *present, int *qp);
+static int finish_row(snn_trainer *tr, double *v, uint8_t *present, int q, snn_error *err);
+
 static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
     const snn_params *p = tr->p;
     const int64_t n = tr->net->n;
-    columns c;
-    metric_columns(tr, &c);
     double v[512];
     uint8_t present[512];
     memset(present, 1, sizeof present);
@@ -229,6 +269,14 @@ static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
     v[q++] = tr->log_losses[SNN_N_LOSSES] / (double)count;
     for (int k = 0; k < SNN_N_LOSSES; k++)
         if (p->train.loss_weight[k] > 0) v[q++] = tr->log_losses[k] / (double)count;
+    if (tr->eval_chunks > 0) {
+        present[q] = (uint8_t)!isnan(tr->eval_loss);
+        v[q++] = tr->eval_loss;
+    }
+    if (tr->forced) {
+        forced_row_stats(tr, rs, v, present, &q);
+        return finish_row(tr, v, present, q, err);
+    }
     uint8_t *win = malloc((size_t)(p->train.plot_size * tr->L * n) + 1);
     double *rates = malloc((size_t)n * sizeof *rates), *cv = malloc((size_t)n * sizeof *cv);
     int64_t *counts = malloc((size_t)n * sizeof *counts);
@@ -284,6 +332,37 @@ static int log_row(snn_trainer *tr, row_stats *rs, snn_error *err) {
     free(rates);
     free(cv);
     free(counts);
+    return finish_row(tr, v, present, q, err);
+}
+
+/* The spike-reproduction columns of a forced run from the log window's counts. */
+static void forced_row_stats(snn_trainer *tr, row_stats *rs, double *v, uint8_t *present, int *qp) {
+    const snn_forced_sums *s = &tr->win_sums;
+    int q = *qp;
+    int64_t tsp = 0, rep = 0, ext = 0, ns = 0;
+    for (int t = 0; t < tr->n_types; t++) {
+        tsp += s->teacher_spikes[t];
+        rep += s->reproduced[t];
+        ext += s->extra[t];
+        ns += s->neuron_steps[t];
+        present[q] = s->teacher_spikes[t] > 0;
+        v[q++] = s->teacher_spikes[t] > 0 ? (double)s->reproduced[t] / (double)s->teacher_spikes[t] : NAN;
+        present[q] = s->neuron_steps[t] > 0;
+        v[q++] = s->neuron_steps[t] > 0 ? (double)s->extra[t] / ((double)s->neuron_steps[t] * tr->net->dt / 1000.0) : NAN;
+    }
+    rs->mean_rate = tsp > 0 ? (double)rep / (double)tsp : NAN; /* reproduced fraction */
+    rs->mean_cv = ns > 0 ? (double)ext / ((double)ns * tr->net->dt / 1000.0) : NAN; /* extra rate */
+    rs->active = NAN;
+    if (tr->lbfgs) {
+        v[q++] = (double)tr->lb.last_evals;
+        v[q++] = tr->lb.last_step;
+    }
+    *qp = q;
+}
+
+static int finish_row(snn_trainer *tr, double *v, uint8_t *present, int q, snn_error *err) {
+    columns c;
+    metric_columns(tr, &c);
     if (!tr->train_w) {
         for (int a = 0; a < tr->n_types * tr->n_types; a++) {
             v[q++] = tr->params[a];
@@ -388,7 +467,8 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
         if (tr->train_sf_ff) grads.sf_ff = tr->grad_it + n_sf(tr);
     }
     snn_spike_grad_source src = {trainer_fill, tr};
-    snn_backward_chunk(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw);
+    snn_backward_opts bo = {.surrogate_cutoff = tp->surrogate_cutoff};
+    snn_backward_chunk_opts(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw, &bo);
     if (tr->train_w) {
         /* theta = log w: dL/dtheta = dL/dw * w */
         for (int64_t e = 0; e < net->rec.nnz; e++) tr->grad_it[e] = tr->gw[e] * (double)net->rec.w[e];
@@ -418,9 +498,18 @@ static void print_block(const snn_trainer *tr, const row_stats *rs, double secs_
     for (int k = 0; k < SNN_N_LOSSES; k++)
         if (p->train.loss_weight[k] > 0) printf("  %s: %.6f\n", k_loss_titles[k], tr->log_losses[k] / (double)count);
     printf("  Total Loss: %.6f\n", tr->log_losses[SNN_N_LOSSES] / (double)count);
-    printf("  Mean FR: %.2f Hz\n", rs->mean_rate);
-    printf("  Mean CV: %.2f\n", rs->mean_cv);
-    printf("  Active fraction: %.2f\n", rs->active);
+    if (tr->eval_chunks > 0 && !isnan(tr->eval_loss)) printf("  Evaluation Loss: %.6f\n", tr->eval_loss);
+    if (tr->forced) {
+        /* forced_row_stats put the reproduced fraction and the extra rate there */
+        printf("  Teacher spikes reproduced: %.1f%%\n", 100.0 * rs->mean_rate);
+        printf("  Extra spikes: %.3f Hz per neuron\n", rs->mean_cv);
+        if (tr->lbfgs)
+            printf("  L-BFGS: %d evaluations, step %.3g\n", tr->lb.last_evals, tr->lb.last_step);
+    } else {
+        printf("  Mean FR: %.2f Hz\n", rs->mean_rate);
+        printf("  Mean CV: %.2f\n", rs->mean_cv);
+        printf("  Active fraction: %.2f\n", rs->active);
+    }
     if (!tr->train_w) {
         printf("  Scaling factors:");
         for (int64_t a = 0; a < n_sf(tr) + n_sf_ff(tr); a++) printf(" %.4f", tr->params[a]);
@@ -438,81 +527,231 @@ static int checkpoint_path(const snn_trainer *tr, const char *name, char *out, s
     return rc;
 }
 
+int snn_trainer_finished(const snn_trainer *tr) { return tr->iteration >= tr->iterations || tr->converged; }
+
+/* The total loss of the current parameters on chunks 0 .. eval_chunks-1 from the initial state, values
+ * only (closed loop: a separate state and van Rossum filter; the CV loss counts as it does in training). */
+static int closed_loop_eval(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, double *total, snn_error *err) {
+    const snn_train_params *tp = &tr->p->train;
+    snn_network *net = tr->net;
+    const int B = tr->B;
+    const int64_t L = tr->L, n = net->n, E = tr->eval_chunks;
+    const double *w = tp->loss_weight, dt = net->dt;
+    double sums[SNN_N_LOSSES] = {0};
+    snn_state_reset(&tr->st_eval, net);
+    if (tr->vr_on) snn_vr_reset(&tr->vr_eval);
+    snn_track tracks[64];
+    const int memvar = w[SNN_LOSS_MEMBRANE_VARIANCE] > 0 && B <= 64;
+    for (int64_t c = 0; c < E; c++) {
+        int rc = read_chunk(ctx, c, tr->in, tr->target, err);
+        if (rc) return rc;
+        if (memvar) {
+            memset(tr->vsum, 0, (size_t)B * n * sizeof(double));
+            memset(tr->vsumsq, 0, (size_t)B * n * sizeof(double));
+            for (int b = 0; b < B; b++)
+                tracks[b] = (snn_track){.trial = b, .v_sum = tr->vsum + (size_t)b * n, .v_sumsq = tr->vsumsq + (size_t)b * n};
+        }
+        snn_forward_chunk(net, &tr->st_eval, L, tr->in, tr->out, memvar ? tracks : NULL, memvar ? B : 0);
+        if (tr->vr_on) sums[SNN_LOSS_VAN_ROSSUM] += snn_vr_forward(&tr->vr_eval, tr->out, tr->target, B, L, n, tr->vr_e);
+        if (w[SNN_LOSS_FIRING_RATE] > 0) {
+            if (!tp->has_target_rates) snn_pooled_rates(tr->target, B, L, n, dt, tr->rates_target);
+            sums[SNN_LOSS_FIRING_RATE] += snn_rate_loss_forward(tr->out, B, L, n, dt, tr->rates_target, tr->rates);
+        }
+        if (w[SNN_LOSS_SILENT_PENALTY] > 0)
+            sums[SNN_LOSS_SILENT_PENALTY] += snn_silent_loss_forward(tr->out, B, L, n, dt, tr->alpha_n, tr->r_trial);
+        if (w[SNN_LOSS_CV] > 0)
+            sums[SNN_LOSS_CV] += snn_cv_loss(tr->out, tr->target, tp->has_target_cvs ? tr->cv_target_n : NULL, B, L, n);
+        if (memvar)
+            sums[SNN_LOSS_MEMBRANE_VARIANCE] += snn_memvar_loss_forward(tr->vsum, tr->vsumsq, B, L, n, tr->theta_n,
+                                                                        tr->ratio_n, 0.0, NULL);
+    }
+    double t = 0;
+    for (int k = 0; k < SNN_N_LOSSES; k++)
+        if (w[k] > 0 && k != SNN_LOSS_WEIGHT_RATIO) t += w[k] * sums[k] / (double)E;
+    if (w[SNN_LOSS_WEIGHT_RATIO] > 0 && !tr->train_w)
+        t += w[SNN_LOSS_WEIGHT_RATIO] * snn_weight_ratio_loss(tr->params, tr->params + n_sf(tr), tr->n_types, tr->n_ff, 0,
+                                                              tp->target_weight_ratio, 1.0, NULL, NULL);
+    *total = t;
+    return SNN_OK;
+}
+
+typedef struct run_paths {
+    char latest[SNN_PATH_MAX], best[SNN_PATH_MAX];
+} run_paths;
+
+/* One Adam iteration (closed loop or forced, chunk k mod n_chunks); every accumulation_interval
+ * iterations the optimiser step, the fixed evaluation (stage 4) and the best checkpoint. */
+static int adam_iteration(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, snn_progress *bar,
+                          const run_paths *rp, double *total_out, snn_error *err) {
+    const snn_train_params *tp = &tr->p->train;
+    const int64_t n = tr->net->n, k = tr->iteration, chunk = k % tr->n_chunks;
+    if (chunk == 0 && k > 0) {
+        /* the data wraps: replay the teacher from its initial state */
+        snn_state_reset(&tr->st, tr->net);
+        if (tr->vr_on) snn_vr_reset(&tr->vr);
+        if (tr->forced) snn_forced_state_reset(&tr->fst, tr->net);
+    }
+    int rc = read_chunk(ctx, chunk, tr->in, tr->target, err);
+    if (rc) return rc;
+    double losses[SNN_N_LOSSES];
+    double total = tr->forced ? snn_fit_chunk(tr, chunk, losses) : iteration(tr, losses);
+    if (isnan(total) && tr->forced) return snn_fail(err, SNN_ERUN, "out of memory for the spike events of a chunk");
+    for (int q = 0; q < SNN_N_LOSSES; q++) tr->log_losses[q] += losses[q];
+    tr->log_losses[SNN_N_LOSSES] += total;
+    tr->log_count++;
+    tr->window_total[tr->acc_count] = total;
+    tr->acc_count++;
+    if (!tr->forced) {
+        int64_t P = tp->plot_size;
+        memcpy(tr->stats_win + (tr->stats_filled % P) * tr->L * n, tr->out, (size_t)(tr->L * n));
+        tr->stats_filled++;
+    }
+    tr->iteration = k + 1;
+    *total_out = total;
+    if (tr->acc_count < tp->accumulation_interval) return SNN_OK;
+    double mean = 0;
+    for (int64_t q = 0; q < tr->acc_count; q++) mean += tr->window_total[q];
+    mean /= (double)tr->acc_count;
+    int is_best = 0;
+    if (tr->eval_chunks == 0) {
+        /* stage 2: the window's mean, for the parameters that produced it */
+        is_best = mean < tr->best_loss;
+        if (is_best) {
+            tr->best_loss = mean;
+            memcpy(tr->best_params, tr->params, (size_t)tr->n_params * sizeof(double));
+        }
+    }
+    for (int64_t a = 0; a < tr->n_params; a++) tr->grad_acc[a] /= (double)tr->acc_count;
+    if (tp->has_grad_norm_clip) snn_grad_clip(tr->grad_acc, tr->n_params, tp->grad_norm_clip);
+    memcpy(tr->last_grad, tr->grad_acc, (size_t)tr->n_params * sizeof(double));
+    tr->has_last_grad = 1;
+    snn_adam_step(&tr->adam, tr->params, tr->grad_acc);
+    snn_trainer_apply_params(tr, tr->params);
+    memset(tr->grad_acc, 0, (size_t)tr->n_params * sizeof(double));
+    tr->acc_count = 0;
+    if (tr->eval_chunks > 0) {
+        /* stage 4: the new parameters on the same chunks every time */
+        rc = tr->forced ? snn_fit_eval_chunks(tr, read_chunk, ctx, tr->eval_chunks, &tr->eval_loss, err)
+                        : closed_loop_eval(tr, read_chunk, ctx, &tr->eval_loss, err);
+        if (rc) return rc;
+        mean = tr->eval_loss;
+        is_best = mean < tr->best_loss;
+        if (is_best) {
+            tr->best_loss = mean;
+            memcpy(tr->best_params, tr->params, (size_t)tr->n_params * sizeof(double));
+        }
+    }
+    if (is_best) {
+        rc = snn_trainer_save(tr, rp->best, err);
+        if (rc) return rc;
+        snn_progress_clear(bar);
+        printf("  ✓ New best model saved (%s: %.6f)\n", tr->eval_chunks > 0 ? "evaluation loss" : "loss", mean);
+        fflush(stdout);
+    }
+    return SNN_OK;
+}
+
+/* One L-BFGS iteration over the fit data (the first call evaluates the starting point). */
+static int lbfgs_iteration(snn_trainer *tr, snn_progress *bar, const run_paths *rp, double *total_out, snn_error *err) {
+    const snn_train_params *tp = &tr->p->train;
+    snn_lbfgs *lb = &tr->lb;
+    double *x = lb->d; /* scratch of the L-BFGS state, free between iterations */
+    int rc;
+    tr->eval_sums_f = INFINITY;
+    if (!tr->lbfgs_started) {
+        snn_fit_x_from_params(tr, tr->params, x);
+        rc = snn_lbfgs_start(lb, x, snn_fit_objective, tr, err);
+        if (rc) return rc;
+        tr->lbfgs_started = 1;
+        tr->acc_sums = tr->eval_sums;
+        snn_progress_clear(bar);
+        printf("  L-BFGS start: loss %.8g, %lld parameters over %d trials x %lld steps\n", lb->f, (long long)tr->n_opt,
+               tr->B, (long long)tr->fit_steps);
+        fflush(stdout);
+        tr->eval_sums_f = INFINITY;
+    }
+    /* the gradient tolerance is relative to the loss (whose scale depends on the data) */
+    rc = snn_lbfgs_iterate(lb, snn_fit_objective, tr, tp->gradient_tolerance * fabs(lb->f), tp->change_tolerance, err);
+    if (rc) return rc;
+    tr->iteration++;
+    snn_fit_params_from_x(tr, lb->x, tr->params);
+    snn_trainer_apply_params(tr, tr->params);
+    if (tr->eval_sums_f == lb->f) tr->acc_sums = tr->eval_sums; /* else: no step was taken, counts unchanged */
+    tr->win_sums = tr->acc_sums;
+    tr->win_count = 1;
+    double losses[SNN_N_LOSSES];
+    double total = snn_fit_total(tr, &tr->acc_sums, losses);
+    for (int q = 0; q < SNN_N_LOSSES; q++) tr->log_losses[q] += losses[q];
+    tr->log_losses[SNN_N_LOSSES] += total;
+    tr->log_count++;
+    /* the gradient columns: d loss / d SF at the accepted point */
+    memset(tr->last_grad, 0, (size_t)tr->n_params * sizeof(double));
+    for (int64_t i = 0; i < tr->n_opt; i++) {
+        int64_t a = tr->opt_index[i];
+        tr->last_grad[a] = tr->train_w ? lb->g[i] : lb->g[i] / tr->params[a];
+    }
+    tr->has_last_grad = 1;
+    if (lb->status != SNN_LBFGS_RUNNING) tr->converged = 1;
+    *total_out = total;
+    if (total < tr->best_loss) {
+        tr->best_loss = total;
+        memcpy(tr->best_params, tr->params, (size_t)tr->n_params * sizeof(double));
+        rc = snn_trainer_save(tr, rp->best, err);
+        if (rc) return rc;
+        snn_progress_clear(bar);
+        printf("  ✓ New best model saved (loss: %.8g)\n", total);
+        fflush(stdout);
+    }
+    if (tr->converged) {
+        snn_progress_clear(bar);
+        printf("  L-BFGS stopped after %lld iterations (%lld evaluations): %s\n", (long long)tr->iteration,
+               (long long)lb->evaluations, snn_lbfgs_status_text(lb->status));
+        fflush(stdout);
+    }
+    return SNN_OK;
+}
+
 int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
                     snn_error *err) {
     const snn_params *p = tr->p;
     const snn_train_params *tp = &p->train;
-    const int64_t n = tr->net->n;
     *stopped = 0;
     columns c;
     metric_columns(tr, &c);
     const char *names[512];
     for (int i = 0; i < c.n; i++) names[i] = c.names[i];
-    char mpath[SNN_PATH_MAX], latest[SNN_PATH_MAX], best[SNN_PATH_MAX];
+    char mpath[SNN_PATH_MAX];
+    run_paths rp;
     int rc = snn_path_join(mpath, sizeof mpath, tr->out_dir, "training_metrics.csv", err);
-    if (!rc) rc = checkpoint_path(tr, "checkpoint_latest.npz", latest, sizeof latest, err);
-    if (!rc) rc = checkpoint_path(tr, "checkpoint_best.npz", best, sizeof best, err);
+    if (!rc) rc = checkpoint_path(tr, "checkpoint_latest.npz", rp.latest, sizeof rp.latest, err);
+    if (!rc) rc = checkpoint_path(tr, "checkpoint_best.npz", rp.best, sizeof rp.best, err);
+    if (!rc && tr->lbfgs) rc = snn_fit_load(tr, read_chunk, ctx, err);
     if (rc) return rc;
     if (tr->iteration == 0) rc = snn_metrics_open(&tr->metrics, mpath, c.n, names, err);
     else rc = snn_metrics_open_resume(&tr->metrics, mpath, c.n, names, tr->iteration, err);
     if (rc) return rc;
     tr->metrics_open = 1;
+    if (tr->p->train.surrogate_cutoff > 0)
+        printf("Reverse pass: surrogate cutoff %g, an approximation (the gradient through a spike whose surrogate "
+               "is below %g of its peak is dropped; 0 gives the exact gradient)\n",
+               tr->p->train.surrogate_cutoff, tr->p->train.surrogate_cutoff);
     printf("\nStarting training from epoch %lld...\n", (long long)tr->iteration);
     fflush(stdout);
     snn_progress bar;
     snn_progress_start(&bar, "Training", tr->iterations, tr->quiet);
     int64_t done_here = 0;
     double t_run = 0, t_since_plot = 0;
-    while (tr->iteration < tr->iterations) {
-        const int64_t k = tr->iteration, chunk = k % tr->n_chunks;
-        double t0 = snn_now();
-        if (chunk == 0 && k > 0) {
-            /* the data wraps: replay the teacher from its initial state */
-            snn_state_reset(&tr->st, tr->net);
-            if (tr->vr_on) snn_vr_reset(&tr->vr);
-        }
-        rc = read_chunk(ctx, chunk, tr->in, tr->target, err);
+    /* L-BFGS: every iteration is a row (an iteration is a pass over all the data) */
+    const int64_t log_interval = tr->lbfgs ? 1 : tp->log_interval;
+    while (!snn_trainer_finished(tr)) {
+        double t0 = snn_now(), total = 0;
+        rc = tr->lbfgs ? lbfgs_iteration(tr, &bar, &rp, &total, err)
+                       : adam_iteration(tr, read_chunk, ctx, &bar, &rp, &total, err);
         if (rc) break;
-        double losses[SNN_N_LOSSES];
-        double total = iteration(tr, losses);
-        for (int q = 0; q < SNN_N_LOSSES; q++) tr->log_losses[q] += losses[q];
-        tr->log_losses[SNN_N_LOSSES] += total;
-        tr->log_count++;
-        tr->window_total[tr->acc_count] = total;
-        tr->acc_count++;
-        int64_t P = tp->plot_size;
-        memcpy(tr->stats_win + (tr->stats_filled % P) * tr->L * n, tr->out, (size_t)(tr->L * n));
-        tr->stats_filled++;
-        tr->iteration = k + 1;
-        if (tr->acc_count == tp->accumulation_interval) {
-            double mean = 0;
-            for (int64_t q = 0; q < tr->acc_count; q++) mean += tr->window_total[q];
-            mean /= (double)tr->acc_count;
-            int is_best = mean < tr->best_loss;
-            if (is_best) {
-                tr->best_loss = mean;
-                memcpy(tr->best_params, tr->params, (size_t)tr->n_params * sizeof(double));
-            }
-            for (int64_t a = 0; a < tr->n_params; a++) tr->grad_acc[a] /= (double)tr->acc_count;
-            if (tp->has_grad_norm_clip) snn_grad_clip(tr->grad_acc, tr->n_params, tp->grad_norm_clip);
-            memcpy(tr->last_grad, tr->grad_acc, (size_t)tr->n_params * sizeof(double));
-            tr->has_last_grad = 1;
-            snn_adam_step(&tr->adam, tr->params, tr->grad_acc);
-            snn_trainer_apply_params(tr, tr->params);
-            memset(tr->grad_acc, 0, (size_t)tr->n_params * sizeof(double));
-            tr->acc_count = 0;
-            if (is_best) {
-                rc = snn_trainer_save(tr, best, err);
-                if (rc) break;
-                snn_progress_clear(&bar);
-                printf("  ✓ New best model saved (loss: %.6f)\n", mean);
-                fflush(stdout);
-            }
-        }
         tr->t_window += snn_now() - t0;
         t_run += snn_now() - t0;
         t_since_plot += snn_now() - t0;
-        if (tr->iteration % tp->log_interval == 0) {
+        if (tr->iteration % log_interval == 0 || (tr->lbfgs && tr->converged)) {
             row_stats rs = {0, 0, 0};
             rc = log_row(tr, &rs, err);
             if (rc) break;
@@ -521,6 +760,8 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
             memset(tr->log_losses, 0, (SNN_N_LOSSES + 1) * sizeof(double));
             tr->log_count = 0;
             tr->t_window = 0;
+            memset(&tr->win_sums, 0, sizeof tr->win_sums);
+            tr->win_count = 0;
         }
         if (tr->hooks.on_plot && tr->iteration % tp->plot_interval == 0) {
             snn_progress_clear(&bar);
@@ -536,11 +777,11 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         }
         done_here++;
         int stop = g_stop_requested || (stop_after > 0 && done_here >= stop_after);
-        if (tr->iteration % tp->checkpoint_interval == 0 || tr->iteration == tr->iterations || stop) {
-            rc = snn_trainer_save(tr, latest, err);
+        if (tr->iteration % tp->checkpoint_interval == 0 || snn_trainer_finished(tr) || stop) {
+            rc = snn_trainer_save(tr, rp.latest, err);
             if (rc) break;
             snn_progress_clear(&bar);
-            printf("  ✓ Checkpoint saved (epoch %lld) to %s\n", (long long)tr->iteration, latest);
+            printf("  ✓ Checkpoint saved (epoch %lld) to %s\n", (long long)tr->iteration, rp.latest);
             fflush(stdout);
             if (tr->hooks.on_checkpoint) {
                 rc = tr->hooks.on_checkpoint(tr->hooks.ctx, tr, tr->iteration, err);
@@ -550,7 +791,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         char post[96];
         snprintf(post, sizeof post, "Total=%.4f", total);
         snn_progress_update(&bar, tr->iteration, post);
-        if (stop && tr->iteration < tr->iterations) {
+        if (stop && !snn_trainer_finished(tr)) {
             *stopped = 1;
             break;
         }
@@ -559,21 +800,84 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     snn_metrics_close(&tr->metrics);
     tr->metrics_open = 0;
     if (!rc && done_here > 0) {
-        /* what the reverse pass keeps per trial-step: the tape */
-        double per_ts = (double)(tr->tape.n * (2 * sizeof(snn_real) + sizeof(uint16_t))) / 1048576.0;
-        printf("Timing: %.3f s per epoch over %lld epochs (%.0f trial-steps/s), peak memory %.1f MiB, "
-               "BPTT memory %.4f MiB per trial-step\n",
-               t_run / (double)done_here, (long long)done_here,
-               (double)done_here * (double)tr->B * (double)tr->L / t_run, (double)snn_peak_rss_bytes() / 1048576.0,
-               per_ts);
+        if (tr->lbfgs) {
+            printf("Timing: %.3f s per epoch over %lld epochs (L-BFGS, %lld loss-and-gradient evaluations of %d "
+                   "trials x %lld steps), peak memory %.1f MiB\n",
+                   t_run / (double)done_here, (long long)done_here, (long long)tr->lb.evaluations, tr->B,
+                   (long long)tr->fit_steps, (double)snn_peak_rss_bytes() / 1048576.0);
+        } else {
+            /* what the reverse pass keeps per trial-step: the tape */
+            double per_ts = (double)(tr->tape.n * (2 * sizeof(snn_real) + sizeof(uint16_t))) / 1048576.0;
+            printf("Timing: %.3f s per epoch over %lld epochs (%.0f trial-steps/s), peak memory %.1f MiB, "
+                   "BPTT memory %.4f MiB per trial-step\n",
+                   t_run / (double)done_here, (long long)done_here,
+                   (double)done_here * (double)tr->B * (double)tr->L / t_run, (double)snn_peak_rss_bytes() / 1048576.0,
+                   per_ts);
+        }
     }
     return rc;
 }
 
 /* ---- checkpoints ---- */
 
-/* 2: the run record (seed, parameters_sha256, data_sha256) and final_state_written */
+/* 2: the run record (seed, parameters_sha256, data_sha256), final_state_written, the spike-time loss in
+ * log_loss_sums (8 entries), eval_loss, the method, and the teacher-forced and L-BFGS state */
 #define CKPT_VERSION 2
+
+/* The forced counts of a log window or of L-BFGS's accepted point as int64 [5][n_types]: teacher
+ * spikes, reproduced, extra, neuron-steps, and (row 4, entry 0) the loss's element count. */
+static void counts_pack(const snn_forced_sums *s, int nt, int64_t *out) {
+    for (int l = 0; l < nt; l++) {
+        out[l] = s->teacher_spikes[l];
+        out[nt + l] = s->reproduced[l];
+        out[2 * nt + l] = s->extra[l];
+        out[3 * nt + l] = s->neuron_steps[l];
+        out[4 * nt + l] = l == 0 ? s->count : 0;
+    }
+}
+
+static void counts_unpack(const int64_t *in, int nt, snn_forced_sums *s) {
+    for (int l = 0; l < nt; l++) {
+        s->teacher_spikes[l] = in[l];
+        s->reproduced[l] = in[nt + l];
+        s->extra[l] = in[2 * nt + l];
+        s->neuron_steps[l] = in[3 * nt + l];
+    }
+    s->count = in[4 * nt];
+}
+
+/* The teacher-forced and L-BFGS part of a checkpoint. */
+static int save_forced(snn_npz_writer *w, const snn_trainer *tr, snn_error *err) {
+    const int nt = tr->n_types;
+    int64_t cnt[5 * SNN_MAX_TYPES], sh1[1], sh2[2] = {5, nt};
+    counts_pack(&tr->win_sums, nt, cnt);
+    int rc = snn_npz_add(w, "forced_window_counts", SNN_I64, 2, sh2, cnt, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "forced_window_chunks", tr->win_count, err);
+    if (rc || !tr->lbfgs) return rc;
+    const snn_lbfgs *lb = &tr->lb;
+    counts_pack(&tr->acc_sums, nt, cnt);
+    rc = snn_npz_add(w, "lbfgs_accepted_counts", SNN_I64, 2, sh2, cnt, err);
+    if (!rc) rc = snn_npz_add_scalar_f64(w, "lbfgs_accepted_loss_sum", tr->acc_sums.loss, err);
+    sh1[0] = tr->n_opt;
+    if (!rc) rc = snn_npz_add(w, "lbfgs_x", SNN_F64, 1, sh1, lb->x, err);
+    if (!rc) rc = snn_npz_add(w, "lbfgs_gradient", SNN_F64, 1, sh1, lb->g, err);
+    if (!rc) rc = snn_npz_add_scalar_f64(w, "lbfgs_loss", lb->f, err);
+    int64_t shm[2] = {lb->m, tr->n_opt};
+    if (!rc) rc = snn_npz_add(w, "lbfgs_s", SNN_F64, 2, shm, lb->s, err);
+    if (!rc) rc = snn_npz_add(w, "lbfgs_y", SNN_F64, 2, shm, lb->y, err);
+    sh1[0] = lb->m;
+    if (!rc) rc = snn_npz_add(w, "lbfgs_rho", SNN_F64, 1, sh1, lb->rho, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_pairs", lb->pairs, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_newest", lb->newest, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_iterations", lb->iterations, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_evaluations", lb->evaluations, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_status", lb->status, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_last_evaluations", lb->last_evals, err);
+    if (!rc) rc = snn_npz_add_scalar_f64(w, "lbfgs_last_step", lb->last_step, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "lbfgs_started", tr->lbfgs_started, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "converged", tr->converged, err);
+    return rc;
+}
 
 int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     const snn_network *net = tr->net;
@@ -585,6 +889,8 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = snn_npz_add_scalar_i64(w, "epoch", tr->iteration, err);
     if (!rc) rc = snn_npz_add_scalar_i64(w, "iterations", tr->iterations, err);
     if (!rc) rc = snn_npz_add_scalar_i64(w, "optimisable", tr->p->train.optimisable, err);
+    if (!rc) rc = snn_npz_add_scalar_i64(w, "method", tr->forced ? 1 + tr->lbfgs : 0, err);
+    if (!rc) rc = snn_npz_add_scalar_f64(w, "eval_loss", tr->eval_loss, err);
     sh1[0] = np;
     if (!rc) rc = snn_npz_add(w, "parameters", SNN_F64, 1, sh1, tr->params, err);
     if (!rc) rc = snn_npz_add(w, "best_parameters", SNN_F64, 1, sh1, tr->best_params, err);
@@ -603,12 +909,17 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = snn_npz_add_scalar_i64(w, "log_count", tr->log_count, err);
     sh2[0] = B;
     sh2[1] = n;
-    if (!rc) rc = snn_npz_add(w, "state_v", SNN_F64, 2, sh2, tr->st.v, err);
-    if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, tr->st.ref, err);
+    /* the network state the next chunk continues from (the forced student's with teacher forcing) */
+    const double *sv = tr->forced ? tr->fst.v : tr->st.v;
+    const int32_t *sr = tr->forced ? tr->fst.ref : tr->st.ref;
+    const snn_real *sg = tr->forced ? tr->fst.g : tr->st.g;
+    if (!rc) rc = snn_npz_add(w, "state_v", SNN_F64, 2, sh2, sv, err);
+    if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, sr, err);
     sh3[0] = B;
     sh3[1] = 2 * S;
     sh3[2] = n;
-    if (!rc) rc = snn_npz_add(w, "state_g", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 3, sh3, tr->st.g, err);
+    if (!rc) rc = snn_npz_add(w, "state_g", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 3, sh3, sg, err);
+    if (!rc && tr->forced) rc = save_forced(w, tr, err);
     if (!rc && tr->vr_on) {
         rc = snn_npz_add(w, "van_rossum_student_decay", SNN_F64, 2, sh2, tr->vr.ys_d, err);
         if (!rc) rc = snn_npz_add(w, "van_rossum_teacher_decay", SNN_F64, 2, sh2, tr->vr.yt_d, err);
@@ -747,6 +1058,45 @@ static int check_values(snn_trainer *tr, const char *path, int64_t filled, int64
     return rc;
 }
 
+static int load_forced(snn_npz *z, snn_trainer *tr, snn_error *err) {
+    const int nt = tr->n_types;
+    int64_t cnt[5 * SNN_MAX_TYPES], s2[2] = {5, nt}, v = 0;
+    size_t cb = (size_t)(5 * nt) * sizeof(int64_t);
+    int rc = read_exact(z, "forced_window_counts", SNN_I64, 2, s2, cnt, cb, err);
+    if (!rc) counts_unpack(cnt, nt, &tr->win_sums);
+    if (!rc) rc = read_i64(z, "forced_window_chunks", &tr->win_count, err);
+    if (rc || !tr->lbfgs) return rc;
+    snn_lbfgs *lb = &tr->lb;
+    rc = read_exact(z, "lbfgs_accepted_counts", SNN_I64, 2, s2, cnt, cb, err);
+    if (!rc) counts_unpack(cnt, nt, &tr->acc_sums);
+    if (!rc) rc = read_exact(z, "lbfgs_accepted_loss_sum", SNN_F64, 0, NULL, &tr->acc_sums.loss, sizeof(double), err);
+    int64_t s1[1] = {tr->n_opt}, sm[2] = {lb->m, tr->n_opt}, sr[1] = {lb->m};
+    size_t xb = (size_t)tr->n_opt * sizeof(double), mb = (size_t)lb->m * xb;
+    if (!rc) rc = read_exact(z, "lbfgs_x", SNN_F64, 1, s1, lb->x, xb, err);
+    if (!rc) rc = read_exact(z, "lbfgs_gradient", SNN_F64, 1, s1, lb->g, xb, err);
+    if (!rc) rc = read_exact(z, "lbfgs_loss", SNN_F64, 0, NULL, &lb->f, sizeof(double), err);
+    if (!rc) rc = read_exact(z, "lbfgs_s", SNN_F64, 2, sm, lb->s, mb, err);
+    if (!rc) rc = read_exact(z, "lbfgs_y", SNN_F64, 2, sm, lb->y, mb, err);
+    if (!rc) rc = read_exact(z, "lbfgs_rho", SNN_F64, 1, sr, lb->rho, (size_t)lb->m * sizeof(double), err);
+    if (!rc) rc = read_i64(z, "lbfgs_pairs", &lb->pairs, err);
+    if (!rc) rc = read_i64(z, "lbfgs_newest", &lb->newest, err);
+    if (!rc) rc = read_i64(z, "lbfgs_iterations", &lb->iterations, err);
+    if (!rc) rc = read_i64(z, "lbfgs_evaluations", &lb->evaluations, err);
+    if (!rc) rc = read_i64(z, "lbfgs_status", &v, err);
+    lb->status = (int)v;
+    if (!rc) rc = read_i64(z, "lbfgs_last_evaluations", &v, err);
+    lb->last_evals = (int)v;
+    if (!rc) rc = read_exact(z, "lbfgs_last_step", SNN_F64, 0, NULL, &lb->last_step, sizeof(double), err);
+    if (!rc) rc = read_i64(z, "lbfgs_started", &v, err);
+    tr->lbfgs_started = (int)v;
+    if (!rc) rc = read_i64(z, "converged", &v, err);
+    tr->converged = (int)v;
+    if (!rc && (lb->pairs < 0 || lb->pairs > lb->m || lb->newest < 0 || lb->newest >= lb->m))
+        rc = snn_fail(err, SNN_EINPUT, "%s: inconsistent L-BFGS state (pairs %lld, newest %lld, history %d)", "checkpoint",
+                      (long long)lb->pairs, (long long)lb->newest, lb->m);
+    return rc;
+}
+
 int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     snn_npz *z = snn_npz_open(path, err);
     if (!z) return SNN_EINPUT;
@@ -764,6 +1114,12 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = read_i64(z, "optimisable", &opt, err);
     if (!rc && opt != tr->p->train.optimisable)
         rc = snn_fail(err, SNN_EINPUT, "%s: array 'optimisable': the checkpoint trained a different quantity", path);
+    int64_t method = 0;
+    if (!rc && version >= 2) rc = read_i64(z, "method", &method, err);
+    if (!rc && method != (tr->forced ? 1 + tr->lbfgs : 0))
+        rc = snn_fail(err, SNN_EINPUT, "%s: array 'method': the checkpoint used another fitting method or optimiser",
+                      path);
+    if (!rc && version >= 2) rc = read_exact(z, "eval_loss", SNN_F64, 0, NULL, &tr->eval_loss, sizeof(double), err);
     if (!rc) rc = read_i64(z, "epoch", &tr->iteration, err);
     int64_t s1[1] = {np};
     size_t pb = (size_t)np * sizeof(double);
@@ -781,14 +1137,24 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     if (!rc) rc = read_exact(z, "best_loss", SNN_F64, 0, NULL, &tr->best_loss, sizeof(double), err);
     int64_t sw[1] = {tr->p->train.accumulation_interval};
     if (!rc) rc = read_exact(z, "window_total_losses", SNN_F64, 1, sw, tr->window_total, (size_t)sw[0] * sizeof(double), err);
-    int64_t sl[1] = {SNN_N_LOSSES + 1};
+    /* version 1 had no spike-time loss: its sums are those of the losses before it, then the total */
+    const int64_t n_old = version == 1 ? SNN_LOSS_SPIKE_TIME : SNN_N_LOSSES;
+    int64_t sl[1] = {n_old + 1};
     if (!rc) rc = read_exact(z, "log_loss_sums", SNN_F64, 1, sl, tr->log_losses, (size_t)sl[0] * sizeof(double), err);
+    if (!rc && version == 1) {
+        tr->log_losses[SNN_N_LOSSES] = tr->log_losses[n_old];
+        for (int64_t k = n_old; k < SNN_N_LOSSES; k++) tr->log_losses[k] = 0;
+    }
     if (!rc) rc = read_i64(z, "log_count", &tr->log_count, err);
     int64_t s2[2] = {B, n}, s3[3] = {B, 2 * S, n};
     snn_dtype rd = sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32;
-    if (!rc) rc = read_exact(z, "state_v", SNN_F64, 2, s2, tr->st.v, (size_t)(B * n) * sizeof(double), err);
-    if (!rc) rc = read_exact(z, "state_refractory", SNN_I32, 2, s2, tr->st.ref, (size_t)(B * n) * sizeof(int32_t), err);
-    if (!rc) rc = read_exact(z, "state_g", rd, 3, s3, tr->st.g, (size_t)(B * 2 * S * n) * sizeof(snn_real), err);
+    double *sv = tr->forced ? tr->fst.v : tr->st.v;
+    int32_t *sr = tr->forced ? tr->fst.ref : tr->st.ref;
+    snn_real *sg = tr->forced ? tr->fst.g : tr->st.g;
+    if (!rc) rc = read_exact(z, "state_v", SNN_F64, 2, s2, sv, (size_t)(B * n) * sizeof(double), err);
+    if (!rc) rc = read_exact(z, "state_refractory", SNN_I32, 2, s2, sr, (size_t)(B * n) * sizeof(int32_t), err);
+    if (!rc) rc = read_exact(z, "state_g", rd, 3, s3, sg, (size_t)(B * 2 * S * n) * sizeof(snn_real), err);
+    if (!rc && tr->forced) rc = load_forced(z, tr, err);
     if (!rc && tr->vr_on) {
         size_t vb = (size_t)(B * n) * sizeof(double);
         rc = read_exact(z, "van_rossum_student_decay", SNN_F64, 2, s2, tr->vr.ys_d, vb, err);

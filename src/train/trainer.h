@@ -17,9 +17,11 @@
 #include "core/error.h"
 #include "io/metrics.h"
 #include "config/params.h"
+#include "model/forced.h"
 #include "model/lif.h"
 #include "model/network.h"
 #include "train/adam.h"
+#include "train/lbfgs.h"
 #include "train/loss.h"
 
 /* Reads chunk c of the teacher data: inputs [B][L][N_in] and target spikes [B][L][N]. */
@@ -96,10 +98,43 @@ typedef struct snn_trainer {
     snn_run_record record;      /* written into every checkpoint (set by the stage before saving) */
     snn_run_record loaded;      /* read from the checkpoint by snn_trainer_load */
     int final_state_written;    /* final_state/ is complete: the run is finished (saved in checkpoints) */
+    /* fixed evaluation that picks the best checkpoint (stage 4, Adam): the first eval_chunks chunks of
+     * the data from the initial state, after every optimiser step */
+    int64_t eval_chunks;
+    double eval_loss;           /* of the current parameters (NAN before the first) */
+    snn_state st_eval;
+    snn_vr vr_eval;
+    float *vr_e;                /* [B][L][N] the van Rossum evaluation's difference buffer */
+    /* teacher forcing (method = teacher_forced; train/forced_fit.c) */
+    int forced, lbfgs;
+    snn_forced_state fst;       /* the forced student (Adam: carried chunk to chunk, reset at the wrap) */
+    snn_forced_state fst_eval;
+    snn_forced_work fw;
+    snn_events ev_t, ev_i;      /* teacher spikes and inputs: the current chunk (Adam) or the fit data */
+    int64_t fit_steps;          /* steps of each trial in the full-batch fit */
+    int64_t burn_steps;         /* burn_in in steps */
+    int fit_loaded;             /* ev_t / ev_i hold the fit data */
+    snn_forced_sums win_sums;   /* counts of the current log window */
+    int64_t win_count;
+    snn_lbfgs lb;               /* L-BFGS over the log of the trained factors (or the log-weights) */
+    int64_t n_opt;              /* parameters L-BFGS moves */
+    int64_t *opt_index;         /* their indices in params */
+    int lbfgs_started, converged;
+    snn_forced_sums eval_sums;  /* the counts of the last objective evaluation */
+    double eval_sums_f;         /* and its loss */
+    snn_forced_sums acc_sums;   /* the counts of the point L-BFGS accepted */
+    double *gn;                 /* [n_types][K][K] Gauss-Newton matrix of the last evaluation with it */
+    double delta_override;      /* > 0: the spike-time loss's delta instead of the parameter file's (the
+                                 * fit report's refit at half the delta) */
 } snn_trainer;
 
+/* The run has nothing left to do: the iteration cap, or L-BFGS stopped by a tolerance. */
+int snn_trainer_finished(const snn_trainer *tr);
+
 /* Sets up a trainer for network net (its current weights and scaling factors are the starting point)
- * and B trials of teacher data in n_chunks chunks of L steps. */
+ * and B trials of teacher data in n_chunks chunks of L steps. With method = teacher_forced and L-BFGS,
+ * each iteration is one L-BFGS iteration over the first fit_steps steps of every trial (all of them by
+ * default), read through the chunk reader at the start of the run. */
 int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int B, int64_t L, int64_t n_chunks,
                      int64_t iterations, const char *out_dir, const char *input_path, snn_error *err);
 void snn_trainer_free(snn_trainer *tr);

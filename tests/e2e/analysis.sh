@@ -28,7 +28,7 @@ mk() { # mk OUT.toml [sed expressions...]
   local out=$1; shift
   sed -e "s/^epochs = .*/epochs = $([ $sanitized = 1 ] && echo 6 || echo 20)/" -e 's/^checkpoint_interval = .*/checkpoint_interval = 10/' \
       -e 's/^plot_interval = .*/plot_interval = 20/' -e 's/^plot_size = .*/plot_size = 5/' \
-      "$@" parameters/demo-train.toml > "$out"
+      "$@" parameters/demo-train-closed-loop.toml > "$out"
 }
 mk "$work/train.toml"
 mk "$work/train-id.toml" -e 's/^weight_perturbation_variance = .*/weight_perturbation_variance = 0.0/'

@@ -69,7 +69,7 @@ mktrain() { # mktrain OUT.toml [sed expressions...]
   local out=$1; shift
   sed -e 's/^epochs = .*/epochs = 12/' -e 's/^accumulation_interval = .*/accumulation_interval = 2/' \
       -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 1000/' \
-      -e 's/^plot_size = .*/plot_size = 3/' "$@" parameters/demo-train.toml > "$out"
+      -e 's/^plot_size = .*/plot_size = 3/' "$@" parameters/demo-train-closed-loop.toml > "$out"
 }
 mktrain "$work/train.toml"
 mkhomeo() { # mkhomeo OUT.toml [sed expressions...]

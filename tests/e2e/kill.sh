@@ -6,6 +6,9 @@
 # exactly the files of an uninterrupted run, byte for byte (metrics, checkpoints, targets, initial and
 # final state, figures), except the TensorBoard and W&B logs, which carry wall-clock times.
 # Timing-based and slow under the sanitizers: skipped there (SNNFIT_SANITIZED=1).
+# KILL_TRAIN: the stage-4 file (default the closed-loop demo file: Adam, accumulation windows, van Rossum
+# state); tests/e2e/kill_forced.sh runs the same with the teacher-forced demo file (L-BFGS state, fit
+# report).
 set -uo pipefail
 : "${SNNFIT:?}" "${SNNFIT_SOURCE_DIR:?}" "${PY:=/usr/bin/python3}"
 if [ "${SNNFIT_SANITIZED:-0}" = 1 ]; then echo "skipped under the sanitizers"; exit 0; fi
@@ -22,7 +25,7 @@ sed 's/^duration = .*/duration = 1200.0/' parameters/demo-teacher.toml > "$work/
 # 16 epochs over 12 chunks (the data wraps), a step every 3, checkpoints every 4, figures at 16
 sed -e 's/^epochs = .*/epochs = 16/' -e 's/^accumulation_interval = .*/accumulation_interval = 3/' \
     -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 16/' \
-    -e 's/^plot_size = .*/plot_size = 3/' parameters/demo-train.toml > "$work/train.toml"
+    -e 's/^plot_size = .*/plot_size = 3/' "${KILL_TRAIN:-parameters/demo-train-closed-loop.toml}" > "$work/train.toml"
 train() { "$SNNFIT" train "$work/train.toml" -i "$work/teacher" -o "$1" --quiet; }
 
 t0=$(date +%s%N)

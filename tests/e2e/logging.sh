@@ -26,7 +26,7 @@ sed 's/^duration = .*/duration = 1200.0/' parameters/demo-teacher.toml > "$work/
 sed -e 's/^epochs = .*/epochs = 24/' -e 's/^accumulation_interval = .*/accumulation_interval = 3/' \
     -e 's/^checkpoint_interval = .*/checkpoint_interval = 8/' -e 's/^plot_interval = .*/plot_interval = 6/' \
     -e 's/^plot_size = .*/plot_size = 3/' -e 's/^\[simulation\]/[simulation]\nlog_interval = 2/' \
-    parameters/demo-train.toml > "$work/train.toml"
+    parameters/demo-train-closed-loop.toml > "$work/train.toml"
 cat >> "$work/train.toml" <<'EOF'
 
 [wandb]

@@ -26,7 +26,7 @@ mk() { # mk OUT.toml [sed expressions...]
   sed -e 's/^epochs = .*/epochs = 30/' -e 's/^accumulation_interval = .*/accumulation_interval = 3/' \
       -e 's/^checkpoint_interval = .*/checkpoint_interval = 4/' -e 's/^plot_interval = .*/plot_interval = 15/' \
       -e 's/^plot_size = .*/plot_size = 3/' -e 's/^\[simulation\]/[simulation]\nlog_interval = 2/' \
-      "$@" parameters/demo-train.toml > "$out"
+      -e 's/^\[training\]/[training]\neval_chunks = 1/' "$@" parameters/demo-train-closed-loop.toml > "$out"
 }
 mk "$work/train.toml" -e 's/^loss_weight.firing_rate = .*/loss_weight.firing_rate = 0.1\nloss_weight.silent_penalty = 0.05\nloss_weight.membrane_variance = 0.01\nloss_weight.cv = 0.1/'
 
@@ -101,6 +101,10 @@ for col in ["total_loss", "van_rossum_loss", "firing_rate_loss", "silent_penalty
 # the first row comes before any optimiser step in window 1 (epoch 2 < 3): no gradient yet
 assert rows[0]["gradients/scaling_factors/recurrent/excitatory_to_excitatory"] == ""
 assert rows[1]["gradients/scaling_factors/recurrent/excitatory_to_excitatory"] != ""
+# the best checkpoint is the lowest fixed evaluation (every evaluation, at epochs 3, 6, ..., shows in a row)
+evals = [float(r["eval_loss"]) for r in rows if r["eval_loss"] != ""]
+assert rows[0]["eval_loss"] == "" and len(evals) == 14, evals
+assert float(np.load(f"{run}/checkpoints/checkpoint_best.npz")["best_loss"]) == min(evals)
 t = np.load(f"{run}/targets/target_scaling_factors.npz")
 assert t["recurrent_scaling_factors"].shape == (2, 2) and t["feedforward_scaling_factors"].shape == (1, 2)
 f = np.load(f"{run}/final_state/network_structure.npz")

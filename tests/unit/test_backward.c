@@ -106,7 +106,16 @@ static double rel_err(const double *x, const double *y, int64_t n) {
     return den > 0 ? num / den : num;
 }
 
-static void run_case(const char *name, int threads) {
+/* How a case is run: threads, each fixture trial repeated `copies` times (so that there are enough
+ * trials to make several groups in the reverse pass; the gradients are then `copies` times torch's),
+ * the surrogate cutoff (0: exact; then the gradients are checked against torch), whether a group
+ * shares a team of threads however small (team = 1) or never (0). Fills out (4 + 2, or nnz + nnz_ff). */
+typedef struct run_opts {
+    int threads, copies, team;
+    double cutoff;
+} run_opts;
+
+static void run_case_opts(const char *name, run_opts o, double *out_grads) {
     grad_case g;
     load_grad_case(name, &g);
     fixture *f = &g.f;
@@ -114,14 +123,26 @@ static void run_case(const char *name, int threads) {
     snn_network net;
     assert_int_equal(snn_network_build(&net, &f->rec, &f->ff, &f->s, f->dt, &err), SNN_OK);
     snn_network_set_scaling(&net, g.sf, g.sf_ff);
+    const int64_t B0 = f->B, C = o.copies > 0 ? o.copies : 1;
     snn_state st;
-    assert_int_equal(snn_state_alloc(&st, &net, (int)f->B, &err), SNN_OK);
-    int64_t B = f->B, n = f->n, n_in = f->n_in, W = g.warm, T = g.T, TT = W + T;
+    assert_int_equal(snn_state_alloc(&st, &net, (int)(B0 * C), &err), SNN_OK);
+    int64_t B = B0 * C, n = f->n, n_in = f->n_in, W = g.warm, T = g.T, TT = W + T;
     uint8_t *warm_in = malloc((size_t)(B * W * n_in)), *chunk_in = malloc((size_t)(B * T * n_in));
     for (int64_t b = 0; b < B; b++) {
-        memcpy(warm_in + b * W * n_in, g.inputs + b * TT * n_in, (size_t)(W * n_in));
-        memcpy(chunk_in + b * T * n_in, g.inputs + (b * TT + W) * n_in, (size_t)(T * n_in));
+        const int64_t b0 = b % B0;
+        memcpy(warm_in + b * W * n_in, g.inputs + b0 * TT * n_in, (size_t)(W * n_in));
+        memcpy(chunk_in + b * T * n_in, g.inputs + (b0 * TT + W) * n_in, (size_t)(T * n_in));
     }
+    /* the fixture's dL/ds and voltage-loss coefficients, repeated for every copy */
+    float *ds_all = malloc((size_t)(B * T * n) * sizeof(float));
+    double *vc_all = malloc((size_t)(2 * B * n) * sizeof(double));
+    for (int64_t b = 0; b < B; b++) {
+        const int64_t b0 = b % B0;
+        memcpy(ds_all + b * T * n, g.ds + b0 * T * n, (size_t)(T * n) * sizeof(float));
+        for (int c = 0; c < 2; c++)
+            memcpy(vc_all + (c * B + b) * n, g.vcoef + (c * B0 + b0) * n, (size_t)n * sizeof(double));
+    }
+    const int threads = o.threads;
     uint8_t *out = malloc((size_t)(B * TT * n));
     omp_set_num_threads(threads);
     snn_forward_chunk(&net, &st, W, warm_in, out, NULL, 0);
@@ -130,7 +151,7 @@ static void run_case(const char *name, int threads) {
     snn_forward_chunk_taped(&net, &st, T, chunk_in, out, NULL, 0, &tape);
     long mismatched = 0, spikes = 0;
     for (int64_t k = 0; k < B * T * n; k++) {
-        mismatched += out[k] != g.spikes[k];
+        mismatched += out[k] != g.spikes[(k / (T * n)) % B0 * T * n + k % (T * n)];
         spikes += out[k];
     }
     assert_int_equal(mismatched, 0);
@@ -141,6 +162,7 @@ static void run_case(const char *name, int threads) {
 
     snn_backward_work work;
     assert_int_equal(snn_backward_work_alloc(&work, &net, (int)B, &err), SNN_OK);
+    if (o.team) work.team_min_work = 0;
     double gsf[4] = {0}, gsf_ff[2] = {0};
     double *gw = calloc((size_t)net.rec.nnz, sizeof(double)), *gwff = calloc((size_t)net.ff.nnz, sizeof(double));
     snn_grads grads = {0};
@@ -151,10 +173,26 @@ static void run_case(const char *name, int threads) {
         grads.w = gw;
         grads.w_ff = gwff;
     }
-    snn_spike_grad_array arr = {g.ds, T, n};
+    snn_spike_grad_array arr = {ds_all, T, n};
     snn_spike_grad_source src = {snn_spike_grad_array_fill, &arr};
-    snn_backward_chunk(&net, &tape, T, chunk_in, &src, g.vcoef, g.scale, &grads, &work);
-    if (g.grad_sf) {
+    snn_backward_opts bo = {.surrogate_cutoff = o.cutoff};
+    snn_backward_chunk_opts(&net, &tape, T, chunk_in, &src, vc_all, g.scale, &grads, &work, &bo);
+    for (int k = 0; g.grad_sf && k < 4; k++) g.grad_sf[k] *= (double)C;
+    for (int k = 0; g.grad_sf && k < 2; k++) g.grad_sf_ff[k] *= (double)C;
+    for (int64_t k = 0; g.grad_w && k < g.n_w; k++) g.grad_w[k] *= (double)C;
+    for (int64_t k = 0; g.grad_w && k < g.n_w_ff; k++) g.grad_w_ff[k] *= (double)C;
+    if (out_grads) {
+        if (g.grad_sf) {
+            memcpy(out_grads, gsf, sizeof gsf);
+            memcpy(out_grads + 4, gsf_ff, sizeof gsf_ff);
+        } else {
+            memcpy(out_grads, gw, (size_t)net.rec.nnz * sizeof(double));
+            memcpy(out_grads + net.rec.nnz, gwff, (size_t)net.ff.nnz * sizeof(double));
+        }
+    }
+    if (o.cutoff > 0) {
+        /* an approximation: compared with the exact gradients by the caller */
+    } else if (g.grad_sf) {
         double e1 = rel_err(gsf, g.grad_sf, 4), e2 = rel_err(gsf_ff, g.grad_sf_ff, 2);
         print_message("%s: dL/dSF    C [%.6g %.6g %.6g %.6g] torch [%.6g %.6g %.6g %.6g] rel err %.2e\n", name,
                       gsf[0], gsf[1], gsf[2], gsf[3], g.grad_sf[0], g.grad_sf[1], g.grad_sf[2], g.grad_sf[3], e1);
@@ -177,6 +215,8 @@ static void run_case(const char *name, int threads) {
     }
     free(gw);
     free(gwff);
+    free(ds_all);
+    free(vc_all);
     free(warm_in);
     free(chunk_in);
     free(out);
@@ -185,6 +225,17 @@ static void run_case(const char *name, int threads) {
     snn_state_free(&st);
     snn_network_free(&net);
     free_grad_case(&g);
+}
+
+static void run_case(const char *name, int threads) { run_case_opts(name, (run_opts){.threads = threads}, NULL); }
+
+/* The number of synapses of a weights fixture's network (recurrent + feedforward). */
+static int64_t fixture_nnz(const char *name) {
+    grad_case g;
+    load_grad_case(name, &g);
+    int64_t nnz = g.f.s.rec.nnz + g.f.s.ff.nnz;
+    free_grad_case(&g);
+    return nnz;
 }
 
 static void test_scaling_factors_refractory(void **state) {
@@ -208,6 +259,64 @@ static void test_thread_count_does_not_matter(void **state) {
     run_case("tests/fixtures/model/grad_w_ref8.npz", 1);
 }
 
+/* 20 trials make several groups of trials in the reverse pass (one per thread, without barriers), or
+ * one group on a whole team (with barriers): the gradients are the same bits whatever the threads,
+ * the grouping and the sharing, and match torch's. Weights mode groups by the trials alone. */
+static void test_groups_and_teams_bit_identical(void **state) {
+    (void)state;
+    const char *names[2] = {"tests/fixtures/model/grad_sf_ref8.npz", "tests/fixtures/model/grad_w_ref8.npz"};
+    for (int q = 0; q < 2; q++) {
+        const int64_t len = q == 0 ? 6 : fixture_nnz(names[q]);
+        double *ref = calloc((size_t)len, sizeof(double)), *got = calloc((size_t)len, sizeof(double));
+        run_case_opts(names[q], (run_opts){.threads = 1, .copies = 5}, ref);
+        const run_opts variants[4] = {{.threads = 2, .copies = 5}, {.threads = 3, .copies = 5},
+                                      {.threads = 2, .copies = 5, .team = 1}, {.threads = 3, .copies = 5, .team = 1}};
+        for (int k = 0; k < 4; k++) {
+            run_case_opts(names[q], variants[k], got);
+            assert_memory_equal(got, ref, (size_t)len * sizeof(double));
+        }
+        /* 4 trials: one group, shared by a team of 3 threads */
+        run_case_opts(names[q], (run_opts){.threads = 1}, ref);
+        run_case_opts(names[q], (run_opts){.threads = 3, .team = 1}, got);
+        assert_memory_equal(got, ref, (size_t)len * sizeof(double));
+        free(ref);
+        free(got);
+    }
+}
+
+/* The opt-in surrogate cutoff: at a cutoff no surrogate falls below it gives the exact gradient bit for
+ * bit; at 1e-4 of the peak it changes the gradient, by little, and the same whatever the threads. */
+static void test_surrogate_cutoff(void **state) {
+    (void)state;
+    const char *name = "tests/fixtures/model/grad_sf_ref8.npz";
+    double exact[6], tiny[6], approx[6], approx3[6];
+    run_case_opts(name, (run_opts){.threads = 2, .copies = 5}, exact);
+    run_case_opts(name, (run_opts){.threads = 2, .copies = 5, .cutoff = 1e-30}, tiny);
+    assert_memory_equal(tiny, exact, sizeof exact);
+    run_case_opts(name, (run_opts){.threads = 2, .copies = 5, .cutoff = 1e-4}, approx);
+    run_case_opts(name, (run_opts){.threads = 3, .copies = 5, .cutoff = 1e-4, .team = 1}, approx3);
+    assert_memory_equal(approx3, approx, sizeof approx);
+    double e1 = rel_err(approx, exact, 4), e2 = rel_err(approx + 4, exact + 4, 2);
+    print_message("surrogate cutoff 1e-4: dL/dSF off the exact by %.2e, dL/dSF_ff by %.2e (of the largest)\n", e1, e2);
+    assert_true(e1 > 0 || e2 > 0);
+    assert_true(e1 < 0.05 && e2 < 0.05);
+    /* weights mode: every synapse keeps its gradient (only the product's term is dropped) */
+    const char *wname = "tests/fixtures/model/grad_w_ref8.npz";
+    const int64_t len = fixture_nnz(wname);
+    double *wx = calloc((size_t)len, sizeof(double)), *wa = calloc((size_t)len, sizeof(double));
+    double *wa3 = calloc((size_t)len, sizeof(double));
+    run_case_opts(wname, (run_opts){.threads = 2, .copies = 5}, wx);
+    run_case_opts(wname, (run_opts){.threads = 2, .copies = 5, .cutoff = 1e-4}, wa);
+    run_case_opts(wname, (run_opts){.threads = 3, .copies = 5, .cutoff = 1e-4, .team = 1}, wa3);
+    assert_memory_equal(wa3, wa, (size_t)len * sizeof(double));
+    const double ew = rel_err(wa, wx, len);
+    print_message("surrogate cutoff 1e-4: dL/dw off the exact by %.2e (of the largest)\n", ew);
+    assert_true(ew > 0 && ew < 0.05);
+    free(wx);
+    free(wa);
+    free(wa3);
+}
+
 int main(void) {
     const char *only = getenv("SNNFIT_GRAD_FIXTURE");
     if (only) {
@@ -219,6 +328,8 @@ int main(void) {
         cmocka_unit_test(test_scaling_factors_reference_model),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_thread_count_does_not_matter),
+        cmocka_unit_test(test_groups_and_teams_bit_identical),
+        cmocka_unit_test(test_surrogate_cutoff),
     };
     return cmocka_run_group_tests_name("backward", tests, NULL, NULL);
 }

@@ -514,8 +514,11 @@ static void test_shipped_files(void **state) {
 
     if (snn_params_load(tu_src("parameters/demo-teacher.toml"), SNN_STAGE_TEACHER, &teacher, &err))
         fail_msg("%s", err.msg);
-    if (snn_params_load(tu_src("parameters/demo-train.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    if (snn_params_load(tu_src("parameters/demo-train-closed-loop.toml"), SNN_STAGE_TRAIN, &P, &err))
+        fail_msg("%s", err.msg);
     assert_int_equal(P.sim.chunk_size, 100);
+    assert_int_equal(t->method, SNN_METHOD_CLOSED_LOOP);
+    assert_int_equal(t->optimiser, SNN_OPTIMISER_ADAM);
     assert_true(t->has_iterations);
     assert_true(t->iterations >= 50 && t->iterations <= 1000); /* a demo: a minute or two on two cores */
     assert_int_equal(t->accumulation_interval, 5);
@@ -526,6 +529,17 @@ static void test_shipped_files(void **state) {
     /* the teacher data holds whole training chunks, and the statistics window fits in one pass */
     int64_t steps = (int64_t)(teacher.sim.duration / teacher.sim.dt);
     assert_int_equal(steps % P.sim.chunk_size, 0);
+    assert_true(t->plot_size <= steps / P.sim.chunk_size);
+    check_same_neurons(&P, &teacher);
+
+    /* the demo fits with the method that recovers the factors */
+    if (snn_params_load(tu_src("parameters/demo-train.toml"), SNN_STAGE_TRAIN, &P, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t->method, SNN_METHOD_TEACHER_FORCED);
+    assert_int_equal(t->optimiser, SNN_OPTIMISER_LBFGS);
+    assert_true(t->loss_weight[SNN_LOSS_SPIKE_TIME] > 0);
+    assert_true(t->spike_time_delta == 0.2);
+    assert_true(t->weight_perturbation_variance == 0.1);
+    assert_true(t->iterations >= 20 && t->iterations <= 200);
     assert_true(t->plot_size <= steps / P.sim.chunk_size);
     check_same_neurons(&P, &teacher);
 }
@@ -674,6 +688,69 @@ static void test_train_variants(void **state) {
         load_train_edited(BASE_TRAIN, 1, e);
         assert_true(t->weight_perturbation_variance == 0.0);
         assert_int_equal(t->optimisable, SNN_OPT_SCALING_FACTORS);
+    }
+    /* the fitting method's defaults: closed loop with Adam, the spike-time settings at theirs */
+    assert_int_equal(t->method, SNN_METHOD_CLOSED_LOOP);
+    assert_int_equal(t->optimiser, SNN_OPTIMISER_ADAM);
+    assert_true(t->spike_time_delta == 0.2 && t->spike_time_loss == 0 && t->burn_in == 0);
+    assert_false(t->has_fit_steps);
+    assert_int_equal(t->lbfgs_history, 10);
+    assert_int_equal(t->eval_chunks, -1);
+    /* teacher forcing: L-BFGS by default, no learning rate needed, spike_time (and weight_ratio) only */
+    {
+        const char *e[] = {"[training]\n", "[training]\nmethod = \"teacher_forced\"\nfit_steps = 400\nburn_in = 25.5\n"
+                                           "lbfgs_history = 7\ngradient_tolerance = 1e-6\nchange_tolerance = 0.0\n",
+                           "learning_rate = 0.01\nvan_rossum_tau = 150.0\nloss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n",
+                           "spike_time_delta = 0.5\nspike_time_loss = \"squared_hinge\"\nloss_weight.spike_time = 2.0\n"
+                           "loss_weight.weight_ratio = 0.1\n"};
+        load_train_edited(BASE_TRAIN, 2, e);
+        assert_int_equal(t->method, SNN_METHOD_TEACHER_FORCED);
+        assert_int_equal(t->optimiser, SNN_OPTIMISER_LBFGS);
+        assert_true(t->has_fit_steps && t->fit_steps == 400);
+        assert_true(t->burn_in == 25.5 && t->lbfgs_history == 7);
+        assert_true(t->gradient_tolerance == 1e-6 && t->change_tolerance == 0.0);
+        assert_true(t->spike_time_delta == 0.5 && t->spike_time_loss == 1);
+        assert_true(t->loss_weight[SNN_LOSS_SPIKE_TIME] == 2.0 && t->loss_weight[SNN_LOSS_WEIGHT_RATIO] == 0.1);
+        assert_true(t->loss_weight[SNN_LOSS_VAN_ROSSUM] == 0.0);
+    }
+    /* teacher forcing with Adam (which needs its learning rate) and fixed evaluation chunks */
+    {
+        const char *e[] = {"[training]\n", "[training]\nmethod = \"teacher_forced\"\noptimiser = \"adam\"\neval_chunks = 3\n",
+                           "van_rossum_tau = 150.0\nloss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n",
+                           "loss_weight.spike_time = 1.0\n"};
+        load_train_edited(BASE_TRAIN, 2, e);
+        assert_int_equal(t->optimiser, SNN_OPTIMISER_ADAM);
+        assert_int_equal(t->eval_chunks, 3);
+        assert_true(t->learning_rate == 0.01);
+    }
+    /* the closed loop's opt-in surrogate cutoff (default 0: the exact reverse pass) */
+    assert_true(t->surrogate_cutoff == 0);
+    {
+        const char *e[] = {"learning_rate = 0.01\n", "learning_rate = 0.01\nsurrogate_cutoff = 1e-4\n"};
+        load_train_edited(BASE_TRAIN, 1, e);
+        assert_true(t->surrogate_cutoff == 1e-4);
+    }
+    /* Adam without a learning rate, and teacher forcing without its loss, are refused */
+    {
+        char *a = mutate(BASE_TRAIN, "[training]\n", "[training]\nmethod = \"teacher_forced\"\noptimiser = \"adam\"\n");
+        char *b = mutate(a, "learning_rate = 0.01\nvan_rossum_tau = 150.0\nloss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n",
+                         "loss_weight.spike_time = 1.0\n");
+        assert_int_equal(snn_params_load_string(b, "bad.toml", SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
+        assert_non_null(strstr(err.msg, "missing required key 'learning_rate'"));
+        char *c = mutate(a, "loss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n", "loss_weight.weight_ratio = 1.0\n");
+        snn_error_clear(&err);
+        assert_int_equal(snn_params_load_string(c, "bad.toml", SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
+        assert_non_null(strstr(err.msg, "method = \"teacher_forced\" needs loss_weight.spike_time > 0"));
+        /* the surrogate cutoff approximates the closed loop's reverse pass only: refused with teacher forcing */
+        char *d = mutate(b, "loss_weight.spike_time = 1.0\n", "learning_rate = 0.01\nsurrogate_cutoff = 1e-4\nloss_weight.spike_time = 1.0\n");
+        snn_error_clear(&err);
+        assert_int_equal(snn_params_load_string(d, "bad.toml", SNN_STAGE_TRAIN, &P, &err), SNN_EINPUT);
+        assert_non_null(strstr(err.msg, "[hyperparameters] surrogate_cutoff: applies to method = \"closed_loop\" only"));
+        free(a);
+        free(b);
+        free(c);
+        free(d);
+        snn_error_clear(&err);
     }
     /* the reference's spelling for everything, with dt, which the stage will compare with the data's */
     {
@@ -955,6 +1032,10 @@ static void test_homeostatic_errors(void **state) {
          "[hyperparameters] van_rossum_tau: a stage-4 key: stage 2 has no teacher spikes"},
         {"loss_weight.cv = 0.5", "loss_weight.van_rossum = 0.5", "loss_weight.van_rossum",
          "[hyperparameters.loss_weight] van_rossum: a stage-4 key"},
+        {"loss_weight.cv = 0.5", "loss_weight.spike_time = 0.5", "loss_weight.spike_time",
+         "[hyperparameters.loss_weight] spike_time: a stage-4 key"},
+        {"surrgrad_scale = 200.0", "spike_time_delta = 0.2", "spike_time_delta",
+         "[hyperparameters] spike_time_delta: a stage-4 key"},
         {"[feedforward.activity.mitral]\nfiring_rate = 6.0\n", "", "[feedforward.cell_types]",
          "[feedforward] is missing required table [feedforward.activity]"},
         {"[targets]\n", "[odours]\ntau = 1.0\n\n[targets]\n", "[odours]\n", "unknown key 'odours'"},
@@ -1157,12 +1238,26 @@ static const bad BAD[] = {
     {R, "[training]\n", "[training]\ngrad_norm_clip = 0.0\n", "grad_norm_clip", "[training] grad_norm_clip: must be > 0"},
     {R, "optimisable = \"scaling_factors_recurrent\"", "optimisable = \"everything\"", "optimisable", "[training] optimisable: expected one of \"scaling_factors\", \"scaling_factors_recurrent\", \"scaling_factors_feedforward\", \"weights\", got \"everything\""},
     {R, "[training]\n", "[training]\nmixed_precision = \"yes\"\n", "mixed_precision", "[training] mixed_precision: expected true or false, got a string"},
+    /* stage 4: the fitting method */
+    {R, "[training]\n", "[training]\nmethod = \"forced\"\n", "method", "[training] method: expected \"closed_loop\" or \"teacher_forced\", got \"forced\""},
+    {R, "[training]\n", "[training]\noptimiser = \"sgd\"\n", "optimiser", "[training] optimiser: expected \"adam\" or \"lbfgs\", got \"sgd\""},
+    {R, "[training]\n", "[training]\noptimiser = \"lbfgs\"\n", "optimiser", "[training] optimiser: \"lbfgs\" needs method = \"teacher_forced\""},
+    {R, "[training]\n", "[training]\nmethod = \"teacher_forced\"\n", "loss_weight.van_rossum", "[hyperparameters.loss_weight] van_rossum: method = \"teacher_forced\" fits the spike-time loss"},
+    {R, "loss_weight.firing_rate = 0.5", "loss_weight.firing_rate = 0.5\nloss_weight.spike_time = 1.0", "loss_weight.spike_time", "[hyperparameters.loss_weight] spike_time: the spike-time loss needs [training] method = \"teacher_forced\""},
+    {R, "[training]\n", "[training]\nfit_steps = 0\n", "fit_steps", "[training] fit_steps: must be >= 1"},
+    {R, "[training]\n", "[training]\nburn_in = -1.0\n", "burn_in", "[training] burn_in: must be >= 0"},
+    {R, "[training]\n", "[training]\nlbfgs_history = 0\n", "lbfgs_history", "[training] lbfgs_history: must be >= 1"},
+    {R, "[training]\n", "[training]\ngradient_tolerance = -1e-3\n", "gradient_tolerance", "[training] gradient_tolerance: must be >= 0"},
+    {R, "[training]\n", "[training]\neval_chunks = 0\n", "eval_chunks", "[training] eval_chunks: must be >= 1"},
+    {R, "learning_rate = 0.01", "learning_rate = 0.01\nspike_time_delta = 0", "spike_time_delta", "[hyperparameters] spike_time_delta: must be > 0"},
+    {R, "learning_rate = 0.01", "learning_rate = 0.01\nspike_time_loss = \"hinge\"", "spike_time_loss", "[hyperparameters] spike_time_loss: expected \"cross_entropy\" or \"squared_hinge\", got \"hinge\""},
     /* stage 4: [hyperparameters] */
     {R, "[hyperparameters]\nlearning_rate = 0.01\nvan_rossum_tau = 150.0\nloss_weight.van_rossum = 2.0\nloss_weight.firing_rate = 0.5\n", "", NULL, "missing required table [hyperparameters]"},
     {R, "learning_rate = 0.01\n", "", "[hyperparameters]", "[hyperparameters] is missing required key 'learning_rate'"},
     {R, "learning_rate = 0.01", "learning_rate = 0", "learning_rate", "[hyperparameters] learning_rate: must be > 0"},
     {R, "learning_rate = 0.01", "learning_rte = 0.01", "learning_rte", "[hyperparameters] unknown key 'learning_rte' (did you mean 'learning_rate'?)"},
     {R, "learning_rate = 0.01", "learning_rate = 0.01\nsurrgrad_scale = 0", "surrgrad_scale", "[hyperparameters] surrgrad_scale: must be > 0"},
+    {R, "learning_rate = 0.01", "learning_rate = 0.01\nsurrogate_cutoff = 1.0", "surrogate_cutoff", "[hyperparameters] surrogate_cutoff: must be below 1"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau = -1", "van_rossum_tau", "[hyperparameters] van_rossum_tau: must be > 0"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau = 150.0\nvan_rossum_tau_rise = 1.0\nvan_rossum_tau_decay = 20.0", "van_rossum_tau = 150.0", "[hyperparameters] van_rossum_tau: give either van_rossum_tau (an exponential kernel) or van_rossum_tau_rise and van_rossum_tau_decay"},
     {R, "van_rossum_tau = 150.0", "van_rossum_tau_rise = 1.0", "van_rossum_tau_rise", "[hyperparameters] van_rossum_tau_rise: van_rossum_tau_rise and van_rossum_tau_decay go together (the difference-of-exponentials kernel needs both); van_rossum_tau_decay is missing"},

@@ -183,6 +183,7 @@ static void test_shipped_files_keys_are_listed(void **state) {
         {"parameters/generate-teacher-activity.toml", SNN_STAGE_SIMULATE},
         {"parameters/fitting-activity.toml", SNN_STAGE_TRAIN},
         {"parameters/demo-train.toml", SNN_STAGE_TRAIN},
+        {"parameters/demo-train-closed-loop.toml", SNN_STAGE_TRAIN},
         {"tests/fixtures/reference-params/conductance-based-Dp.toml", SNN_STAGE_CONNECTOME},
         {"tests/fixtures/reference-params/homeostatic-plasticity.toml", SNN_STAGE_HOMEOSTATIC},
         {"tests/fixtures/reference-params/generate-teacher-activity.toml", SNN_STAGE_TEACHER},
