@@ -39,7 +39,8 @@ test-asan: build-asan
 	SNNFIT=$(ASAN_BUILD)/snnfit SNNFIT_SANITIZED=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan_plot.supp \
 	  bash tools/demo.sh $(ASAN_BUILD)/demo-output
 
-# The float64 build checks the reverse pass against the float64 PyTorch fixtures to 1e-6.
+# The float64 build checks the reverse pass and the teacher-forced loss and gradients against the
+# float64 PyTorch fixtures to 1e-6.
 F64_BUILD ?= build-f64
 test-f64:
 	cmake -S . -B $(F64_BUILD) -DCMAKE_BUILD_TYPE=Release -DSNNFIT_DOUBLE=ON > /dev/null
