@@ -1039,11 +1039,10 @@ static void point_outcome(const sweep *sw, const char *run, char **cells) {
         csv_free(&c);
     }
     if (sw->stage == SNN_STAGE_TRAIN) {
-        /* the closed-loop r of the fit report, when the training method writes one */
+        /* the closed-loop r over all types from the fit report (null there when it was undefined) */
         snprintf(path, sizeof path, "%s/final_state/fit_report.json", run);
         json_t *rep = json_load_file(path, 0, NULL);
-        json_t *r = json_object_get(rep, "closed_loop_r");
-        if (!json_is_number(r)) r = json_object_get(json_object_get(rep, "closed_loop"), "r");
+        json_t *r = json_object_get(json_object_get(rep, "closed_loop"), "pearson_r_all_types");
         if (json_is_number(r)) set_num(sw, cells, "closed_loop_r", json_number_value(r));
         json_decref(rep);
     }
