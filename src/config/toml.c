@@ -136,6 +136,18 @@ static int table_put(parser *p, toml_value *t, char *key, toml_value *val) {
     return 0;
 }
 
+/* A new node of type t put under key in table tbl; NULL (the error set) when memory runs out. */
+static toml_value *put_new(parser *p, toml_value *tbl, const char *key, toml_type t, int line, int flags) {
+    toml_value *c = new_node(p, t, line, flags);
+    if (!c) return NULL;
+    char *kc = strdup(key);
+    if (!kc) {
+        toml_free(c);
+        return oom(p), NULL;
+    }
+    return table_put(p, tbl, kc, c) ? NULL : c;
+}
+
 static int array_push(parser *p, toml_value *a, toml_value *val) {
     if (a->n % 8 == 0) {
         toml_value **it = realloc(a->items, (a->n + 8) * sizeof *it);
@@ -661,14 +673,8 @@ static toml_value *dotted_parent(parser *p, toml_value *t, const keypath *k, int
         char kt[512];
         key_text(k, i + 1, kt, sizeof kt);
         if (!c) {
-            c = new_node(p, TOML_TABLE, line, in_inline ? F_FROZEN : 0);
+            c = put_new(p, t, k->parts[i], TOML_TABLE, line, in_inline ? F_FROZEN : 0);
             if (!c) return NULL;
-            char *kc = strdup(k->parts[i]);
-            if (!kc) {
-                toml_free(c);
-                return oom(p), NULL;
-            }
-            if (table_put(p, t, kc, c)) return NULL;
             if (!in_inline && add_pending(p, c)) return NULL;
         } else if (c->type != TOML_TABLE) {
             return perr(p, line, "cannot define '%s': '%s' is already defined as %s on line %d",
@@ -840,14 +846,8 @@ static int parse_header(parser *p) {
         char pt[512];
         key_text(&k, i + 1, pt, sizeof pt);
         if (!c) {
-            c = new_node(p, TOML_TABLE, line, 0);
-            char *kc = c ? strdup(k.parts[i]) : NULL;
-            if (!kc) {
-                toml_free(c);
-                keypath_free(&k);
-                return oom(p);
-            }
-            if (table_put(p, t, kc, c)) {
+            c = put_new(p, t, k.parts[i], TOML_TABLE, line, 0);
+            if (!c) {
                 keypath_free(&k);
                 return -1;
             }
@@ -869,14 +869,8 @@ static int parse_header(parser *p) {
                         kt, kt, what_it_is(c), c->line);
         }
         if (!c) {
-            c = new_node(p, TOML_ARRAY, line, F_AOT);
-            char *kc = c ? strdup(last) : NULL;
-            if (!kc) {
-                toml_free(c);
-                keypath_free(&k);
-                return oom(p);
-            }
-            if (table_put(p, t, kc, c)) {
+            c = put_new(p, t, last, TOML_ARRAY, line, F_AOT);
+            if (!c) {
                 keypath_free(&k);
                 return -1;
             }
@@ -899,14 +893,8 @@ static int parse_header(parser *p) {
             c->line = line; /* the header is where a reader looks for it */
             *flags_of(c) |= F_EXPLICIT;
         } else {
-            c = new_node(p, TOML_TABLE, line, F_EXPLICIT);
-            char *kc = c ? strdup(last) : NULL;
-            if (!kc) {
-                toml_free(c);
-                keypath_free(&k);
-                return oom(p);
-            }
-            if (table_put(p, t, kc, c)) {
+            c = put_new(p, t, last, TOML_TABLE, line, F_EXPLICIT);
+            if (!c) {
                 keypath_free(&k);
                 return -1;
             }

@@ -202,7 +202,6 @@ int snn_csv_nfields(const snn_csv *c) { return c->nf; }
 const char *snn_csv_field(const snn_csv *c, int i) { return i >= 0 && i < c->nf ? c->fields[i] : ""; }
 int64_t snn_csv_line(const snn_csv *c) { return c->rec_line; }
 const char *snn_csv_path(const snn_csv *c) { return c->path; }
-char snn_csv_delim(const snn_csv *c) { return c->delim; }
 int snn_csv_ncolumns(const snn_csv *c) { return c->ncol; }
 const char *snn_csv_column_name(const snn_csv *c, int i) { return i >= 0 && i < c->ncol ? c->cols[i] : ""; }
 

@@ -26,7 +26,6 @@ int snn_csv_nfields(const snn_csv *c);
 const char *snn_csv_field(const snn_csv *c, int i);  /* "" past the last field */
 int64_t snn_csv_line(const snn_csv *c);              /* the line the current record starts on */
 const char *snn_csv_path(const snn_csv *c);
-char snn_csv_delim(const snn_csv *c);
 
 /* The header: number of columns, and the index of a column by name (-1 if absent). */
 int snn_csv_ncolumns(const snn_csv *c);

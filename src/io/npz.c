@@ -73,47 +73,6 @@ snn_npz_writer *snn_npz_create(const char *path, int compress, snn_error *err) {
     return w;
 }
 
-int snn_npz_add(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, const int64_t *shape,
-                const void *data, snn_error *err) {
-    size_t klen = key ? strlen(key) : 0;
-    if (klen == 0 || klen > 1000)
-        return snn_fail(err, SNN_EINPUT, "%s: invalid array name (empty or longer than 1000 characters)",
-                        w->final_path);
-    char name[1008];
-    snprintf(name, sizeof name, "%s.npy", key);
-    void *buf;
-    size_t len;
-    int rc = snn_npy_encode(dtype, ndim, shape, data, &buf, &len, err);
-    if (rc) return rc;
-    /* libzip reads the source only at zip_close; it owns buf from here on (freep = 1), so the caller's
-     * array may be freed as soon as we return. */
-    zip_source_t *src = zip_source_buffer(w->zip, buf, len, 1);
-    if (src == NULL) {
-        free(buf);
-        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
-    }
-    zip_int64_t idx = zip_file_add(w->zip, name, src, ZIP_FL_ENC_UTF_8);
-    if (idx < 0) {
-        int dup = zip_error_code_zip(zip_get_error(w->zip)) == ZIP_ER_EXISTS;
-        zip_source_free(src);
-        if (dup) return snn_fail(err, SNN_EINPUT, "%s: array '%s' added twice", w->final_path, key);
-        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
-    }
-    if (zip_set_file_compression(w->zip, (zip_uint64_t)idx, w->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0) != 0 ||
-        zip_file_set_mtime(w->zip, (zip_uint64_t)idx, w->mtime, 0) != 0)
-        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
-    w->count++;
-    return SNN_OK;
-}
-
-int snn_npz_add_scalar_f64(snn_npz_writer *w, const char *key, double v, snn_error *err) {
-    return snn_npz_add(w, key, SNN_F64, 0, NULL, &v, err);
-}
-
-int snn_npz_add_scalar_i64(snn_npz_writer *w, const char *key, int64_t v, snn_error *err) {
-    return snn_npz_add(w, key, SNN_I64, 0, NULL, &v, err);
-}
-
 /* Adds a prepared .npy image (libzip owns buf from the call on). */
 static int add_image(snn_npz_writer *w, const char *key, zip_source_t *src, snn_error *err) {
     char name[1008];
@@ -138,6 +97,32 @@ static int check_key(const snn_npz_writer *w, const char *key, snn_error *err) {
         return snn_fail(err, SNN_EINPUT, "%s: invalid array name (empty or longer than 1000 characters)",
                         w->final_path);
     return SNN_OK;
+}
+
+int snn_npz_add(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, const int64_t *shape,
+                const void *data, snn_error *err) {
+    int rc = check_key(w, key, err);
+    if (rc) return rc;
+    void *buf;
+    size_t len;
+    rc = snn_npy_encode(dtype, ndim, shape, data, &buf, &len, err);
+    if (rc) return rc;
+    /* libzip reads the source only at zip_close; it owns buf from here on (freep = 1), so the caller's
+     * array may be freed as soon as we return. */
+    zip_source_t *src = zip_source_buffer(w->zip, buf, len, 1);
+    if (src == NULL) {
+        free(buf);
+        return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
+    }
+    return add_image(w, key, src, err);
+}
+
+int snn_npz_add_scalar_f64(snn_npz_writer *w, const char *key, double v, snn_error *err) {
+    return snn_npz_add(w, key, SNN_F64, 0, NULL, &v, err);
+}
+
+int snn_npz_add_scalar_i64(snn_npz_writer *w, const char *key, int64_t v, snn_error *err) {
+    return snn_npz_add(w, key, SNN_I64, 0, NULL, &v, err);
 }
 
 int snn_npz_add_bytes(snn_npz_writer *w, const char *key, const char *text, snn_error *err) {

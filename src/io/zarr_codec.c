@@ -94,7 +94,8 @@ static int decode_inflate(const uint8_t *src, size_t src_len, uint8_t *dst, size
     return -1;
 }
 
-static int decode_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, char *why, size_t n) {
+/* The frame header of a zstd chunk (src: its first src_len bytes): a frame, of dst_len bytes if it says. */
+static int check_zstd_frame(const uint8_t *src, size_t src_len, size_t dst_len, char *why, size_t n) {
     unsigned long long content = ZSTD_getFrameContentSize(src, src_len);
     if (content == ZSTD_CONTENTSIZE_ERROR) {
         snprintf(why, n, "zstd chunk is not a zstd frame (corrupt or truncated chunk)");
@@ -104,6 +105,11 @@ static int decode_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t 
         snprintf(why, n, "zstd chunk decompresses to %llu bytes, expected %zu", content, dst_len);
         return -1;
     }
+    return 0;
+}
+
+static int decode_zstd(const uint8_t *src, size_t src_len, uint8_t *dst, size_t dst_len, char *why, size_t n) {
+    if (check_zstd_frame(src, src_len, dst_len, why, n)) return -1;
     size_t got = ZSTD_decompress(dst, dst_len, src, src_len);
     if (ZSTD_isError(got)) {
         snprintf(why, n, "zstd decompression failed (%s; corrupt or truncated chunk)", ZSTD_getErrorName(got));
@@ -162,18 +168,7 @@ int snn_zarr_check_header(snn_zarr_comp c, const uint8_t *head, size_t head_len,
         }
         return 0;
     }
-    case SNN_ZC_ZSTD: {
-        unsigned long long content = ZSTD_getFrameContentSize(head, head_len);
-        if (content == ZSTD_CONTENTSIZE_ERROR) {
-            snprintf(why, n, "zstd chunk is not a zstd frame (corrupt or truncated chunk)");
-            return -1;
-        }
-        if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != (unsigned long long)dst_len) {
-            snprintf(why, n, "zstd chunk decompresses to %llu bytes, expected %zu", content, dst_len);
-            return -1;
-        }
-        return 0;
-    }
+    case SNN_ZC_ZSTD: return check_zstd_frame(head, head_len, dst_len, why, n);
     case SNN_ZC_GZIP: {
         uint32_t isize = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) |
                          ((uint32_t)tail[3] << 24);

@@ -318,6 +318,46 @@ static void block_rows(const snn_csr *m, int n_blocks, int64_t block, int64_t *o
     }
 }
 
+/* Adds the raw weights of the rows of the sources that spiked (ev, nev events) into draw ([K][nb], the
+ * block of neurons from j0): source i drives group k0 + type[i]; its row is cut to the block by the
+ * block rows br (block_rows). Groups that received something are marked in active. */
+static inline void add_raw_drive(const snn_network *net, const snn_csr *m, const int64_t *br, int q, int64_t j0,
+                                 int64_t nb, const int32_t *ev, int64_t nev, const int32_t *type, int k0,
+                                 snn_real *draw, int *active) {
+    const int64_t rows = m->n_rows;
+    const int32_t *restrict col = m->col;
+    const float *restrict wr = m->w;
+    for (int64_t e = 0; e < nev; e++) {
+        const int32_t i = ev[e];
+        const int k = k0 + type[i];
+        if (net->group_ncols[k] == 0) continue;
+        active[k] = 1;
+        snn_real *restrict d = draw + (size_t)k * nb;
+        const int64_t lo = br[(size_t)q * rows + i], hi = br[(size_t)(q + 1) * rows + i];
+        for (int64_t x = lo; x < hi; x++) d[col[x] - j0] += (snn_real)wr[x];
+    }
+}
+
+/* The reverse of add_raw_drive: d/dw of every synapse in the block's part of the rows of the sources
+ * that spiked, += the adjoint of its group's drive (abar, [K][nb]) times its factor (sfn, [K][n]). */
+static inline void add_weight_grads(const snn_network *net, const snn_csr *m, const int64_t *br, int q, int64_t j0,
+                                    int64_t nb, const int32_t *ev, int64_t nev, const int32_t *type, int k0,
+                                    const snn_real *abar, const snn_real *sfn, double *gw) {
+    const int64_t rows = m->n_rows, n = net->n;
+    for (int64_t e = 0; e < nev; e++) {
+        const int32_t i = ev[e];
+        const int k = k0 + type[i];
+        if (net->group_ncols[k] == 0) continue;
+        const snn_real *restrict a = abar + (size_t)k * nb;
+        const snn_real *restrict f = sfn + (size_t)k * n;
+        const int64_t lo = br[(size_t)q * rows + i], hi = br[(size_t)(q + 1) * rows + i];
+        for (int64_t x = lo; x < hi; x++) {
+            const int32_t j = m->col[x];
+            gw[x] += (double)a[j - j0] * (double)f[j];
+        }
+    }
+}
+
 static int csr_sorted(const snn_csr *m) {
     for (int64_t i = 0; i < m->n_rows; i++)
         for (int64_t e = m->row[i] + 1; e < m->row[i + 1]; e++)
@@ -452,7 +492,6 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
                 for (int64_t jj = 0; jj < nb; jj++) gnacc[(size_t)k * n + jj] = 0;
     }
     const int64_t *brow = w->brow, *bff = w->bff;
-    const int64_t rrows = net->rec.n_rows, frows = net->ff.n_rows;
     uint16_t all_in = 0;
     for (int cc = 0; cc < 2 * S; cc++) all_in |= (uint16_t)(1u << (FL_CLAMP_SHIFT + cc));
 
@@ -619,32 +658,12 @@ static void unit_forward(const run_ctx *c, int b, int q, slot *sl) {
 
         /* the teacher's spikes and the inputs of this step, raw weights summed per group */
         int active[SNN_MAX_GROUPS] = {0};
-        for (int64_t e = 0; e < ntsp; e++) {
-            const int32_t i = tsp[e];
-            const int k = net->type[i];
-            if (net->group_ncols[k] == 0) continue;
-            active[k] = 1;
-            snn_real *restrict d = sl->draw + (size_t)k * nb;
-            const int64_t lo = brow[(size_t)q * rrows + i], hi = brow[(size_t)(q + 1) * rrows + i];
-            const int32_t *restrict col = net->rec.col;
-            const float *restrict wr = net->rec.w;
-            for (int64_t x = lo; x < hi; x++) d[col[x] - j0] += (snn_real)wr[x];
-        }
+        add_raw_drive(net, &net->rec, brow, q, j0, nb, tsp, ntsp, net->type, 0, sl->draw, active);
         if (c->inputs) {
             const int32_t *isp;
             int64_t nis;
             step_events(c->inputs, b, tt, &isp, &nis);
-            for (int64_t e = 0; e < nis; e++) {
-                const int32_t m = isp[e];
-                const int k = nt + net->ff_type[m];
-                if (net->group_ncols[k] == 0) continue;
-                active[k] = 1;
-                snn_real *restrict d = sl->draw + (size_t)k * nb;
-                const int64_t lo = bff[(size_t)q * frows + m], hi = bff[(size_t)(q + 1) * frows + m];
-                const int32_t *restrict col = net->ff.col;
-                const float *restrict wr = net->ff.w;
-                for (int64_t x = lo; x < hi; x++) d[col[x] - j0] += (snn_real)wr[x];
-            }
+            add_raw_drive(net, &net->ff, bff, q, j0, nb, isp, nis, net->ff_type, nt, sl->draw, active);
         }
 
         /* spread over the group's columns with the factor, clamp; a value that left its bounds passes no
@@ -702,7 +721,6 @@ static void unit_reverse(const run_ctx *c, int b, int q, slot *sl) {
     const int S = net->n_cols, K = net->n_groups, nt = net->n_types;
     const snn_real *restrict leak = net->leak_factor + j0, *restrict dtc = net->dt_over_c + j0;
     const int64_t *brow = w->brow, *bff = w->bff;
-    const int64_t rrows = net->rec.n_rows, frows = net->ff.n_rows;
     double *restrict vbar = sl->vbar;
     snn_real *restrict gbar = sl->gbar;
     for (int64_t jj = 0; jj < nb; jj++) vbar[jj] = 0;
@@ -732,35 +750,12 @@ static void unit_reverse(const run_ctx *c, int b, int q, slot *sl) {
         const int32_t *tsp;
         int64_t ntsp;
         step_events(c->teacher, b, tt, &tsp, &ntsp);
-        if (c->gw)
-            for (int64_t e = 0; e < ntsp; e++) {
-                const int32_t i = tsp[e];
-                const int k = net->type[i];
-                if (net->group_ncols[k] == 0) continue;
-                const snn_real *restrict a = sl->abar + (size_t)k * nb;
-                const snn_real *restrict f = w->sfn + (size_t)k * n;
-                const int64_t lo = brow[(size_t)q * rrows + i], hi = brow[(size_t)(q + 1) * rrows + i];
-                for (int64_t x = lo; x < hi; x++) {
-                    const int32_t j = net->rec.col[x];
-                    c->gw[x] += (double)a[j - j0] * (double)f[j];
-                }
-            }
+        if (c->gw) add_weight_grads(net, &net->rec, brow, q, j0, nb, tsp, ntsp, net->type, 0, sl->abar, w->sfn, c->gw);
         if (c->gw_ff && c->inputs) {
             const int32_t *isp;
             int64_t nis;
             step_events(c->inputs, b, tt, &isp, &nis);
-            for (int64_t e = 0; e < nis; e++) {
-                const int32_t m = isp[e];
-                const int k = nt + net->ff_type[m];
-                if (net->group_ncols[k] == 0) continue;
-                const snn_real *restrict a = sl->abar + (size_t)k * nb;
-                const snn_real *restrict f = w->sfn + (size_t)k * n;
-                const int64_t lo = bff[(size_t)q * frows + m], hi = bff[(size_t)(q + 1) * frows + m];
-                for (int64_t x = lo; x < hi; x++) {
-                    const int32_t j = net->ff.col[x];
-                    c->gw_ff[x] += (double)a[j - j0] * (double)f[j];
-                }
-            }
+            add_weight_grads(net, &net->ff, bff, q, j0, nb, isp, nis, net->ff_type, nt, sl->abar, w->sfn, c->gw_ff);
         }
         /* through the decay */
         for (int cc = 0; cc < 2; cc++)

@@ -1036,12 +1036,6 @@ static void reverse_group(const reverse_ctx *c, int p, int P) {
     }
 }
 
-void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
-                        const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
-                        snn_grads *grads, snn_backward_work *w) {
-    snn_backward_chunk_opts(net, tape, T, in_spikes, ds, vcoef, surrgrad_scale, grads, w, NULL);
-}
-
 void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
                              const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
                              snn_grads *grads, snn_backward_work *w, const snn_backward_opts *opts) {

@@ -180,11 +180,6 @@ typedef struct snn_spike_grad_array {
 } snn_spike_grad_array;
 void snn_spike_grad_array_fill(void *ctx, int b, int64_t t, float *ds);
 
-/* in_spikes [B][T][n_in] (NULL: none), vcoef NULL or [2][B][n] (a then c). */
-void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
-                        const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
-                        snn_grads *grads, snn_backward_work *work);
-
 /* Options of the reverse pass; all zero (or opts NULL) is the exact pass.
  * surrogate_cutoff (> 0: an approximation, off by default): at a step where a neuron's surrogate
  * derivative is below surrogate_cutoff times its peak (1) in a trial, the adjoint its spike receives
@@ -193,6 +188,7 @@ void snn_backward_chunk(const snn_network *net, const snn_tape *tape, int64_t T,
 typedef struct snn_backward_opts {
     double surrogate_cutoff;
 } snn_backward_opts;
+/* in_spikes [B][T][n_in] (NULL: none), vcoef NULL or [2][B][n] (a then c). */
 void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
                              const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
                              snn_grads *grads, snn_backward_work *work, const snn_backward_opts *opts);

@@ -56,6 +56,15 @@ static int normalise(const char *in, char *out, size_t n) {
     return 0;
 }
 
+int snn_stage_lexical_path(const char *base, const char *p, char *out, size_t n) {
+    char joined[SNN_PATH_MAX * 2];
+    if (p[0] == '/')
+        snprintf(joined, sizeof joined, "%s", p);
+    else
+        snprintf(joined, sizeof joined, "%s/%s", base, p);
+    return normalise(joined, out, n);
+}
+
 int snn_stage_resolve_path(const char *path, char *out, size_t n) {
     char r[PATH_MAX];
     if (realpath(path, r)) return snprintf(out, n, "%s", r) >= (int)n ? -1 : 0;

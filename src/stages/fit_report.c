@@ -103,7 +103,6 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
     }
     if (!rc) {
         const double secs = (double)steps * dt / 1000.0, wsec = (double)w * dt / 1000.0;
-        int64_t m_all = 0;
         for (int l = 0; l < nt; l++) {
             double st_sum = 0, ss_sum = 0, cvt = 0, cvs = 0;
             int64_t m = 0, nct = 0, ncs = 0, q = 0;
@@ -142,7 +141,6 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
             cs->cv_t[l] = nct ? cvt / (double)nct : NAN;
             cs->cv_s[l] = ncs ? cvs / (double)ncs : NAN;
             cs->r[l] = q > 1 ? snn_pearson(ra, rb, q) : NAN;
-            m_all += q;
         }
         /* all types together (inflated by the rate differences between types; the per-type r is the
          * reading to trust) */
@@ -152,7 +150,6 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
             rb[q++] = cst[k] / wsec;
         }
         cs->r_all = q > 1 ? snn_pearson(ra, rb, q) : NAN;
-        (void)m_all;
     }
     snn_state_free(&st);
     isi_free(&at);
@@ -381,7 +378,6 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     }
     json_object_set_new(j, "best_loss", num(tr->best_loss));
     json_t *fac = json_array();
-    FILE *csv = NULL;
     char path[SNN_PATH_MAX], tmp_csv[8192];
     size_t used = 0;
     used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used,
@@ -485,7 +481,6 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     json_object_set_new(j, "closed_loop", cj);
     char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     json_decref(j);
-    (void)csv;
     if (!text) rc = snn_fail(err, SNN_ERUN, "out of memory writing the fit report");
     if (!rc) rc = snn_path_join(path, sizeof path, out, "final_state/fit_report.json", err);
     if (!rc) {

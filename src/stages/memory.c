@@ -134,24 +134,6 @@ void snn_est_teacher(const snn_params *p, const snn_mem_net *z, int n_patterns, 
     snn_mem_add(e, "copying the network file", z->nnz + z->nnz_ff, 8, 1);
 }
 
-void snn_est_simulate(const snn_params *p, const snn_mem_net *z, int64_t trials, int64_t steps,
-                      int64_t recorded_trials, int64_t recorded_steps, snn_mem_estimate *e) {
-    const double B = (double)trials, T = (double)steps, L = (double)p->sim.chunk_size;
-    const double n = (double)z->n, n_in = (double)z->n_in;
-    const double k = p->tracking.n_trials, m = p->tracking.n_neurons ? p->tracking.n_neurons : n;
-    snn_mem_init(e);
-    snn_est_structure(e, z);
-    network(e, z);
-    state(e, z, B, "network state of every trial");
-    snn_mem_add(e, "recorded inputs", (double)recorded_trials * (double)recorded_steps, n_in, 0);
-    snn_mem_add(e, "spikes of every trial and step", B * T, n + n_in, 0);
-    snn_mem_add(e, "chunk buffers", B * fmin(L, T), n + n_in, 0);
-    snn_mem_add(e, "tracked traces", k * T * m, 4.0 * (2 + 3.0 * z->n_cols), 0);
-    /* simulation.npz: everything encoded once more, then deflated */
-    snn_mem_add(e, "writing simulation.npz", B * T, 2 * (n + n_in), 1);
-    snn_mem_add(e, "writing simulation.npz", k * T * m, 8.0 * (2 + 3.0 * z->n_cols), 1);
-}
-
 void snn_est_train(const snn_params *p, const snn_mem_net *z, int64_t trials, double dt, int64_t zchunk_trials,
                    int64_t zchunk_steps, snn_mem_estimate *e) {
     const snn_train_params *tp = &p->train;

@@ -57,12 +57,11 @@ void snn_mem_net_of(const snn_params *p, const struct snn_structure *s, snn_mem_
 /* Loading (or generating) a structure of z's sizes: sparse rows, 8 bytes per synapse. */
 void snn_est_structure(snn_mem_estimate *e, const snn_mem_net *z);
 
-/* The commands. trials, steps: what the run simulates (stage 3: batch_size, duration / dt; simulate:
- * the trials and steps it will run; stages 2 and 4: the trials, chunk_size). */
+/* The commands (simulate sizes its spikes and [tracking] traces itself, in stages/simulate.c, for a
+ * message that says what to track less of). trials: what the run simulates (stages 2 and 4: the trials,
+ * chunk_size steps at a time). */
 void snn_est_connectome(const snn_params *p, snn_mem_estimate *e);
 void snn_est_teacher(const snn_params *p, const snn_mem_net *z, int n_patterns, snn_mem_estimate *e);
-void snn_est_simulate(const snn_params *p, const snn_mem_net *z, int64_t trials, int64_t steps,
-                      int64_t recorded_trials, int64_t recorded_steps, snn_mem_estimate *e);
 /* Stage 4: teacher data of `trials` trials read in zarr chunks of zchunk_trials x zchunk_steps; dt the
  * teacher's. Stage 2 (homeostatic): zchunk_* 0, dt from p. */
 void snn_est_train(const snn_params *p, const snn_mem_net *z, int64_t trials, double dt, int64_t zchunk_trials,

@@ -140,44 +140,6 @@ typedef struct experiment {
 } experiment;
 
 /* ---------------------------------------------------------------------------------------------- */
-/* paths */
-
-/* Lexical normalisation of an absolute path: no ".", "..", repeated or trailing '/'. */
-static int normalise(const char *in, char *out, size_t n) {
-    char buf[SNN_PATH_MAX];
-    if (strlen(in) >= sizeof buf || in[0] != '/') return -1;
-    strcpy(buf, in);
-    const char *parts[SNN_PATH_MAX / 2];
-    int np = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(tok, ".")) continue;
-        if (!strcmp(tok, "..")) {
-            if (np) np--;
-            continue;
-        }
-        parts[np++] = tok;
-    }
-    size_t used = 0;
-    if (np == 0) return snprintf(out, n, "/") >= (int)n ? -1 : 0;
-    for (int i = 0; i < np; i++) {
-        int w = snprintf(out + used, n - used, "/%s", parts[i]);
-        if (w < 0 || (size_t)w >= n - used) return -1;
-        used += (size_t)w;
-    }
-    return 0;
-}
-
-/* p resolved against base (an absolute folder) unless absolute, then normalised. */
-static int resolve(const char *base, const char *p, char *out, size_t n) {
-    char joined[SNN_PATH_MAX * 2];
-    if (p[0] == '/')
-        snprintf(joined, sizeof joined, "%s", p);
-    else
-        snprintf(joined, sizeof joined, "%s/%s", base, p);
-    return normalise(joined, out, n);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
 /* TOML to JSON, for the [wandb] table recorded in metadata.json */
 
 static json_t *toml_to_json(const toml_value *v) {
@@ -343,7 +305,7 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
             rc = snn_pr_fail(&r, line, "", paths[i].key, "is empty");
             goto done;
         }
-        if (resolve(base, paths[i].given, paths[i].resolved, SNN_PATH_MAX)) {
+        if (snn_stage_lexical_path(base, paths[i].given, paths[i].resolved, SNN_PATH_MAX)) {
             rc = snn_pr_fail(&r, line, "", paths[i].key, "path too long");
             goto done;
         }
@@ -390,7 +352,7 @@ static int load_experiment(const char *path, experiment *ex, snn_error *err) {
                 }
                 in->copy = !strcmp(strategy, "copy");
                 int line = toml_get(e, "path")->line;
-                if (!in->given[0] || resolve(base, in->given, in->src, sizeof in->src)) {
+                if (!in->given[0] || snn_stage_lexical_path(base, in->given, in->src, sizeof in->src)) {
                     rc = snn_pr_fail(&r, line, tpath, "path", "empty or too long");
                     goto done;
                 }

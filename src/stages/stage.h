@@ -69,6 +69,9 @@ int snn_stage_check_inputs(const char *where, const char *output, const snn_stag
 int snn_stage_check_io(const snn_stage_opts *o, snn_error *err);
 /* path made absolute with symbolic links resolved as far as it exists ("." and ".." removed). */
 int snn_stage_resolve_path(const char *path, char *out, size_t n);
+/* p against base (an absolute folder) unless p is absolute, then lexically normalised: no ".", "..",
+ * repeated or trailing '/'; symbolic links kept as written. -1 when it does not fit in n. */
+int snn_stage_lexical_path(const char *base, const char *p, char *out, size_t n);
 
 /* Takes the exclusive lock of a folder for the rest of the process (or until another folder is locked):
  * SNN_EINPUT "the folder is locked: another snnfit process is writing in it" when someone else holds

@@ -112,40 +112,6 @@ static const struct {
                 {"simulate", SNN_STAGE_SIMULATE}};
 
 /* ---------------------------------------------------------------------------------------------- */
-/* paths (as `snnfit run` resolves them: against the sweep file's folder, then lexically normalised) */
-
-static int normalise(const char *in, char *out, size_t n) {
-    char buf[SNN_PATH_MAX];
-    if (strlen(in) >= sizeof buf || in[0] != '/') return -1;
-    strcpy(buf, in);
-    const char *parts[SNN_PATH_MAX / 2];
-    int np = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
-        if (!strcmp(tok, ".")) continue;
-        if (!strcmp(tok, "..")) {
-            if (np) np--;
-            continue;
-        }
-        parts[np++] = tok;
-    }
-    if (np == 0) return snprintf(out, n, "/") >= (int)n ? -1 : 0;
-    size_t used = 0;
-    for (int i = 0; i < np; i++) {
-        int w = snprintf(out + used, n - used, "/%s", parts[i]);
-        if (w < 0 || (size_t)w >= n - used) return -1;
-        used += (size_t)w;
-    }
-    return 0;
-}
-
-static int resolve(const char *base, const char *p, char *out, size_t n) {
-    char joined[SNN_PATH_MAX * 2];
-    if (p[0] == '/') snprintf(joined, sizeof joined, "%s", p);
-    else snprintf(joined, sizeof joined, "%s/%s", base, p);
-    return normalise(joined, out, n);
-}
-
-/* ---------------------------------------------------------------------------------------------- */
 /* reading the sweep file */
 
 typedef struct key_list {
@@ -253,16 +219,16 @@ static int load_sweep_file(sweep *sw, const char *path, snn_error *err) {
                            near ? near : "", near ? "'?" : "");
     }
 
-    /* paths */
+    /* paths, as `snnfit run` resolves them: against the sweep file's folder, lexically */
     char given[SNN_PATH_MAX];
     if ((rc = snn_pr_str(&r, root, "", "parameters_file", 1, given, sizeof given, NULL))) return rc;
-    if (!given[0] || resolve(sw->dir, given, sw->params, sizeof sw->params))
+    if (!given[0] || snn_stage_lexical_path(sw->dir, given, sw->params, sizeof sw->params))
         return snn_pr_fail(&r, toml_get(root, "parameters_file")->line, "", "parameters_file", "empty or too long");
     char ignored[SNN_PATH_MAX];
     if ((rc = snn_pr_str(&r, root, "", "output_dir", 0, ignored, sizeof ignored, NULL))) return rc;
     if ((rc = snn_pr_str(&r, root, "", "description", 0, sw->description, sizeof sw->description, NULL))) return rc;
     if ((rc = snn_pr_str(&r, root, "", "log_file", 0, given, sizeof given, &sw->has_log))) return rc;
-    if (sw->has_log && (!given[0] || resolve(sw->dir, given, sw->log, sizeof sw->log)))
+    if (sw->has_log && (!given[0] || snn_stage_lexical_path(sw->dir, given, sw->log, sizeof sw->log)))
         return snn_pr_fail(&r, toml_get(root, "log_file")->line, "", "log_file", "empty or too long");
 
     /* inputs: checked here (they must exist); `snnfit run` checks the rest for each point */
@@ -293,7 +259,7 @@ static int load_sweep_file(sweep *sw, const char *path, snn_error *err) {
                     return snn_pr_fail(&r, toml_get(e, "strategy")->line, tpath, "strategy",
                                        "expected \"symlink\" or \"copy\", got \"%s\"", strategy);
                 in->copy = !strcmp(strategy, "copy");
-                if (!given[0] || resolve(sw->dir, given, in->src, sizeof in->src))
+                if (!given[0] || snn_stage_lexical_path(sw->dir, given, in->src, sizeof in->src))
                     return snn_pr_fail(&r, toml_get(e, "path")->line, tpath, "path", "empty or too long");
                 if (!snn_path_exists(in->src))
                     return snn_pr_fail(&r, toml_get(e, "path")->line, tpath, "path", "%s: no such file or folder",
@@ -1039,11 +1005,10 @@ static void point_outcome(const sweep *sw, const char *run, char **cells) {
         csv_free(&c);
     }
     if (sw->stage == SNN_STAGE_TRAIN) {
-        /* the closed-loop r of the fit report, when the training method writes one */
+        /* the closed-loop r over all types from the fit report (null there when it was undefined) */
         snprintf(path, sizeof path, "%s/final_state/fit_report.json", run);
         json_t *rep = json_load_file(path, 0, NULL);
-        json_t *r = json_object_get(rep, "closed_loop_r");
-        if (!json_is_number(r)) r = json_object_get(json_object_get(rep, "closed_loop"), "r");
+        json_t *r = json_object_get(json_object_get(rep, "closed_loop"), "pearson_r_all_types");
         if (json_is_number(r)) set_num(sw, cells, "closed_loop_r", json_number_value(r));
         json_decref(rep);
     }
@@ -1280,7 +1245,8 @@ int snn_stage_sweep(const snn_stage_opts *o, snn_error *err) {
         char cwd[SNN_PATH_MAX];
         if (o->output[0] == '/') snprintf(cwd, sizeof cwd, "/");
         else if (!getcwd(cwd, sizeof cwd)) rc = snn_fail(err, SNN_ERUN, "cannot read the current folder: %s", strerror(errno));
-        if (!rc && resolve(cwd, o->output, out, sizeof out)) rc = snn_fail(err, SNN_EINPUT, "%s: path too long", o->output);
+        if (!rc && snn_stage_lexical_path(cwd, o->output, out, sizeof out))
+            rc = snn_fail(err, SNN_EINPUT, "%s: path too long", o->output);
     }
     if (!rc) rc = load_sweep_file(sw, o->params_path, err);
     if (!rc) rc = make_names(sw, err);

@@ -8,23 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
 
-# expect_error NAME "needle1|needle2..." command...: status 2, every needle in stderr, no $work/out
-expect_error() {
-  local name=$1 needles=$2
-  shift 2
-  rm -rf "$work/out"
-  "$@" > "$work/stdout" 2> "$work/stderr"
-  local rc=$?
-  local ok=1
-  [ $rc -eq 2 ] || { echo "FAIL $name: exit status $rc, expected 2"; ok=0; }
-  IFS='|' read -ra parts <<< "$needles"
-  for needle in "${parts[@]}"; do
-    grep -qF -- "$needle" "$work/stderr" || { echo "FAIL $name: message lacks '$needle'"; ok=0; }
-  done
-  [ "$(wc -l < "$work/stderr")" -eq 1 ] || { echo "FAIL $name: message is not one line"; ok=0; }
-  [ ! -e "$work/out" ] || { echo "FAIL $name: output folder was written"; ok=0; }
-  if [ $ok = 1 ]; then echo "ok   $name: $(cat "$work/stderr")"; else cat "$work/stderr"; failures=$((failures + 1)); fi
-}
+source tests/e2e/lib/expect.sh
 
 net_params=parameters/demo-connectome.toml
 teacher_params=parameters/demo-teacher.toml

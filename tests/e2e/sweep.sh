@@ -127,8 +127,8 @@ PYEOF
 grep -q "Skipping 2 points" "$work/zip2.log" && grep -q "Running 1 point," "$work/zip2.log" || { cat "$work/zip2.log"; fail "the failed point was not the only one run again"; }
 echo "ok   zip sweep: a point failing at run time is recorded (status, exit status, error), the others complete; a re-run retries only it"
 
-# --- a stage-4 sweep: final loss and factor errors from the points' metrics; the closed-loop r from a
-# fit report when one is there (written by hand here into a finished point, then the sweep run again)
+# --- a stage-4 sweep: final loss and factor errors from the points' metrics; the closed-loop r from each
+# point's own fit report; empty once a point's report is gone (the sweep run again)
 sed -e 's/^duration = .*/duration = 400.0/' -e 's/^batch_size = .*/batch_size = 2/' parameters/demo-teacher.toml \
   > "$work/sw/teacher.toml"
 "$SNNFIT" teacher "$work/sw/teacher.toml" -i "$work/net" -o "$work/teacher" --quiet > /dev/null || fail "teacher"
@@ -149,11 +149,12 @@ strategy = "symlink"
 "simulation.seed" = [44, 45]
 EOF
 "$SNNFIT" sweep "$work/sw/train-sweep.toml" -o "$work/train" --jobs 2 > "$work/train.log" 2>&1 || { cat "$work/train.log"; fail "train sweep"; }
-echo '{"closed_loop_r": 0.875}' > "$work/train/points/seed=45/final_state/fit_report.json"
+cp "$work/train/summary.csv" "$work/train-first.csv"
+mv "$work/train/points/seed=44/final_state/fit_report.json" "$work/fit_report-44.json"
 "$SNNFIT" sweep "$work/sw/train-sweep.toml" -o "$work/train" > "$work/train2.log" 2>&1 || fail "train sweep again"
-"$PY" - "$work/train" <<'PYEOF' || fail "train sweep summary"
-import csv, math, sys
-out = sys.argv[1]
+"$PY" - "$work/train" "$work/train-first.csv" "$work/fit_report-44.json" <<'PYEOF' || fail "train sweep summary"
+import csv, json, math, sys
+out, first, report44 = sys.argv[1:]
 rows = {r["point"]: r for r in csv.DictReader(open(f"{out}/summary.csv"))}
 assert sorted(rows) == ["seed=44", "seed=45"], rows.keys()
 for name, r in rows.items():
@@ -168,9 +169,16 @@ for name, r in rows.items():
             errs.append(e)
     assert len(errs) == 6, errs
     assert abs(float(r["factor_error"]) - sum(errs) / len(errs)) <= 1e-5 * max(sum(errs), 1e-3), r["factor_error"]
-assert rows["seed=45"]["closed_loop_r"] == "0.875" and rows["seed=44"]["closed_loop_r"] == "", rows
+# the closed-loop r over all types as each point's own fit report gives it (first run); seed=44's
+# report moved away before the second run: its column is empty there, seed=45's row unchanged
+reports = {"seed=44": report44, "seed=45": f"{out}/points/seed=45/final_state/fit_report.json"}
+before = {r["point"]: r for r in csv.DictReader(open(first))}
+for name, path in reports.items():
+    want = json.load(open(path))["closed_loop"]["pearson_r_all_types"]
+    assert isinstance(want, float) and before[name]["closed_loop_r"] == f"{want:.6g}", (name, before[name], want)
+assert rows["seed=44"]["closed_loop_r"] == "" and rows["seed=45"] == before["seed=45"], (rows, before)
 PYEOF
-echo "ok   train sweep: final loss and factor errors (mean |log(SF / target)|) as the points' metrics say; closed-loop r from a fit report"
+echo "ok   train sweep: final loss and factor errors (mean |log(SF / target)|) as the points' metrics say; closed-loop r from each point's fit report"
 
 # --- bad sweep files: exit 2, one message, nothing written
 expect_bad() {

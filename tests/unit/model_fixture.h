@@ -2,6 +2,7 @@
 #ifndef SNNFIT_TEST_MODEL_FIXTURE_H
 #define SNNFIT_TEST_MODEL_FIXTURE_H
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,38 @@ static void load_network_fixture(snn_npz *z, fixture *f) {
     }
     snn_array *tmp[] = {&phys, &syn_rec, &syn_ff, &ct, &fft, &w, &conn, &wff, &connff};
     for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) snn_array_free(tmp[i]);
+}
+
+/* The reference gradients of a gradient fixture: with respect to the factors (sf, sf_ff; returns 1) or,
+ * in a weights case, to every synapse (w, w_ff with their lengths; returns 0). The others stay as they
+ * are. */
+static __attribute__((unused)) int read_ref_grads(snn_npz *z, double **sf, double **sf_ff, double **w, int64_t *n_w,
+                                                  double **w_ff, int64_t *n_w_ff) {
+    snn_array a;
+    if (snn_npz_has(z, "grad_sf")) {
+        read_or_fail(z, "grad_sf", SNN_F64, &a);
+        *sf = a.data;
+        read_or_fail(z, "grad_sf_ff", SNN_F64, &a);
+        *sf_ff = a.data;
+        return 1;
+    }
+    read_or_fail(z, "grad_w", SNN_F64, &a);
+    *w = a.data;
+    *n_w = a.shape[0];
+    read_or_fail(z, "grad_w_ff", SNN_F64, &a);
+    *w_ff = a.data;
+    *n_w_ff = a.shape[0];
+    return 0;
+}
+
+/* max |x - y| / max |y| over a vector */
+static __attribute__((unused)) double rel_err(const double *x, const double *y, int64_t n) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < n; i++) {
+        num = fmax(num, fabs(x[i] - y[i]));
+        den = fmax(den, fabs(y[i]));
+    }
+    return den > 0 ? num / den : num;
 }
 
 /* A forward fixture: the network plus inputs, spikes, strided voltages and the final state. */

@@ -65,19 +65,7 @@ static void load_grad_case(const char *name, grad_case *g) {
     memcpy(g->vcoef + bn, cc.data, bn * sizeof(double));
     snn_array_free(&ca);
     snn_array_free(&cc);
-    if (snn_npz_has(z, "grad_sf")) {
-        read_or_fail(z, "grad_sf", SNN_F64, &a);
-        g->grad_sf = a.data;
-        read_or_fail(z, "grad_sf_ff", SNN_F64, &a);
-        g->grad_sf_ff = a.data;
-    } else {
-        read_or_fail(z, "grad_w", SNN_F64, &a);
-        g->grad_w = a.data;
-        g->n_w = a.shape[0];
-        read_or_fail(z, "grad_w_ff", SNN_F64, &a);
-        g->grad_w_ff = a.data;
-        g->n_w_ff = a.shape[0];
-    }
+    read_ref_grads(z, &g->grad_sf, &g->grad_sf_ff, &g->grad_w, &g->n_w, &g->grad_w_ff, &g->n_w_ff);
     snn_npz_free(z);
 }
 
@@ -95,16 +83,6 @@ static void free_grad_case(grad_case *g) {
 
 /* float32 state: 2e-3 (SPEC section 7 / issue); float64 build: 1e-6 */
 #define TOL (sizeof(snn_real) == 8 ? 1e-6 : 2e-3)
-
-/* max |x - y| / max |y| over a vector */
-static double rel_err(const double *x, const double *y, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num = fmax(num, fabs(x[i] - y[i]));
-        den = fmax(den, fabs(y[i]));
-    }
-    return den > 0 ? num / den : num;
-}
 
 /* How a case is run: threads, each fixture trial repeated `copies` times (so that there are enough
  * trials to make several groups in the reverse pass; the gradients are then `copies` times torch's),

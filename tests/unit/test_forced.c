@@ -65,20 +65,9 @@ static void load_case(const char *name, forced_case *c) {
     c->teacher = te.data;
     read_or_fail(z, "final_v", SNN_F64, &a);
     c->final_v = a.data;
-    if (snn_npz_has(z, "grad_sf")) {
-        read_or_fail(z, "grad_sf", SNN_F64, &a);
-        c->grad_sf = a.data;
-        read_or_fail(z, "grad_sf_ff", SNN_F64, &a);
-        c->grad_sf_ff = a.data;
+    if (read_ref_grads(z, &c->grad_sf, &c->grad_sf_ff, &c->grad_w, &c->n_w, &c->grad_w_ff, &c->n_w_ff)) {
         read_or_fail(z, "gn", SNN_F64, &a);
         c->gn = a.data;
-    } else {
-        read_or_fail(z, "grad_w", SNN_F64, &a);
-        c->grad_w = a.data;
-        c->n_w = a.shape[0];
-        read_or_fail(z, "grad_w_ff", SNN_F64, &a);
-        c->grad_w_ff = a.data;
-        c->n_w_ff = a.shape[0];
     }
     snn_npz_free(z);
 }
@@ -93,15 +82,6 @@ static void free_case(forced_case *c) {
     free(c->gn);
     free(c->grad_w);
     free(c->grad_w_ff);
-}
-
-static double rel_err(const double *x, const double *y, int64_t n) {
-    double num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        num = fmax(num, fabs(x[i] - y[i]));
-        den = fmax(den, fabs(y[i]));
-    }
-    return den > 0 ? num / den : num;
 }
 
 typedef struct run_out {

@@ -87,6 +87,49 @@ static const char *BASE_CONN =
     "E_syn = [-70.0]\n"
     "g_bar = [0.8]\n";
 
+/* The synapses and physiology of the seed's two-type network, in its spelling (the stage-3 and stage-4
+ * files below end with them). */
+#define SEED_TYPES_TOML \
+    "[feedforward.synapses.mitral]\n" \
+    "names = [ \"AMPA\", \"NMDA\",]\n" \
+    "tau_rise = [ 0.1, 10.0,]\n" \
+    "tau_decay = [ 5.0, 70.0,]\n" \
+    "E_syn = [ 0.0, 0.0,]\n" \
+    "g_bar = [ 4.177, 0.448,]\n" \
+    "\n" \
+    "[recurrent.cell_types]\n" \
+    "names = [ \"excitatory\", \"inhibitory\",]\n" \
+    "\n" \
+    "[recurrent.physiology.excitatory]\n" \
+    "tau_mem = 85.0\n" \
+    "theta = -38.0\n" \
+    "U_reset = -60.0\n" \
+    "E_L = -60.0\n" \
+    "g_L = 1.35\n" \
+    "tau_ref = 8.0\n" \
+    "\n" \
+    "[recurrent.synapses.excitatory]\n" \
+    "names = [ \"AMPA\", \"NMDA\",]\n" \
+    "tau_rise = [ 0.1, 10.0,]\n" \
+    "tau_decay = [ 5.0, 70.0,]\n" \
+    "E_syn = [ 0.0, 0.0,]\n" \
+    "g_bar = [ 4.177, 0.448,]\n" \
+    "\n" \
+    "[recurrent.physiology.inhibitory]\n" \
+    "tau_mem = 50.0\n" \
+    "theta = -45.0\n" \
+    "U_reset = -60.0\n" \
+    "E_L = -60.0\n" \
+    "g_L = 0.9\n" \
+    "tau_ref = 8.0\n" \
+    "\n" \
+    "[recurrent.synapses.inhibitory]\n" \
+    "names = [ \"GABA_A\",]\n" \
+    "tau_rise = [ 1.0,]\n" \
+    "tau_decay = [ 6.0,]\n" \
+    "E_syn = [ -70.0,]\n" \
+    "g_bar = [ 8.139,]\n"
+
 /* A small valid stage-3 file. */
 static const char *BASE_TEACHER =
     "[simulation]\n"
@@ -110,45 +153,7 @@ static const char *BASE_TEACHER =
     "modulation_rate = 30.0\n"
     "modulation_fraction = 0.1\n"
     "\n"
-    "[feedforward.synapses.mitral]\n"
-    "names = [ \"AMPA\", \"NMDA\",]\n"
-    "tau_rise = [ 0.1, 10.0,]\n"
-    "tau_decay = [ 5.0, 70.0,]\n"
-    "E_syn = [ 0.0, 0.0,]\n"
-    "g_bar = [ 4.177, 0.448,]\n"
-    "\n"
-    "[recurrent.cell_types]\n"
-    "names = [ \"excitatory\", \"inhibitory\",]\n"
-    "\n"
-    "[recurrent.physiology.excitatory]\n"
-    "tau_mem = 85.0\n"
-    "theta = -38.0\n"
-    "U_reset = -60.0\n"
-    "E_L = -60.0\n"
-    "g_L = 1.35\n"
-    "tau_ref = 8.0\n"
-    "\n"
-    "[recurrent.synapses.excitatory]\n"
-    "names = [ \"AMPA\", \"NMDA\",]\n"
-    "tau_rise = [ 0.1, 10.0,]\n"
-    "tau_decay = [ 5.0, 70.0,]\n"
-    "E_syn = [ 0.0, 0.0,]\n"
-    "g_bar = [ 4.177, 0.448,]\n"
-    "\n"
-    "[recurrent.physiology.inhibitory]\n"
-    "tau_mem = 50.0\n"
-    "theta = -45.0\n"
-    "U_reset = -60.0\n"
-    "E_L = -60.0\n"
-    "g_L = 0.9\n"
-    "tau_ref = 8.0\n"
-    "\n"
-    "[recurrent.synapses.inhibitory]\n"
-    "names = [ \"GABA_A\",]\n"
-    "tau_rise = [ 1.0,]\n"
-    "tau_decay = [ 6.0,]\n"
-    "E_syn = [ -70.0,]\n"
-    "g_bar = [ 8.139,]\n";
+    SEED_TYPES_TOML;
 
 /* A small valid stage-4 file in the seed's spelling, with a [training] table to add the reference's
  * keys to. */
@@ -175,45 +180,7 @@ static const char *BASE_TRAIN =
     "[feedforward.cell_types]\n"
     "names = [ \"mitral\",]\n"
     "\n"
-    "[feedforward.synapses.mitral]\n"
-    "names = [ \"AMPA\", \"NMDA\",]\n"
-    "tau_rise = [ 0.1, 10.0,]\n"
-    "tau_decay = [ 5.0, 70.0,]\n"
-    "E_syn = [ 0.0, 0.0,]\n"
-    "g_bar = [ 4.177, 0.448,]\n"
-    "\n"
-    "[recurrent.cell_types]\n"
-    "names = [ \"excitatory\", \"inhibitory\",]\n"
-    "\n"
-    "[recurrent.physiology.excitatory]\n"
-    "tau_mem = 85.0\n"
-    "theta = -38.0\n"
-    "U_reset = -60.0\n"
-    "E_L = -60.0\n"
-    "g_L = 1.35\n"
-    "tau_ref = 8.0\n"
-    "\n"
-    "[recurrent.synapses.excitatory]\n"
-    "names = [ \"AMPA\", \"NMDA\",]\n"
-    "tau_rise = [ 0.1, 10.0,]\n"
-    "tau_decay = [ 5.0, 70.0,]\n"
-    "E_syn = [ 0.0, 0.0,]\n"
-    "g_bar = [ 4.177, 0.448,]\n"
-    "\n"
-    "[recurrent.physiology.inhibitory]\n"
-    "tau_mem = 50.0\n"
-    "theta = -45.0\n"
-    "U_reset = -60.0\n"
-    "E_L = -60.0\n"
-    "g_L = 0.9\n"
-    "tau_ref = 8.0\n"
-    "\n"
-    "[recurrent.synapses.inhibitory]\n"
-    "names = [ \"GABA_A\",]\n"
-    "tau_rise = [ 1.0,]\n"
-    "tau_decay = [ 6.0,]\n"
-    "E_syn = [ -70.0,]\n"
-    "g_bar = [ 8.139,]\n";
+    SEED_TYPES_TOML;
 
 /* base with the first occurrence of old replaced by new (malloc'd). */
 static char *mutate(const char *base, const char *old, const char *new_text) {
