@@ -378,11 +378,14 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     }
     json_object_set_new(j, "best_loss", num(tr->best_loss));
     json_t *fac = json_array();
-    char path[SNN_PATH_MAX], tmp_csv[8192];
-    size_t used = 0;
-    used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used,
-                             "factor,value,target,standard_error,standard_error_log,log_error,delta_bias_log,"
-                             "standard_error_total_log\n");
+    char path[SNN_PATH_MAX];
+    /* the CSV grows with the factors (up to 2 x 16 x 16 of them) */
+    char *csv = NULL;
+    size_t csv_len = 0;
+    FILE *csvf = open_memstream(&csv, &csv_len);
+    if (csvf)
+        fprintf(csvf, "factor,value,target,standard_error,standard_error_log,log_error,delta_bias_log,"
+                      "standard_error_total_log\n");
     for (int i = 0; i < n_tr; i++) {
         int64_t a = idx[i];
         char name[160], t_s[40] = "", se_s[40] = "", sel_s[40] = "", le_s[40] = "", v_s[40];
@@ -413,9 +416,7 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
         char b_s[40] = "", tot_s[40] = "";
         if (bias_check) snn_format_repr(bias[i], b_s, sizeof b_s);
         if (bias_check && !isnan(se[i])) snn_format_repr(sqrt(se[i] * se[i] + bias[i] * bias[i]), tot_s, sizeof tot_s);
-        if (used < sizeof tmp_csv)
-            used += (size_t)snprintf(tmp_csv + used, sizeof tmp_csv - used, "%s,%s,%s,%s,%s,%s,%s,%s\n", name, v_s, t_s,
-                                     se_s, sel_s, le_s, b_s, tot_s);
+        if (csvf) fprintf(csvf, "%s,%s,%s,%s,%s,%s,%s,%s\n", name, v_s, t_s, se_s, sel_s, le_s, b_s, tot_s);
     }
     json_object_set_new(j, "factors", fac);
     json_object_set_new(j, "mean_abs_log_error", n_t ? num(err1 / n_t) : json_null());
@@ -490,7 +491,9 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     }
     free(text);
     if (!rc) rc = snn_path_join(path, sizeof path, out, "final_state/fit_report.csv", err);
-    if (!rc && np > 0) rc = snn_write_file_atomic(path, tmp_csv, used < sizeof tmp_csv ? used : sizeof tmp_csv, err);
+    if ((!csvf || fclose(csvf) != 0) && !rc) rc = snn_fail(err, SNN_ERUN, "out of memory writing the fit report");
+    if (!rc && np > 0) rc = snn_write_file_atomic(path, csv, csv_len, err);
+    free(csv);
     if (!rc) printf("  ✓ Saved: %s/final_state/fit_report.json%s\n", out, np > 0 ? " and fit_report.csv" : "");
     free(H);
     free(eval);
