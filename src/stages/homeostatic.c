@@ -220,8 +220,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (!rc) rc = snn_poisson_init_rates(&aux, s.n_in, rates_in, p->sim.dt, p->sim.seed, SNN_RNG_POISSON_AUX, err);
     if (rc) goto done;
 
-    /* Rank 0 writes the output folder, its inputs and initial_state/; the other ranks wait at the sync
-     * after it (core/par.h) */
+    rc = snn_trainer_check_ranks(p, B, err);
+    /* every rank has read and checked its inputs before rank 0 writes the output folder, its inputs and
+     * initial_state/; the other ranks then wait at the sync after it (core/par.h) */
+    if ((rc = snn_par_sync(rc, err))) goto done;
     const int rank0 = snn_par_rank() == 0;
     if (!checkpoint && rank0) {
         /* a run killed before its first checkpoint is started again by the same command */

@@ -322,8 +322,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
         goto done;
     }
-    /* Rank 0 writes the output folder, its inputs and initial_state/; the other ranks wait at the sync
-     * after it (core/par.h) */
+    if (!rc) rc = snn_trainer_check_ranks(p, (int)td.B, err);
+    /* every rank has read and checked its inputs before rank 0 writes the output folder, its inputs and
+     * initial_state/; the other ranks then wait at the sync after it (core/par.h) */
+    if ((rc = snn_par_sync(rc, err))) goto done;
     const int rank0 = snn_par_rank() == 0;
     if (!checkpoint && rank0) {
         /* a run killed before its first checkpoint is started again by the same command */

@@ -39,6 +39,23 @@ void snn_trainer_apply_params(snn_trainer *tr, const double *params) {
     }
 }
 
+int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err) {
+    const snn_train_params *tp = &p->train;
+    const int n_ranks = snn_par_size();
+    if (n_ranks == 1) return SNN_OK;
+    const char *why = NULL;
+    if (p->stage == SNN_STAGE_TRAIN && tp->method == SNN_METHOD_TEACHER_FORCED)
+        why = "teacher-forced fitting ([training] method = \"teacher_forced\") runs on one rank only";
+    else if (tp->optimisable == SNN_OPT_WEIGHTS)
+        why = "training the weights themselves ([training] optimisable = \"weights\") runs on one rank only (its "
+              "per-synapse sums over trials are taken in groups of trials that a split would change)";
+    else if (B < n_ranks)
+        why = "more MPI ranks than trials: every rank needs at least one trial";
+    if (!why) return SNN_OK;
+    return snn_fail(err, SNN_EINPUT, "%s: %s (%d trials, %d MPI ranks); run it without mpirun or with -np 1", p->path,
+                    why, B, n_ranks);
+}
+
 int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int B, int64_t L, int64_t n_chunks,
                      int64_t iterations, const char *out_dir, const char *input_path, snn_error *err) {
     memset(tr, 0, sizeof *tr);
@@ -54,19 +71,8 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
         tr->b0 = first;
         tr->Bl = (int)(end - first);
     }
-    if (n_ranks > 1) {
-        const char *why = NULL;
-        if (p->stage == SNN_STAGE_TRAIN && tp->method == SNN_METHOD_TEACHER_FORCED)
-            why = "teacher-forced fitting ([training] method = \"teacher_forced\") runs on one rank only";
-        else if (tp->optimisable == SNN_OPT_WEIGHTS)
-            why = "training the weights themselves ([training] optimisable = \"weights\") runs on one rank only "
-                  "(its per-synapse sums over trials are taken in groups of trials that a split would change)";
-        else if (B < n_ranks)
-            why = "more MPI ranks than trials: every rank needs at least one trial";
-        if (why)
-            return snn_fail(err, SNN_EINPUT, "%s: %s (%d trials, %d MPI ranks); run it without mpirun or with -np 1",
-                            p->path, why, B, n_ranks);
-    }
+    int rc0 = snn_trainer_check_ranks(p, B, err);
+    if (rc0) return rc0;
     const int Bl = tr->Bl;
     tr->L = L;
     tr->n_chunks = n_chunks;

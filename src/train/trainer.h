@@ -147,6 +147,11 @@ typedef struct snn_trainer {
 /* The run has nothing left to do: the iteration cap, or L-BFGS stopped by a tolerance. */
 int snn_trainer_finished(const snn_trainer *tr);
 
+/* SNN_EINPUT (with the reason) if the run cannot be trained on this job's MPI ranks: teacher-forced
+ * fitting and the weights mode run on one rank only, and every rank needs a trial. Stages call it before
+ * they write anything; snn_trainer_init checks it too. */
+int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err);
+
 /* Sets up a trainer for network net (its current weights and scaling factors are the starting point)
  * and B trials of teacher data in n_chunks chunks of L steps. With method = teacher_forced and L-BFGS,
  * each iteration is one L-BFGS iteration over the first fit_steps steps of every trial (all of them by
