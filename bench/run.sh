@@ -9,15 +9,18 @@
 #   forced:  teacher forcing: one loss-and-gradient evaluation against a plain forward pass (bench/forced_eval.c)
 #   mpi:     stage 3 on 1 and 2 ranks of one thread each (OMP_NUM_THREADS=1 mpirun -np K): parallel
 #            efficiency and communication time; the two stores must be byte-identical
-# BENCH_SECTIONS (default "teacher engine train forced mpi") chooses what runs; engine and forced need
-# the teacher section's store.
+#   mpi-train: stage-4 iterations (bench/dp-train.toml) on 1 and 2 ranks of one thread each: parallel
+#            efficiency per iteration and rank 0's time in MPI calls per iteration; the metrics and
+#            checkpoints must be byte-identical
+# BENCH_SECTIONS (default "teacher engine train forced mpi mpi-train") chooses what runs; engine, forced
+# and mpi-train need the teacher section's store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SNNFIT=${SNNFIT:-build/snnfit}
 ENGINE=${ENGINE:-$(dirname "$SNNFIT")/snnfit-engine-bench}
 OUT=${BENCH_OUT:-bench-output}
 REPEATS=${BENCH_REPEATS:-3}
-SECTIONS=${BENCH_SECTIONS:-teacher engine train forced mpi}
+SECTIONS=${BENCH_SECTIONS:-teacher engine train forced mpi mpi-train}
 section() { case " $SECTIONS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p "$OUT"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -154,6 +157,42 @@ else
   awk -v a="$total_1" -v b="$total_2" 'BEGIN {printf "parallel efficiency of the whole command on 2 ranks: %.2f (speed-up %.2fx; loading, dashboards and figures are rank 0 only)\n", a / (2 * b), a / b}'
   if diff -r "$OUT/teacher-mpi1" "$OUT/teacher-mpi2" > /dev/null; then
     echo "outputs of -np 1 and -np 2 are byte-identical"
+  else
+    echo "ERROR: outputs of -np 1 and -np 2 differ"; exit 1
+  fi
+fi
+fi
+
+if section mpi-train; then
+echo
+echo "== MPI: stage 4, 50 trials x 200 steps per iteration (bench/dp-train.toml), on 1 and 2 ranks of one thread each =="
+if ! command -v mpirun > /dev/null || ! $SNNFIT --version | grep -q '^MPI: built in'; then
+  echo "skipped: no mpirun, or snnfit built without MPI"
+else
+  mpiflags=()
+  [ "$(id -u)" = 0 ] && mpiflags+=(--allow-run-as-root)
+  : > "$OUT/train-mpi1.times"
+  : > "$OUT/train-mpi2.times"
+  # alternating, so that both see the same load on a shared machine
+  for r in $(seq "$REPEATS"); do
+    for np in 1 2; do
+      OMP_NUM_THREADS=1 mpirun "${mpiflags[@]}" -np $np $SNNFIT train bench/dp-train.toml -i "$OUT/teacher-2" \
+        -o "$OUT/train-mpi$np" --overwrite --quiet --no-wandb > "$OUT/train-mpi$np.log"
+      it=$(awk '/^Timing:/ {print $2}' "$OUT/train-mpi$np.log")
+      # "MPI: K ranks, rank 0's trials A-B; rank 0 in MPI calls (waits and exchanges) S s per epoch"
+      comm=$(awk '/^MPI: .*in MPI calls/ {for(i=1;i<=NF;i++) if($i=="exchanges)") print $(i+1)}' "$OUT/train-mpi$np.log")
+      echo "$it ${comm:-0}" >> "$OUT/train-mpi$np.times"
+    done
+  done
+  for np in 1 2; do
+    it=$(awk '{print $1}' "$OUT/train-mpi$np.times" | median)
+    comm=$(awk '{print $2}' "$OUT/train-mpi$np.times" | median)
+    echo "-np $np median of $REPEATS: ${it} s per iteration, rank 0 in MPI calls ${comm} s per iteration"
+    eval "it_mpi_$np=$it"
+  done
+  awk -v a="$it_mpi_1" -v b="$it_mpi_2" 'BEGIN {printf "parallel efficiency of a training iteration on 2 ranks: %.2f (speed-up %.2fx)\n", a / (2 * b), a / b}'
+  if diff -r -x tensorboard -x wandb "$OUT/train-mpi1" "$OUT/train-mpi2" > /dev/null; then
+    echo "outputs of -np 1 and -np 2 are byte-identical (tensorboard/ and wandb/ aside: wall-clock times)"
   else
     echo "ERROR: outputs of -np 1 and -np 2 differ"; exit 1
   fi

@@ -402,7 +402,9 @@ __attribute__((format(printf, 2, 3))) static int usage_error(int c, const char *
 
 /* Commands that run on several MPI ranks (the others refuse to: every rank would write the same
  * output folder). */
-static int runs_on_ranks(int c) { return c == C_TEACHER || c == C_SIMULATE || c == C_SWEEP; }
+static int runs_on_ranks(int c) {
+    return c == C_TEACHER || c == C_SIMULATE || c == C_SWEEP || c == C_TRAIN || c == C_HOMEOSTATIC || c == C_RESUME;
+}
 
 /* The command line. Sets *agreed once the ranks agreed on the outcome (snn_par_finish); a return
  * before that (usage errors, --help) has printed its own message. */
@@ -507,7 +509,7 @@ static int cli_main(int argc, char **argv, int *agreed) {
     if (snn_par_size() > 1 && !runs_on_ranks(c))
         rc = snn_fail(&err, SNN_EINPUT,
                       "snnfit %s does not run on several MPI ranks (%d here): run it without mpirun or with -np 1 "
-                      "(teacher, simulate and sweep use several ranks)",
+                      "(teacher, simulate, train, homeostatic, resume and sweep use several ranks)",
                       cmd->name, snn_par_size());
     else
         rc = cmd->run(&o, &err);

@@ -271,3 +271,23 @@ void snn_par_recv(void *data, size_t bytes, int src) {
 void snn_par_barrier(void) {}
 
 #endif
+
+/* Built on the functions above, so the same in both builds (they do nothing on one rank). */
+void snn_par_allgather_blocks(void *data, int64_t n_units, size_t unit_bytes) {
+    const int k = snn_par_size();
+    for (int r = 0; r < k; r++) {
+        int64_t first, end;
+        snn_par_block(n_units, r, k, &first, &end);
+        if (end > first) snn_par_bcast((char *)data + (size_t)first * unit_bytes, (size_t)(end - first) * unit_bytes, r);
+    }
+}
+
+void snn_par_chain_in(void *data, size_t bytes) {
+    if (snn_par_rank() > 0) snn_par_recv(data, bytes, snn_par_rank() - 1);
+}
+
+void snn_par_chain_out(void *data, size_t bytes) {
+    const int r = snn_par_rank(), k = snn_par_size();
+    if (r + 1 < k) snn_par_send(data, bytes, r + 1);
+    snn_par_bcast(data, bytes, k - 1);
+}

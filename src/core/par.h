@@ -62,6 +62,14 @@ void snn_par_bcast(void *data, size_t bytes, int root);
 void snn_par_send(const void *data, size_t bytes, int dest);
 void snn_par_recv(void *data, size_t bytes, int src);
 void snn_par_barrier(void);
+/* In place: rank r holds units snn_par_block(n_units, r, K) of data (unit_bytes each); afterwards
+ * every rank holds all n_units, in unit order (one broadcast per rank). */
+void snn_par_allgather_blocks(void *data, int64_t n_units, size_t unit_bytes);
+/* A running sum carried from rank to rank (an exact reproduction of one process's loop over units in
+ * order): snn_par_chain_in waits for rank r-1's values (rank 0: leaves them as they are), the rank adds
+ * its units, snn_par_chain_out passes them to rank r+1 and then gives every rank the last rank's. */
+void snn_par_chain_in(void *data, size_t bytes);
+void snn_par_chain_out(void *data, size_t bytes);
 
 /* Seconds this rank spent inside MPI calls (waiting for other ranks included). */
 double snn_par_comm_seconds(void);

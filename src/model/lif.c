@@ -1091,9 +1091,14 @@ void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64
             reverse_group(&ctx[g], omp_get_thread_num(), omp_get_num_threads());
         }
     }
+    snn_grads_add_trials(net, w->g_trial, B, grads);
+}
+
+void snn_grads_add_trials(const snn_network *net, const double *g_trial, int64_t B, snn_grads *grads) {
+    const int K = net->n_groups, nt = net->n_types;
     /* reduce the per-trial scaling-factor gradients in trial order */
-    for (int b = 0; b < B; b++) {
-        const double *gt = w->g_trial + (size_t)b * K * nt;
+    for (int64_t b = 0; b < B; b++) {
+        const double *gt = g_trial + (size_t)b * K * nt;
         if (grads->sf)
             for (int k = 0; k < nt; k++)
                 for (int l = 0; l < nt; l++) grads->sf[k * nt + l] += gt[(size_t)k * nt + l];

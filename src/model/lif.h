@@ -192,6 +192,10 @@ typedef struct snn_backward_opts {
 void snn_backward_chunk_opts(const snn_network *net, const snn_tape *tape, int64_t T, const uint8_t *in_spikes,
                              const snn_spike_grad_source *ds, const double *vcoef, double surrgrad_scale,
                              snn_grads *grads, snn_backward_work *work, const snn_backward_opts *opts);
+/* Adds the per-trial scaling-factor gradients g_trial ([B][K][n_types], as in snn_backward_work) into
+ * grads->sf / grads->sf_ff (where not NULL) in trial order: what the reverse pass does at its end, for
+ * callers that gather the trials of several processes first (the sums are then the same bits). */
+void snn_grads_add_trials(const snn_network *net, const double *g_trial, int64_t B, snn_grads *grads);
 
 /* Advances one trial b by T steps (what snn_forward_chunk does for each trial; for callers that
  * schedule trials themselves). in: [T][n_in] (may be NULL), out: [T][n], track may be NULL. */

@@ -85,21 +85,28 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
     cs->steps = steps;
     snn_state st = {0};
     isi_acc at = {0}, as = {0};
+    /* every trial: the trainer's buffers hold only this rank's on several MPI ranks (rank 0 runs this) */
+    const size_t bln = (size_t)bn * (size_t)L;
+    const int own = tr->Bl < B; /* its own buffers only then: they are large */
+    uint8_t *in = own ? snn_calloc((size_t)B * (size_t)L * (size_t)(net->n_in ? net->n_in : 1), 1, "input spikes", err)
+                      : tr->in;
+    uint8_t *target = own ? snn_calloc(bln + 1, 1, "teacher spikes", err) : tr->target;
+    uint8_t *out = own ? snn_calloc(bln + 1, 1, "spikes", err) : tr->out;
     int32_t *ct = snn_calloc((size_t)(bn * W) + 1, sizeof(int32_t), "window counts", err);
     int32_t *cst = snn_calloc((size_t)(bn * W) + 1, sizeof(int32_t), "window counts", err);
     double *ra = snn_calloc((size_t)(bn * W) + 1, sizeof(double), "windowed rates", err);
     double *rb = snn_calloc((size_t)(bn * W) + 1, sizeof(double), "windowed rates", err);
-    int rc = (!ct || !cst || !ra || !rb) ? SNN_ERUN : SNN_OK;
+    int rc = (!ct || !cst || !ra || !rb || !in || !target || !out) ? SNN_ERUN : SNN_OK;
     if (!rc) rc = isi_alloc(&at, (size_t)bn, err);
     if (!rc) rc = isi_alloc(&as, (size_t)bn, err);
     if (!rc) rc = snn_state_alloc(&st, net, B, err);
     for (int64_t c = 0; !rc && c * L < steps; c++) {
         const int64_t len = steps - c * L < L ? steps - c * L : L;
-        rc = read_chunk(ctx, c, tr->in, tr->target, err);
+        rc = read_chunk(ctx, c, 0, B, in, target, err);
         if (rc) break;
-        snn_forward_chunk(net, &st, L, tr->in, tr->out, NULL, 0);
-        accumulate(tr->target, B, L, len, n, c * L, w, W, ct, &at);
-        accumulate(tr->out, B, L, len, n, c * L, w, W, cst, &as);
+        snn_forward_chunk(net, &st, L, in, out, NULL, 0);
+        accumulate(target, B, L, len, n, c * L, w, W, ct, &at);
+        accumulate(out, B, L, len, n, c * L, w, W, cst, &as);
     }
     if (!rc) {
         const double secs = (double)steps * dt / 1000.0, wsec = (double)w * dt / 1000.0;
@@ -158,6 +165,11 @@ static int closed_loop(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, 
     snn_free(cst);
     snn_free(ra);
     snn_free(rb);
+    if (own) {
+        snn_free(in);
+        snn_free(target);
+        snn_free(out);
+    }
     return rc;
 }
 

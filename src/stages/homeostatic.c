@@ -24,6 +24,7 @@
 
 #include "core/fsutil.h"
 #include "core/mem.h"
+#include "core/par.h"
 #include "core/rng.h"
 #include "core/sha256.h"
 #include "inputs/poisson.h"
@@ -42,15 +43,16 @@ typedef struct poisson_source {
     int64_t L, n_in;
 } poisson_source;
 
-/* Chunk c of every trial: global steps [c L, (c + 1) L). The trainer's target buffer stays as it was
+/* Chunk c of trials b0 .. b0+nb-1: global steps [c L, (c + 1) L). The trainer's target buffer stays as it was
  * allocated (zeros): no stage-2 loss reads teacher spikes (the loader refuses van Rossum weights, and
  * the rate and CV targets are fixed). */
-static int read_poisson_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err) {
+static int read_poisson_chunk(void *ctx, int64_t c, int64_t b0, int64_t nb, uint8_t *inputs, uint8_t *targets,
+                              snn_error *err) {
     poisson_source *src = ctx;
     (void)targets;
     if (src->n_in == 0) return SNN_OK;
-    for (int b = 0; b < src->B; b++) {
-        int rc = snn_poisson_draw_rates(&src->ps, (uint32_t)b, c * src->L, src->L,
+    for (int64_t b = 0; b < nb; b++) {
+        int rc = snn_poisson_draw_rates(&src->ps, (uint32_t)(b0 + b), c * src->L, src->L,
                                         inputs + (size_t)b * (size_t)(src->L * src->n_in), err);
         if (rc) return rc;
     }
@@ -218,7 +220,12 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (!rc) rc = snn_poisson_init_rates(&aux, s.n_in, rates_in, p->sim.dt, p->sim.seed, SNN_RNG_POISSON_AUX, err);
     if (rc) goto done;
 
-    if (!checkpoint) {
+    rc = snn_trainer_check_ranks(p, B, err);
+    /* every rank has read and checked its inputs before rank 0 writes the output folder, its inputs and
+     * initial_state/; the other ranks then wait at the sync after it (core/par.h) */
+    if ((rc = snn_par_sync(rc, err))) goto done;
+    const int rank0 = snn_par_rank() == 0;
+    if (!checkpoint && rank0) {
         /* a run killed before its first checkpoint is started again by the same command */
         snn_stage_opts o2 = *o;
         if (!o->overwrite && snn_stage_unstarted_run(o)) {
@@ -273,7 +280,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc) goto done;
     const double probe_secs = (double)probe_steps * p->sim.dt / 1000.0;
     double rates[SNN_MAX_TYPES];
-    if (!checkpoint) {
+    if (!checkpoint && rank0) {
         printf("\n============================================================\nSAVING INITIAL STATE AND RUNNING "
                "INFERENCE\n============================================================\n");
         rc = save_state(o->output, "initial_state", p, &s, &net, probe, probe_steps, err);
@@ -282,6 +289,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         print_rates("with the initial weights", p, rates, probe_secs);
         printf("============================================================\n");
     }
+    if ((rc = snn_par_sync(rc, err))) goto done;
 
     char input_record[SNN_PATH_MAX] = "";
     if (checkpoint) rc = checkpoint_input_path(checkpoint, input_record, sizeof input_record, err);
@@ -314,7 +322,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration,
                tr.best_loss);
     }
-    {
+    /* the metrics' other writers (TensorBoard, W&B) and the figures are rank 0's */
+    if (rank0) {
         int64_t pc = p->train.plot_size < iterations ? p->train.plot_size : iterations;
         uint8_t *fig_in = malloc((size_t)(pc * L) * (size_t)src.n_in + 1);
         if (!fig_in) {
@@ -332,6 +341,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         hooks_open = 1;
         if (rc) goto done;
     }
+    if ((rc = snn_par_sync(rc, err))) goto done;
+    if (snn_par_size() > 1)
+        printf("MPI: %d ranks, each training on a block of the %d trials (rank 0: trials %lld-%lld)\n", snn_par_size(), B,
+               (long long)tr.b0, (long long)(tr.b0 + tr.Bl - 1));
     /* from here on the run can be resumed: everything before the first chunk is written */
     if (!checkpoint && (rc = snn_stage_first_checkpoint(&tr, err))) goto done;
     printf("Chunk size: %lld timesteps (%.1fs)\nTotal chunks: %lld (%.1fs)\nBatch size: %d\n"
@@ -344,10 +357,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     rc = snn_stage_run_trainer(&tr, read_poisson_chunk, &src, o->stop_after, "epoch", o->output, &save_final, err);
     if (rc || !save_final) goto done;
     snn_trainer_apply_params(&tr, tr.best_params);
-    rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);
+    if (rank0) rc = save_state(o->output, "final_state", p, &s, &net, probe, probe_steps, err);
     if (!rc) rc = snn_stage_mark_finished(&tr, err);
     final_written = !rc;
-    if (!rc) rc = type_rates(&net, probe, probe_steps, L, rates, err);
+    if (!rc && rank0) rc = type_rates(&net, probe, probe_steps, L, rates, err);
     if (rc) goto done;
     if (!tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
@@ -380,7 +393,8 @@ int snn_stage_homeostatic_resume(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_path_join(ckpt, sizeof ckpt, o->output, "checkpoints/checkpoint_latest.npz", err);
     if (rc) return rc;
     if (!snn_is_dir(o->output)) return snn_fail(err, SNN_EINPUT, "%s: no such run folder", o->output);
-    if ((rc = snn_stage_begin_resume(o->output, err))) return rc;
+    /* rank 0 holds the folder's lock and clears what an interrupted run left (the others write nothing) */
+    if (snn_par_rank() == 0 && (rc = snn_stage_begin_resume(o->output, err))) return rc;
     if (!snn_path_exists(ckpt))
         return snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing)",
                         o->output);

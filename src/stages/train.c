@@ -17,6 +17,7 @@
 #include "core/fsutil.h"
 #include "core/mem.h"
 #include "core/nprandom.h"
+#include "core/par.h"
 #include "core/sha256.h"
 #include "config/limits.h"
 #include "io/npz.h"
@@ -37,9 +38,10 @@ typedef struct teacher_data {
     char identity[65];  /* SHA-256 of the store's metadata and chunk sizes */
 } teacher_data;
 
-static int read_teacher_chunk(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err) {
+static int read_teacher_chunk(void *ctx, int64_t c, int64_t b0, int64_t nb, uint8_t *inputs, uint8_t *targets,
+                              snn_error *err) {
     teacher_data *td = ctx;
-    int64_t start[3] = {0, c * td->L, 0}, cnt_in[3] = {td->B, td->L, td->n_in}, cnt_out[3] = {td->B, td->L, td->n};
+    int64_t start[3] = {b0, c * td->L, 0}, cnt_in[3] = {nb, td->L, td->n_in}, cnt_out[3] = {nb, td->L, td->n};
     int rc = snn_zarr_read_region(td->in, start, cnt_in, inputs, err);
     if (!rc) rc = snn_zarr_read_region(td->out, start, cnt_out, targets, err);
     return rc;
@@ -132,12 +134,12 @@ static int open_teacher(const char *input, const snn_params *p, const snn_struct
 static uint8_t *trial0_inputs(teacher_data *td, int64_t n_ch, snn_error *err) {
     /* sizes bounded by the limits and the memory estimate checked before the run */
     uint8_t *in = malloc((size_t)(n_ch * td->L) * (size_t)td->n_in + 1);
-    uint8_t *cin = malloc((size_t)(td->B * td->L) * (size_t)td->n_in + 1);
-    uint8_t *cout = malloc((size_t)(td->B * td->L) * (size_t)td->n + 1);
+    uint8_t *cin = malloc((size_t)td->L * (size_t)td->n_in + 1);
+    uint8_t *cout = malloc((size_t)td->L * (size_t)td->n + 1);
     int rc = SNN_OK;
     if (!in || !cin || !cout) rc = snn_fail(err, SNN_ERUN, "out of memory reading trial 0's inputs");
     for (int64_t c = 0; !rc && c < n_ch; c++) {
-        rc = read_teacher_chunk(td, c, cin, cout, err);
+        rc = read_teacher_chunk(td, c, 0, 1, cin, cout, err);
         if (!rc) memcpy(in + c * td->L * td->n_in, cin, (size_t)(td->L * td->n_in));
     }
     free(cin);
@@ -320,7 +322,12 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         rc = snn_fail(err, SNN_EINPUT, "%s: no checkpoint to resume from", checkpoint);
         goto done;
     }
-    if (!checkpoint) {
+    if (!rc) rc = snn_trainer_check_ranks(p, (int)td.B, err);
+    /* every rank has read and checked its inputs before rank 0 writes the output folder, its inputs and
+     * initial_state/; the other ranks then wait at the sync after it (core/par.h) */
+    if ((rc = snn_par_sync(rc, err))) goto done;
+    const int rank0 = snn_par_rank() == 0;
+    if (!checkpoint && rank0) {
         /* a run killed before its first checkpoint is started again by the same command */
         snn_stage_opts o2 = *o;
         if (!o->overwrite && snn_stage_unstarted_run(o)) {
@@ -344,7 +351,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
            (long long)td.B, td.path, td.dt);
     double target_sf[SNN_MAX_TYPES * SNN_MAX_TYPES], target_sf_ff[SNN_MAX_TYPES * SNN_MAX_TYPES];
     int has_sf = 0, has_sf_ff = 0;
-    rc = perturb(p, &s, nt, nff, target_sf, target_sf_ff, &has_sf, &has_sf_ff, o->output, checkpoint == NULL, err);
+    rc = perturb(p, &s, nt, nff, target_sf, target_sf_ff, &has_sf, &has_sf_ff, o->output, checkpoint == NULL && rank0,
+                 err);
     if (!rc) rc = snn_network_build(&net, &p->rec, &p->ff, &s, td.dt, err);
     if (rc) goto done;
     {
@@ -354,7 +362,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         for (int a = 0; a < nff; a++)
             for (int b = 0; b < nt; b++) sff0[a * nt + b] = p->train.sf_ff_init[a][b];
         snn_network_set_scaling(&net, sf0, sff0);
-        if (!checkpoint) {
+        if (!checkpoint && rank0) {
             printf("\n===================================\nINITIAL SCALING FACTORS AND TARGETS\n"
                    "===================================\n");
             snn_print_matrix("Initial recurrent scaling factors:", sf0, nt, nt);
@@ -385,6 +393,7 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
             if (rc) goto done;
         }
     }
+    if ((rc = snn_par_sync(rc, err))) goto done;
     rc = snn_trainer_init(&tr, p, &net, (int)td.B, td.L, n_chunks, iterations, o->output, input_abs, err);
     if (rc) goto done;
     have_tr = 1;
@@ -406,7 +415,8 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         if (rc) goto done;
         printf("✓ Resumed from %s at epoch %lld (best loss %.6f)\n", checkpoint, (long long)tr.iteration, tr.best_loss);
     }
-    {
+    /* the metrics' other writers (TensorBoard, W&B) and the figures are rank 0's */
+    if (rank0) {
         int64_t plot_chunks = p->train.plot_size < n_chunks ? p->train.plot_size : n_chunks;
         uint8_t *fig_in = trial0_inputs(&td, plot_chunks, err);
         if (!fig_in) {
@@ -418,6 +428,10 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
         hooks_open = 1;
         if (rc) goto done;
     }
+    if ((rc = snn_par_sync(rc, err))) goto done;
+    if (snn_par_size() > 1)
+        printf("MPI: %d ranks, each training on a block of the %lld trials (rank 0: trials %lld-%lld)\n",
+               snn_par_size(), (long long)td.B, (long long)tr.b0, (long long)(tr.b0 + tr.Bl - 1));
     /* from here on the run can be resumed: everything before the first epoch is written */
     if (!checkpoint && (rc = snn_stage_first_checkpoint(&tr, err))) goto done;
     if (p->train.method == SNN_METHOD_TEACHER_FORCED)
@@ -444,12 +458,13 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc || !save_final) goto done;
     memcpy(tr.params, tr.best_params, (size_t)tr.n_params * sizeof(double));
     snn_trainer_apply_params(&tr, tr.best_params);
-    rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
+    /* final_state/ and the fit report are rank 0's (the report's closed-loop runs take every trial) */
+    if (rank0) rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
     if (!rc && !tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
         snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
     }
-    if (!rc) {
+    if (!rc && rank0) {
         double initial[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
         for (int a = 0; a < nt; a++)
             for (int b = 0; b < nt; b++) initial[a * nt + b] = p->train.sf_init[a][b];
@@ -475,7 +490,8 @@ int snn_stage_train(const snn_stage_opts *o, snn_error *err) {
     if (o->resume_from) {
         if (!snn_is_dir(o->output))
             return snn_fail(err, SNN_EINPUT, "%s: no such run folder to resume in", o->output);
-        int rc = snn_stage_begin_resume(o->output, err);
+        /* rank 0 holds the folder's lock (the other ranks write nothing) */
+        int rc = snn_par_rank() == 0 ? snn_stage_begin_resume(o->output, err) : SNN_OK;
         if (rc) return rc;
         return run(o, o->params_path, o->input, o->resume_from, err);
     }
@@ -490,7 +506,7 @@ int snn_stage_resume(const snn_stage_opts *o, snn_error *err) {
     if (!rc) rc = snn_path_join(ckpt, sizeof ckpt, o->output, "checkpoints/checkpoint_latest.npz", err);
     if (rc) return rc;
     if (!snn_is_dir(o->output)) return snn_fail(err, SNN_EINPUT, "%s: no such run folder", o->output);
-    if ((rc = snn_stage_begin_resume(o->output, err))) return rc;
+    if (snn_par_rank() == 0 && (rc = snn_stage_begin_resume(o->output, err))) return rc;
     if (!snn_path_exists(ckpt))
         return snn_fail(err, SNN_EINPUT,
                         "%s: no checkpoint to resume from (checkpoints/checkpoint_latest.npz is missing; a run killed "

@@ -71,7 +71,7 @@ static int load_span(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, in
     int rc = SNN_OK;
     for (int64_t c = 0; !rc && c * L < steps; c++) {
         const int64_t len = steps - c * L < L ? steps - c * L : L;
-        rc = read_chunk(ctx, c, tr->in, tr->target, err);
+        rc = read_chunk(ctx, c, 0, tr->B, tr->in, tr->target, err);
         if (!rc) rc = append_steps(&tr->ev_t, tr->target, tr->B, L, len, n, tmp, err);
         if (!rc) rc = append_steps(&tr->ev_i, tr->in, tr->B, L, len, n_in, tmp, err);
     }
@@ -182,7 +182,7 @@ int snn_fit_eval_chunks(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx,
         snn_events_clear(&tr->ev_t);
         snn_events_clear(&tr->ev_i);
         tr->fit_loaded = 0;
-        int rc = read_chunk(ctx, c, tr->in, tr->target, err);
+        int rc = read_chunk(ctx, c, 0, tr->B, tr->in, tr->target, err);
         if (!rc) rc = snn_events_append(&tr->ev_t, tr->target, tr->L, err);
         if (!rc) rc = snn_events_append(&tr->ev_i, tr->in, tr->L, err);
         if (rc) return rc;

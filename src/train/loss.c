@@ -148,6 +148,13 @@ double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64
     return total / ((double)B * (double)T * (double)N);
 }
 
+void snn_vr_forward_parts(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
+                          float *e, double *part) {
+    const int par = B * T * N >= PAR_MIN;
+#pragma omp parallel for schedule(static) if (par)
+    for (int64_t b = 0; b < B; b++) part[b] = vr_forward_trial(vr, s, target, b, T, N, e);
+}
+
 /* dL/ds[t'] = c sum_{t >= t'} e[t] kernel(t - t'): run backwards in time, g[t] = k g[t+1] + e[t]. The sum
  * stops at the chunk end because later chunks see this chunk only through a detached state. */
 static inline void vr_back_row1(int64_t n, double k, double c, double *restrict g, float *restrict e) {
@@ -208,9 +215,19 @@ void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double 
     }
 }
 
+void snn_rates_from_counts(const int64_t *counts, int64_t B, int64_t T, int64_t N, double dt, double *rates_out) {
+    /* the same arithmetic as snn_pooled_rates */
+    const double inv = 1.0 / ((double)B * chunk_seconds(T, dt));
+    for (int64_t j = 0; j < N; j++) rates_out[j] = (double)counts[j] * inv;
+}
+
 double snn_rate_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *target,
                              double *rates_out) {
     snn_pooled_rates(s, B, T, N, dt, rates_out);
+    return snn_rate_loss_value(rates_out, target, N);
+}
+
+double snn_rate_loss_value(const double *rates_out, const double *target, int64_t N) {
     double sum = 0.0;
     for (int64_t j = 0; j < N; j++) {
         double d = rates_out[j] - target[j];
@@ -239,9 +256,19 @@ void snn_rate_loss_backward(const double *rates, const double *target, int64_t B
 
 double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
                                double *r_out) {
-    const double inv = 1.0 / chunk_seconds(T, dt);
     double *part = malloc((size_t)B * sizeof *part);
     if (!part) return NAN;
+    snn_silent_loss_parts(s, B, T, N, dt, alpha, r_out, part);
+    /* partial sums added in trial order: the same result for any thread count */
+    double sum = 0.0;
+    for (int64_t b = 0; b < B; b++) sum += part[b];
+    free(part);
+    return sum / ((double)B * (double)N);
+}
+
+void snn_silent_loss_parts(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
+                           double *r_out, double *part) {
+    const double inv = 1.0 / chunk_seconds(T, dt);
 #pragma omp parallel for schedule(static) if (B * T * N >= 1 << 20)
     for (int64_t b = 0; b < B; b++) {
         double *restrict r = r_out + b * N;
@@ -257,11 +284,6 @@ double snn_silent_loss_forward(const uint8_t *s, int64_t B, int64_t T, int64_t N
         }
         part[b] = ps;
     }
-    /* partial sums added in trial order: the same result for any thread count */
-    double sum = 0.0;
-    for (int64_t b = 0; b < B; b++) sum += part[b];
-    free(part);
-    return sum / ((double)B * (double)N);
 }
 
 void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
@@ -326,6 +348,15 @@ double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *targe
     if (target == NULL && teacher == NULL) return 0.0;
     double sum = 0.0;
     int64_t n_valid = 0;
+    snn_cv_loss_acc(s, teacher, target, B, T, N, &sum, &n_valid);
+    return n_valid ? sum / (double)n_valid : 0.0;
+}
+
+void snn_cv_loss_acc(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T, int64_t N,
+                     double *sum_io, int64_t *n_valid_io) {
+    if (target == NULL && teacher == NULL) return;
+    double sum = *sum_io;
+    int64_t n_valid = *n_valid_io;
     for (int64_t b = 0; b < B; b++) {
         for (int64_t j0 = 0; j0 < N; j0 += JB) {
             const int64_t nj = (N - j0 < JB) ? N - j0 : JB;
@@ -340,7 +371,8 @@ double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *targe
             }
         }
     }
-    return n_valid ? sum / (double)n_valid : 0.0;
+    *sum_io = sum;
+    *n_valid_io = n_valid;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -353,9 +385,16 @@ double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *targe
  * derivative; it gets none (a = 0), and the m term is then 0 as well. */
 double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t B, int64_t T, int64_t N,
                                const double *theta, const double *target, double scale, double *coef) {
-    const int64_t BN = B * N;
-    const double Td = (double)T;
     double sum = 0.0;
+    snn_memvar_loss_acc(vsum, vsumsq, B, B, T, N, theta, target, scale, coef, &sum);
+    return sum / (double)(B * N);
+}
+
+void snn_memvar_loss_acc(const double *vsum, const double *vsumsq, int64_t B, int64_t B_total, int64_t T, int64_t N,
+                         const double *theta, const double *target, double scale, double *coef, double *sum_io) {
+    const int64_t BN = B * N, BN_total = B_total * N;
+    const double Td = (double)T;
+    double sum = *sum_io;
     for (int64_t b = 0; b < B; b++) {
         for (int64_t j = 0; j < N; j++) {
             const int64_t k = b * N + j;
@@ -367,14 +406,14 @@ double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t
             const double d = ratio - target[j];
             sum += d * d;
             if (coef) {
-                const double g = scale * 2.0 * d / (double)BN;
+                const double g = scale * 2.0 * d / (double)BN_total;
                 const double a = sd > 0.0 ? g / ((Td - 1.0) * sd * D) : 0.0;
                 coef[k] = a;
                 coef[BN + k] = -a * m + g * sd / (Td * D * D);
             }
         }
     }
-    return sum / (double)BN;
+    *sum_io = sum;
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -440,11 +479,20 @@ static inline double *vrs_slot(double *base, const snn_vr_stream *s, int train, 
 
 double snn_vr_forward_stream(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, const uint8_t *target, int64_t B,
                              int64_t T, int64_t N, double scale) {
-    s->T = T;
-    s->coef = scale * 2.0 * vr->norm / ((double)B * (double)T * (double)N);
-    const size_t ck = 2 * (size_t)s->n_comp * (size_t)(B * N);
     double *acc = malloc((size_t)B * sizeof *acc);
     if (!acc) return NAN;
+    snn_vr_forward_stream_parts(vr, s, o, target, B, B, T, N, scale, acc);
+    double total = 0;
+    for (int64_t b = 0; b < B; b++) total += acc[b];
+    free(acc);
+    return total / ((double)B * (double)T * (double)N);
+}
+
+void snn_vr_forward_stream_parts(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, const uint8_t *target, int64_t B,
+                                 int64_t B_total, int64_t T, int64_t N, double scale, double *acc) {
+    s->T = T;
+    s->coef = scale * 2.0 * vr->norm / ((double)B_total * (double)T * (double)N);
+    const size_t ck = 2 * (size_t)s->n_comp * (size_t)(B * N);
 #pragma omp parallel for schedule(static) if (B * N * T >= 65536)
     for (int64_t b = 0; b < B; b++) {
         double *ysd = vr->ys_d + b * N, *ytd = vr->yt_d + b * N;
@@ -483,10 +531,6 @@ double snn_vr_forward_stream(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, con
         }
         acc[b] = sum;
     }
-    double total = 0;
-    for (int64_t b = 0; b < B; b++) total += acc[b];
-    free(acc);
-    return total / ((double)B * (double)T * (double)N);
 }
 
 void snn_vr_reverse_step(snn_vr_stream *s, const snn_vr *vr, int64_t b, int64_t t, const uint8_t *o_t,
@@ -543,7 +587,12 @@ void snn_rate_loss_grad_coef(const double *rates, const double *target, int64_t 
 
 void snn_silent_loss_grad_coef(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
                                double scale, double *coef) {
-    const double c = -scale / ((double)B * (double)N * chunk_seconds(T, dt));
+    snn_silent_loss_grad_coef_block(r, alpha, B, B, T, N, dt, scale, coef);
+}
+
+void snn_silent_loss_grad_coef_block(const double *r, const double *alpha, int64_t B, int64_t B_total, int64_t T,
+                                     int64_t N, double dt, double scale, double *coef) {
+    const double c = -scale / ((double)B_total * (double)N * chunk_seconds(T, dt));
     for (int64_t b = 0; b < B; b++)
         for (int64_t j = 0; j < N; j++) coef[b * N + j] = c * alpha[j] * exp(-alpha[j] * r[b * N + j]);
 }

@@ -50,6 +50,10 @@ void snn_vr_reset(snn_vr *vr);
  * returns the loss (NaN if B * N does not match the states or T < 1). */
 double snn_vr_forward(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
                       float *e);
+/* The same for a block of B trials: each trial's sum of squared differences into part[0..B) (the loss is
+ * their sum in trial order over all trials, / (B_total T N)). */
+void snn_vr_forward_parts(snn_vr *vr, const uint8_t *s, const uint8_t *target, int64_t B, int64_t T, int64_t N,
+                          float *e, double *part);
 /* Turns e (from the forward) in place into scale * dL/ds (it overwrites e; it does not add). */
 void snn_vr_backward(const snn_vr *vr, float *e, int64_t B, int64_t T, int64_t N, double scale);
 
@@ -74,6 +78,11 @@ double snn_vr_forward_stream(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, con
                              int64_t T, int64_t N, double scale);
 /* Step t of trial b of the reverse pass, called for t = T-1, T-2, ..., 0 in order (trials independent):
  * adds scale * dL/ds[b][t][:] into ds (N). o_t / target_t: the spikes of trial b at step t. */
+/* The same for B of B_total trials (a block of them): the trials' sums of squared differences into
+ * part[0..B) (the loss is their sum in trial order over all B_total trials, / (B_total T N)); the
+ * gradient's scale counts B_total trials. */
+void snn_vr_forward_stream_parts(snn_vr *vr, snn_vr_stream *s, const uint8_t *o, const uint8_t *target, int64_t B,
+                                 int64_t B_total, int64_t T, int64_t N, double scale, double *part);
 void snn_vr_reverse_step(snn_vr_stream *s, const snn_vr *vr, int64_t b, int64_t t, const uint8_t *o_t,
                          const uint8_t *target_t, float *ds);
 
@@ -88,6 +97,10 @@ void snn_rate_loss_grad_coef(const double *rates, const double *target, int64_t 
                              double scale, double *coef);
 /* The pooled rates of a spike array (e.g. the teacher's, as targets). */
 void snn_pooled_rates(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, double *rates_out);
+/* The pooled rates from spike counts summed over B trials and T steps (the same bits as
+ * snn_pooled_rates), and the loss of given rates. */
+void snn_rates_from_counts(const int64_t *counts, int64_t B, int64_t T, int64_t N, double dt, double *rates_out);
+double snn_rate_loss_value(const double *rates, const double *target, int64_t N);
 
 /* ---- silent-neuron penalty ---- */
 /* r_out (B * N, required): per-trial rates. alpha (N). */
@@ -99,10 +112,20 @@ void snn_silent_loss_backward(const double *r, const double *alpha, int64_t B, i
 /* The same gradient as a per-(trial, neuron) constant: coef (B * N). */
 void snn_silent_loss_grad_coef(const double *r, const double *alpha, int64_t B, int64_t T, int64_t N, double dt,
                                double scale, double *coef);
+/* Blocks of B of B_total trials: each trial's sum over neurons into part[0..B) (the loss is their sum in
+ * trial order / (B_total N)), and the coefficients with the normalisation of B_total trials. */
+void snn_silent_loss_parts(const uint8_t *s, int64_t B, int64_t T, int64_t N, double dt, const double *alpha,
+                           double *r_out, double *part);
+void snn_silent_loss_grad_coef_block(const double *r, const double *alpha, int64_t B, int64_t B_total, int64_t T,
+                                     int64_t N, double dt, double scale, double *coef);
 
 /* ---- CV (logged only) ---- */
 double snn_cv_loss(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T,
                    int64_t N);
+/* Continues the CV loss's sum and count over B more trials (in trial, then neuron order): the loss
+ * of trials split into blocks is sum / n_valid after every block in turn (0 if n_valid is 0). */
+void snn_cv_loss_acc(const uint8_t *s, const uint8_t *teacher, const double *target, int64_t B, int64_t T, int64_t N,
+                     double *sum, int64_t *n_valid);
 /* The CV of every (trial, neuron) of one chunk, NaN below 3 spikes. cv (B * N). */
 void snn_cv_values(const uint8_t *s, int64_t B, int64_t T, int64_t N, double *cv);
 
@@ -111,6 +134,11 @@ void snn_cv_values(const uint8_t *s, int64_t B, int64_t T, int64_t N, double *cv
  * may be NULL for the value only): a then c, scale included. Returns the unscaled loss. */
 double snn_memvar_loss_forward(const double *vsum, const double *vsumsq, int64_t B, int64_t T, int64_t N,
                                const double *theta, const double *target, double scale, double *coef);
+
+/* Continues the loss's sum over B more trials of B_total (coefficients scaled for B_total trials): the
+ * loss of trials split into blocks is sum / (B_total N) after every block in turn. */
+void snn_memvar_loss_acc(const double *vsum, const double *vsumsq, int64_t B, int64_t B_total, int64_t T, int64_t N,
+                         const double *theta, const double *target, double scale, double *coef, double *sum);
 
 /* ---- weight ratio ---- */
 /* sf (n_types x n_types), sf_ff (n_ff x n_types); adds scale * gradient into g_sf (row exc_type only) /

@@ -9,6 +9,7 @@
 #include "core/checked.h"
 #include "core/fsutil.h"
 #include "core/mem.h"
+#include "core/par.h"
 #include "core/progress.h"
 #include "io/npz.h"
 #include "model/spike_stats.h"
@@ -38,6 +39,23 @@ void snn_trainer_apply_params(snn_trainer *tr, const double *params) {
     }
 }
 
+int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err) {
+    const snn_train_params *tp = &p->train;
+    const int n_ranks = snn_par_size();
+    if (n_ranks == 1) return SNN_OK;
+    const char *why = NULL;
+    if (p->stage == SNN_STAGE_TRAIN && tp->method == SNN_METHOD_TEACHER_FORCED)
+        why = "teacher-forced fitting ([training] method = \"teacher_forced\") runs on one rank only";
+    else if (tp->optimisable == SNN_OPT_WEIGHTS)
+        why = "training the weights themselves ([training] optimisable = \"weights\") runs on one rank only (its "
+              "per-synapse sums over trials are taken in groups of trials that a split would change)";
+    else if (B < n_ranks)
+        why = "more MPI ranks than trials: every rank needs at least one trial";
+    if (!why) return SNN_OK;
+    return snn_fail(err, SNN_EINPUT, "%s: %s (%d trials, %d MPI ranks); run it without mpirun or with -np 1", p->path,
+                    why, B, n_ranks);
+}
+
 int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int B, int64_t L, int64_t n_chunks,
                      int64_t iterations, const char *out_dir, const char *input_path, snn_error *err) {
     memset(tr, 0, sizeof *tr);
@@ -45,6 +63,17 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     tr->p = p;
     tr->net = net;
     tr->B = B;
+    /* this rank's trials */
+    const int n_ranks = snn_par_size();
+    {
+        int64_t first = 0, end = B;
+        snn_par_block(B, snn_par_rank(), n_ranks, &first, &end);
+        tr->b0 = first;
+        tr->Bl = (int)(end - first);
+    }
+    int rc0 = snn_trainer_check_ranks(p, B, err);
+    if (rc0) return rc0;
+    const int Bl = tr->Bl;
     tr->L = L;
     tr->n_chunks = n_chunks;
     tr->iterations = iterations;
@@ -85,18 +114,31 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
         return SNN_EINPUT;
     }
     tr->stats_win = snn_calloc(stats_bytes, 1, "statistics window", err);
-    size_t bln = (size_t)B * (size_t)L * (size_t)n;
-    tr->in = snn_calloc((size_t)B * (size_t)L * (size_t)(n_in ? n_in : 1), 1, "input spikes", err);
+    size_t bln = (size_t)Bl * (size_t)L * (size_t)n;
+    tr->in = snn_calloc((size_t)Bl * (size_t)L * (size_t)(n_in ? n_in : 1), 1, "input spikes", err);
     tr->target = snn_calloc(bln, 1, "teacher spikes", err);
     tr->out = snn_calloc(bln, 1, "student spikes", err);
     tr->c_fr = snn_calloc((size_t)n, sizeof(double), "firing-rate gradients", err);
-    tr->c_sil = snn_calloc((size_t)B * n, sizeof(double), "silent-penalty gradients", err);
-    tr->vcoef = snn_calloc(2 * (size_t)B * n, sizeof(double), "voltage-loss coefficients", err);
-    tr->vsum = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
-    tr->vsumsq = snn_calloc((size_t)B * n, sizeof(double), "voltage sums", err);
+    tr->c_sil = snn_calloc((size_t)Bl * n, sizeof(double), "silent-penalty gradients", err);
+    tr->vcoef = snn_calloc(2 * (size_t)Bl * n, sizeof(double), "voltage-loss coefficients", err);
+    tr->vsum = snn_calloc((size_t)Bl * n, sizeof(double), "voltage sums", err);
+    tr->vsumsq = snn_calloc((size_t)Bl * n, sizeof(double), "voltage sums", err);
     tr->rates = snn_calloc((size_t)n, sizeof(double), "rates", err);
     tr->rates_target = snn_calloc((size_t)n, sizeof(double), "target rates", err);
-    tr->r_trial = snn_calloc((size_t)B * n, sizeof(double), "per-trial rates", err);
+    tr->r_trial = snn_calloc((size_t)Bl * n, sizeof(double), "per-trial rates", err);
+    tr->parts = snn_calloc((size_t)B * (size_t)(net->n_groups + 1) * (size_t)net->n_types + 1, sizeof(double),
+                           "per-trial sums", err);
+    tr->counts = snn_calloc((size_t)n + 1, sizeof(int64_t), "spike counts", err);
+    if (n_ranks > 1 && snn_par_rank() == 0) {
+        /* v, four van Rossum filters and the conductances of every trial */
+        const size_t bn = (size_t)B * (size_t)n;
+        tr->full_state = snn_calloc(5 * bn * sizeof(double) + bn * sizeof(int32_t) +
+                                        bn * 2 * (size_t)net->n_cols * sizeof(snn_real) + 1, 1, "checkpoint states", err);
+        if (!tr->full_state) {
+            snn_trainer_free(tr);
+            return SNN_ERUN;
+        }
+    }
     tr->alpha_n = snn_calloc((size_t)n, sizeof(double), "silent-penalty strengths", err);
     tr->theta_n = snn_calloc((size_t)n, sizeof(double), "thresholds", err);
     tr->ratio_n = snn_calloc((size_t)n, sizeof(double), "threshold ratios", err);
@@ -108,7 +150,7 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     if (!tr->params || !tr->grad_acc || !tr->grad_it || !tr->last_grad || !tr->best_params || !tr->window_total ||
         !tr->log_losses || !tr->stats_win || !tr->in || !tr->target || !tr->out || !tr->c_fr || !tr->c_sil || !tr->vcoef ||
         !tr->vsum || !tr->vsumsq || !tr->rates || !tr->rates_target || !tr->r_trial || !tr->alpha_n ||
-        !tr->theta_n || !tr->ratio_n || !tr->cv_target_n || (tr->train_w && (!tr->gw || !tr->gw_ff))) {
+        !tr->theta_n || !tr->ratio_n || !tr->cv_target_n || !tr->parts || !tr->counts || (tr->train_w && (!tr->gw || !tr->gw_ff))) {
         snn_trainer_free(tr);
         return SNN_ERUN;
     }
@@ -133,19 +175,19 @@ int snn_trainer_init(snn_trainer *tr, const snn_params *p, snn_network *net, int
     snn_trainer_apply_params(tr, tr->params);
     memcpy(tr->best_params, tr->params, np * sizeof(double));
     int rc = snn_adam_init(&tr->adam, tr->n_params, tp->learning_rate, err);
-    if (!rc) rc = snn_state_alloc(&tr->st, net, B, err);
-    if (!rc && !tr->forced) rc = snn_tape_alloc(&tr->tape, net, B, L, err);
-    if (!rc && !tr->forced) rc = snn_backward_work_alloc(&tr->bw, net, B, err);
+    if (!rc) rc = snn_state_alloc(&tr->st, net, Bl, err);
+    if (!rc && !tr->forced) rc = snn_tape_alloc(&tr->tape, net, Bl, L, err);
+    if (!rc && !tr->forced) rc = snn_backward_work_alloc(&tr->bw, net, Bl, err);
     tr->vr_on = tp->loss_weight[SNN_LOSS_VAN_ROSSUM] > 0;
     if (!rc && tr->vr_on)
         rc = snn_vr_init(&tr->vr, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay, tp->van_rossum_tau_rise,
-                         tp->van_rossum_tau_decay, B, n, err);
-    if (!rc && tr->vr_on) rc = snn_vr_stream_alloc(&tr->vrs, &tr->vr, B, n, L, err);
+                         tp->van_rossum_tau_decay, Bl, n, err);
+    if (!rc && tr->vr_on) rc = snn_vr_stream_alloc(&tr->vrs, &tr->vr, Bl, n, L, err);
     if (!rc && tr->eval_chunks > 0 && !tr->forced) {
-        rc = snn_state_alloc(&tr->st_eval, net, B, err);
+        rc = snn_state_alloc(&tr->st_eval, net, Bl, err);
         if (!rc && tr->vr_on)
             rc = snn_vr_init(&tr->vr_eval, net->dt, tp->van_rossum_tau, tp->has_van_rossum_rise_decay,
-                             tp->van_rossum_tau_rise, tp->van_rossum_tau_decay, B, n, err);
+                             tp->van_rossum_tau_rise, tp->van_rossum_tau_decay, Bl, n, err);
         if (!rc && tr->vr_on) {
             tr->vr_e = snn_calloc(bln, sizeof(float), "van Rossum evaluation", err);
             if (!tr->vr_e) rc = SNN_ERUN;
@@ -160,7 +202,9 @@ void snn_trainer_free(snn_trainer *tr) {
     if (tr->metrics_open) snn_metrics_close(&tr->metrics);
     double *dbl[] = {tr->params, tr->grad_acc, tr->grad_it, tr->last_grad, tr->best_params, tr->window_total,
                      tr->log_losses, tr->vcoef, tr->vsum, tr->vsumsq, tr->rates, tr->rates_target, tr->r_trial,
-                     tr->alpha_n, tr->theta_n, tr->ratio_n, tr->cv_target_n, tr->gw, tr->gw_ff, tr->c_fr, tr->c_sil};
+                     tr->alpha_n, tr->theta_n, tr->ratio_n, tr->cv_target_n, tr->gw, tr->gw_ff, tr->c_fr, tr->c_sil,
+                     tr->parts, tr->full_state};
+    snn_free(tr->counts);
     for (size_t i = 0; i < sizeof dbl / sizeof *dbl; i++) snn_free(dbl[i]);
     snn_free(tr->stats_win);
     snn_free(tr->in);
@@ -392,6 +436,64 @@ static int finish_row(snn_trainer *tr, double *v, uint8_t *present, int q, snn_e
     return rc;
 }
 
+/* ---- losses over the ranks' trials (core/par.h; each is one process's arithmetic, the same bits) ---- */
+
+/* The sum in trial order of one partial sum per trial: this rank's are in tr->parts[b0 ..]. */
+static double trial_sum(snn_trainer *tr) {
+    snn_par_allgather_blocks(tr->parts, tr->B, sizeof(double));
+    double total = 0;
+    for (int64_t b = 0; b < tr->B; b++) total += tr->parts[b];
+    return total;
+}
+
+/* Pooled rates of the spikes s of this rank's trials over every rank's. */
+static void pooled_rates(snn_trainer *tr, const uint8_t *s, double *rates) {
+    const int64_t n = tr->net->n;
+    snn_spike_counts(s, tr->Bl, tr->L, n, tr->counts);
+    snn_par_allreduce_sum_i64(tr->counts, n);
+    snn_rates_from_counts(tr->counts, tr->B, tr->L, n, tr->net->dt, rates);
+}
+
+static double rate_loss(snn_trainer *tr, double scale, double *coef) {
+    const snn_train_params *tp = &tr->p->train;
+    const int64_t n = tr->net->n;
+    if (!tp->has_target_rates) pooled_rates(tr, tr->target, tr->rates_target);
+    pooled_rates(tr, tr->out, tr->rates);
+    if (coef) snn_rate_loss_grad_coef(tr->rates, tr->rates_target, tr->B, tr->L, n, tr->net->dt, scale, coef);
+    return snn_rate_loss_value(tr->rates, tr->rates_target, n);
+}
+
+static double silent_loss(snn_trainer *tr, double scale, double *coef) {
+    const int64_t n = tr->net->n;
+    snn_silent_loss_parts(tr->out, tr->Bl, tr->L, n, tr->net->dt, tr->alpha_n, tr->r_trial, tr->parts + tr->b0);
+    if (coef) snn_silent_loss_grad_coef_block(tr->r_trial, tr->alpha_n, tr->Bl, tr->B, tr->L, n, tr->net->dt, scale, coef);
+    return trial_sum(tr) / ((double)tr->B * (double)n);
+}
+
+/* one process's single accumulator over (trial, neuron), carried from rank to rank */
+typedef struct chain_sum {
+    double sum;
+    int64_t count;
+} chain_sum;
+
+static double cv_loss(snn_trainer *tr) {
+    chain_sum c = {0, 0};
+    snn_par_chain_in(&c, sizeof c);
+    snn_cv_loss_acc(tr->out, tr->target, tr->p->train.has_target_cvs ? tr->cv_target_n : NULL, tr->Bl, tr->L,
+                    tr->net->n, &c.sum, &c.count);
+    snn_par_chain_out(&c, sizeof c);
+    return c.count ? c.sum / (double)c.count : 0.0;
+}
+
+static double memvar_loss(snn_trainer *tr, double scale, double *coef) {
+    chain_sum c = {0, 0};
+    snn_par_chain_in(&c, sizeof c);
+    snn_memvar_loss_acc(tr->vsum, tr->vsumsq, tr->Bl, tr->B, tr->L, tr->net->n, tr->theta_n, tr->ratio_n, scale, coef,
+                        &c.sum);
+    snn_par_chain_out(&c, sizeof c);
+    return c.sum / (double)((int64_t)tr->B * tr->net->n);
+}
+
 /* ---- one iteration ---- */
 
 /* dL/ds at step t of trial b for the reverse pass */
@@ -411,28 +513,22 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
     const snn_params *p = tr->p;
     const snn_train_params *tp = &p->train;
     snn_network *net = tr->net;
-    const int B = tr->B;
+    const int B = tr->Bl; /* this rank's trials (tr->B over every rank) */
     const int64_t L = tr->L, n = net->n;
-    const double dt = net->dt;
     const double *w = tp->loss_weight;
     snn_forward_chunk_taped(net, &tr->st, L, tr->in, tr->out, NULL, 0, &tr->tape);
     memset(losses, 0, SNN_N_LOSSES * sizeof(double));
     /* the spike losses' gradients are not stored per step: the rate and silence terms are constants
      * in time, and the van Rossum term is recomputed step by step in the reverse pass (trainer_fill) */
-    if (tr->vr_on)
-        losses[SNN_LOSS_VAN_ROSSUM] =
-            snn_vr_forward_stream(&tr->vr, &tr->vrs, tr->out, tr->target, B, L, n, w[SNN_LOSS_VAN_ROSSUM]);
-    if (w[SNN_LOSS_FIRING_RATE] > 0) {
-        if (!tp->has_target_rates) snn_pooled_rates(tr->target, B, L, n, dt, tr->rates_target);
-        losses[SNN_LOSS_FIRING_RATE] = snn_rate_loss_forward(tr->out, B, L, n, dt, tr->rates_target, tr->rates);
-        snn_rate_loss_grad_coef(tr->rates, tr->rates_target, B, L, n, dt, w[SNN_LOSS_FIRING_RATE], tr->c_fr);
+    if (tr->vr_on) {
+        snn_vr_forward_stream_parts(&tr->vr, &tr->vrs, tr->out, tr->target, B, tr->B, L, n, w[SNN_LOSS_VAN_ROSSUM],
+                                    tr->parts + tr->b0);
+        losses[SNN_LOSS_VAN_ROSSUM] = trial_sum(tr) / ((double)tr->B * (double)L * (double)n);
     }
-    if (w[SNN_LOSS_SILENT_PENALTY] > 0) {
-        losses[SNN_LOSS_SILENT_PENALTY] = snn_silent_loss_forward(tr->out, B, L, n, dt, tr->alpha_n, tr->r_trial);
-        snn_silent_loss_grad_coef(tr->r_trial, tr->alpha_n, B, L, n, dt, w[SNN_LOSS_SILENT_PENALTY], tr->c_sil);
-    }
-    if (w[SNN_LOSS_CV] > 0)
-        losses[SNN_LOSS_CV] = snn_cv_loss(tr->out, tr->target, tp->has_target_cvs ? tr->cv_target_n : NULL, B, L, n);
+    if (w[SNN_LOSS_FIRING_RATE] > 0) losses[SNN_LOSS_FIRING_RATE] = rate_loss(tr, w[SNN_LOSS_FIRING_RATE], tr->c_fr);
+    if (w[SNN_LOSS_SILENT_PENALTY] > 0)
+        losses[SNN_LOSS_SILENT_PENALTY] = silent_loss(tr, w[SNN_LOSS_SILENT_PENALTY], tr->c_sil);
+    if (w[SNN_LOSS_CV] > 0) losses[SNN_LOSS_CV] = cv_loss(tr);
     const double *vcoef = NULL;
     if (w[SNN_LOSS_MEMBRANE_VARIANCE] > 0) {
         /* sums over the chunk's voltages after each step, read off the tape (slot t+1 holds v after
@@ -451,8 +547,7 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
                 }
             }
         }
-        losses[SNN_LOSS_MEMBRANE_VARIANCE] = snn_memvar_loss_forward(tr->vsum, tr->vsumsq, B, L, n, tr->theta_n,
-                                                                     tr->ratio_n, w[SNN_LOSS_MEMBRANE_VARIANCE], tr->vcoef);
+        losses[SNN_LOSS_MEMBRANE_VARIANCE] = memvar_loss(tr, w[SNN_LOSS_MEMBRANE_VARIANCE], tr->vcoef);
         vcoef = tr->vcoef;
     }
     memset(tr->grad_it, 0, (size_t)tr->n_params * sizeof(double));
@@ -469,6 +564,15 @@ static double iteration(snn_trainer *tr, double losses[SNN_N_LOSSES]) {
     snn_spike_grad_source src = {trainer_fill, tr};
     snn_backward_opts bo = {.surrogate_cutoff = tp->surrogate_cutoff};
     snn_backward_chunk_opts(net, &tr->tape, L, tr->in, &src, vcoef, tp->surrgrad_scale, &grads, &tr->bw, &bo);
+    if (!tr->train_w) {
+        /* the scaling-factor gradients again, over every rank's trials in trial order (on one rank the
+         * same sums as the reverse pass's) */
+        const size_t per = (size_t)net->n_groups * (size_t)net->n_types;
+        memcpy(tr->parts + (size_t)tr->b0 * per, tr->bw.g_trial, (size_t)B * per * sizeof(double));
+        snn_par_allgather_blocks(tr->parts, tr->B, per * sizeof(double));
+        memset(tr->grad_it, 0, (size_t)tr->n_params * sizeof(double));
+        snn_grads_add_trials(net, tr->parts, tr->B, &grads);
+    }
     if (tr->train_w) {
         /* theta = log w: dL/dtheta = dL/dw * w */
         for (int64_t e = 0; e < net->rec.nnz; e++) tr->grad_it[e] = tr->gw[e] * (double)net->rec.w[e];
@@ -534,16 +638,17 @@ int snn_trainer_finished(const snn_trainer *tr) { return tr->iteration >= tr->it
 static int closed_loop_eval(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, double *total, snn_error *err) {
     const snn_train_params *tp = &tr->p->train;
     snn_network *net = tr->net;
-    const int B = tr->B;
+    const int B = tr->Bl; /* this rank's trials */
     const int64_t L = tr->L, n = net->n, E = tr->eval_chunks;
-    const double *w = tp->loss_weight, dt = net->dt;
+    const double *w = tp->loss_weight;
     double sums[SNN_N_LOSSES] = {0};
     snn_state_reset(&tr->st_eval, net);
     if (tr->vr_on) snn_vr_reset(&tr->vr_eval);
     snn_track tracks[64];
-    const int memvar = w[SNN_LOSS_MEMBRANE_VARIANCE] > 0 && B <= 64;
+    const int memvar = w[SNN_LOSS_MEMBRANE_VARIANCE] > 0 && tr->B <= 64;
     for (int64_t c = 0; c < E; c++) {
-        int rc = read_chunk(ctx, c, tr->in, tr->target, err);
+        int rc = read_chunk(ctx, c, tr->b0, B, tr->in, tr->target, err);
+        rc = snn_par_sync(rc, err);
         if (rc) return rc;
         if (memvar) {
             memset(tr->vsum, 0, (size_t)B * n * sizeof(double));
@@ -552,18 +657,14 @@ static int closed_loop_eval(snn_trainer *tr, snn_chunk_reader read_chunk, void *
                 tracks[b] = (snn_track){.trial = b, .v_sum = tr->vsum + (size_t)b * n, .v_sumsq = tr->vsumsq + (size_t)b * n};
         }
         snn_forward_chunk(net, &tr->st_eval, L, tr->in, tr->out, memvar ? tracks : NULL, memvar ? B : 0);
-        if (tr->vr_on) sums[SNN_LOSS_VAN_ROSSUM] += snn_vr_forward(&tr->vr_eval, tr->out, tr->target, B, L, n, tr->vr_e);
-        if (w[SNN_LOSS_FIRING_RATE] > 0) {
-            if (!tp->has_target_rates) snn_pooled_rates(tr->target, B, L, n, dt, tr->rates_target);
-            sums[SNN_LOSS_FIRING_RATE] += snn_rate_loss_forward(tr->out, B, L, n, dt, tr->rates_target, tr->rates);
+        if (tr->vr_on) {
+            snn_vr_forward_parts(&tr->vr_eval, tr->out, tr->target, B, L, n, tr->vr_e, tr->parts + tr->b0);
+            sums[SNN_LOSS_VAN_ROSSUM] += trial_sum(tr) / ((double)tr->B * (double)L * (double)n);
         }
-        if (w[SNN_LOSS_SILENT_PENALTY] > 0)
-            sums[SNN_LOSS_SILENT_PENALTY] += snn_silent_loss_forward(tr->out, B, L, n, dt, tr->alpha_n, tr->r_trial);
-        if (w[SNN_LOSS_CV] > 0)
-            sums[SNN_LOSS_CV] += snn_cv_loss(tr->out, tr->target, tp->has_target_cvs ? tr->cv_target_n : NULL, B, L, n);
-        if (memvar)
-            sums[SNN_LOSS_MEMBRANE_VARIANCE] += snn_memvar_loss_forward(tr->vsum, tr->vsumsq, B, L, n, tr->theta_n,
-                                                                        tr->ratio_n, 0.0, NULL);
+        if (w[SNN_LOSS_FIRING_RATE] > 0) sums[SNN_LOSS_FIRING_RATE] += rate_loss(tr, 0.0, NULL);
+        if (w[SNN_LOSS_SILENT_PENALTY] > 0) sums[SNN_LOSS_SILENT_PENALTY] += silent_loss(tr, 0.0, NULL);
+        if (w[SNN_LOSS_CV] > 0) sums[SNN_LOSS_CV] += cv_loss(tr);
+        if (memvar) sums[SNN_LOSS_MEMBRANE_VARIANCE] += memvar_loss(tr, 0.0, NULL);
     }
     double t = 0;
     for (int k = 0; k < SNN_N_LOSSES; k++)
@@ -591,7 +692,8 @@ static int adam_iteration(snn_trainer *tr, snn_chunk_reader read_chunk, void *ct
         if (tr->vr_on) snn_vr_reset(&tr->vr);
         if (tr->forced) snn_forced_state_reset(&tr->fst, tr->net);
     }
-    int rc = read_chunk(ctx, chunk, tr->in, tr->target, err);
+    int rc = read_chunk(ctx, chunk, tr->b0, tr->Bl, tr->in, tr->target, err);
+    rc = snn_par_sync(rc, err);
     if (rc) return rc;
     double losses[SNN_N_LOSSES];
     double total = tr->forced ? snn_fit_chunk(tr, chunk, losses) : iteration(tr, losses);
@@ -726,11 +828,16 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
     if (!rc) rc = checkpoint_path(tr, "checkpoint_latest.npz", rp.latest, sizeof rp.latest, err);
     if (!rc) rc = checkpoint_path(tr, "checkpoint_best.npz", rp.best, sizeof rp.best, err);
     if (!rc && tr->lbfgs) rc = snn_fit_load(tr, read_chunk, ctx, err);
+    /* only rank 0 writes the metrics */
+    const int rank0 = snn_par_rank() == 0;
+    if (!rc && rank0) {
+        if (tr->iteration == 0) rc = snn_metrics_open(&tr->metrics, mpath, c.n, names, err);
+        else rc = snn_metrics_open_resume(&tr->metrics, mpath, c.n, names, tr->iteration, err);
+        tr->metrics_open = !rc;
+    }
+    rc = snn_par_sync(rc, err);
     if (rc) return rc;
-    if (tr->iteration == 0) rc = snn_metrics_open(&tr->metrics, mpath, c.n, names, err);
-    else rc = snn_metrics_open_resume(&tr->metrics, mpath, c.n, names, tr->iteration, err);
-    if (rc) return rc;
-    tr->metrics_open = 1;
+    const double comm0 = snn_par_comm_seconds();
     if (tr->p->train.surrogate_cutoff > 0)
         printf("Reverse pass: surrogate cutoff %g, an approximation (the gradient through a spike whose surrogate "
                "is below %g of its peak is dropped; 0 gives the exact gradient)\n",
@@ -753,7 +860,7 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         t_since_plot += snn_now() - t0;
         if (tr->iteration % log_interval == 0 || (tr->lbfgs && tr->converged)) {
             row_stats rs = {0, 0, 0};
-            rc = log_row(tr, &rs, err);
+            if (rank0) rc = log_row(tr, &rs, err);
             if (rc) break;
             snn_progress_clear(&bar);
             print_block(tr, &rs, tr->t_window / (double)(tr->log_count ? tr->log_count : 1));
@@ -776,7 +883,10 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
             t_since_plot = 0;
         }
         done_here++;
-        int stop = g_stop_requested || (stop_after > 0 && done_here >= stop_after);
+        /* every rank stops where any rank was asked to (a signal may reach some ranks only) */
+        rc = snn_par_sync(rc, err);
+        if (rc) break;
+        int stop = snn_par_allreduce_max_f64(g_stop_requested || (stop_after > 0 && done_here >= stop_after)) > 0;
         if (tr->iteration % tp->checkpoint_interval == 0 || snn_trainer_finished(tr) || stop) {
             rc = snn_trainer_save(tr, rp.latest, err);
             if (rc) break;
@@ -797,8 +907,10 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
         }
     }
     snn_progress_finish(&bar);
-    snn_metrics_close(&tr->metrics);
+    if (tr->metrics_open) snn_metrics_close(&tr->metrics);
     tr->metrics_open = 0;
+    rc = snn_par_sync(rc, err);
+    const double comm = snn_par_comm_seconds() - comm0;
     if (!rc && done_here > 0) {
         if (tr->lbfgs) {
             printf("Timing: %.3f s per epoch over %lld epochs (L-BFGS, %lld loss-and-gradient evaluations of %d "
@@ -814,6 +926,10 @@ int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int
                    (double)done_here * (double)tr->B * (double)tr->L / t_run, (double)snn_peak_rss_bytes() / 1048576.0,
                    per_ts);
         }
+        if (snn_par_size() > 1)
+            printf("MPI: %d ranks, rank 0's trials %lld-%lld; rank 0 in MPI calls (waits and exchanges) %.4f s per "
+                   "epoch\n",
+                   snn_par_size(), (long long)tr->b0, (long long)(tr->b0 + tr->Bl - 1), comm / (double)done_here);
     }
     return rc;
 }
@@ -879,7 +995,67 @@ static int save_forced(snn_npz_writer *w, const snn_trainer *tr, snn_error *err)
     return rc;
 }
 
+/* Every trial's state in trial order: on one rank the trainer's own arrays; on several, rank 0 gathers
+ * the ranks' blocks into full_state. */
+typedef struct ckpt_state {
+    const double *v;
+    const int32_t *ref;
+    const snn_real *g;
+    const double *vr[4]; /* student decay, teacher decay, student rise, teacher rise */
+} ckpt_state;
+
+static void gather_rows(void *full, const void *mine, size_t row_bytes, const snn_trainer *tr) {
+    const int rank = snn_par_rank(), k = snn_par_size();
+    if (rank != 0) {
+        snn_par_send(mine, (size_t)tr->Bl * row_bytes, 0);
+        return;
+    }
+    memcpy(full, mine, (size_t)tr->Bl * row_bytes);
+    for (int r = 1; r < k; r++) {
+        int64_t first, end;
+        snn_par_block(tr->B, r, k, &first, &end);
+        snn_par_recv((char *)full + (size_t)first * row_bytes, (size_t)(end - first) * row_bytes, r);
+    }
+}
+
+static void gather_state(const snn_trainer *tr, ckpt_state *cs) {
+    const size_t n = (size_t)tr->net->n, S2 = 2 * (size_t)tr->net->n_cols, bn = (size_t)tr->B * n;
+    const double *vr[4] = {tr->vr.ys_d, tr->vr.yt_d, tr->vr.ys_r, tr->vr.yt_r};
+    cs->v = tr->forced ? tr->fst.v : tr->st.v;
+    cs->ref = tr->forced ? tr->fst.ref : tr->st.ref;
+    cs->g = tr->forced ? tr->fst.g : tr->st.g;
+    for (int q = 0; q < 4; q++) cs->vr[q] = tr->vr_on ? vr[q] : NULL;
+    if (snn_par_size() == 1) return;
+    char *base = (char *)tr->full_state;
+    double *fv = (double *)base, *fvr = fv + bn;
+    int32_t *fref = (int32_t *)(fvr + 4 * bn);
+    snn_real *fg = (snn_real *)(fref + bn);
+    gather_rows(fv, cs->v, n * sizeof(double), tr);
+    gather_rows(fref, cs->ref, n * sizeof(int32_t), tr);
+    gather_rows(fg, cs->g, S2 * n * sizeof(snn_real), tr);
+    for (int q = 0; q < 4; q++)
+        if (cs->vr[q]) gather_rows(fvr + (size_t)q * bn, cs->vr[q], n * sizeof(double), tr);
+    if (snn_par_rank() != 0) return;
+    cs->v = fv;
+    cs->ref = fref;
+    cs->g = fg;
+    for (int q = 0; q < 4; q++)
+        if (cs->vr[q]) cs->vr[q] = fvr + (size_t)q * bn;
+}
+
+static int save_file(const snn_trainer *tr, const char *path, const ckpt_state *cs, snn_error *err);
+
 int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
+    /* a rank that failed is at its next sync: this one tells the others */
+    int rc = snn_par_sync(SNN_OK, err);
+    if (rc) return rc;
+    ckpt_state cs;
+    gather_state(tr, &cs);
+    if (snn_par_rank() == 0) rc = save_file(tr, path, &cs, err);
+    return snn_par_sync(rc, err);
+}
+
+static int save_file(const snn_trainer *tr, const char *path, const ckpt_state *cs, snn_error *err) {
     const snn_network *net = tr->net;
     const int64_t B = tr->B, n = net->n, S = net->n_cols, np = tr->n_params;
     snn_npz_writer *w = snn_npz_create(path, 0, err);
@@ -910,21 +1086,18 @@ int snn_trainer_save(const snn_trainer *tr, const char *path, snn_error *err) {
     sh2[0] = B;
     sh2[1] = n;
     /* the network state the next chunk continues from (the forced student's with teacher forcing) */
-    const double *sv = tr->forced ? tr->fst.v : tr->st.v;
-    const int32_t *sr = tr->forced ? tr->fst.ref : tr->st.ref;
-    const snn_real *sg = tr->forced ? tr->fst.g : tr->st.g;
-    if (!rc) rc = snn_npz_add(w, "state_v", SNN_F64, 2, sh2, sv, err);
-    if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, sr, err);
+    if (!rc) rc = snn_npz_add(w, "state_v", SNN_F64, 2, sh2, cs->v, err);
+    if (!rc) rc = snn_npz_add(w, "state_refractory", SNN_I32, 2, sh2, cs->ref, err);
     sh3[0] = B;
     sh3[1] = 2 * S;
     sh3[2] = n;
-    if (!rc) rc = snn_npz_add(w, "state_g", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 3, sh3, sg, err);
+    if (!rc) rc = snn_npz_add(w, "state_g", sizeof(snn_real) == 8 ? SNN_F64 : SNN_F32, 3, sh3, cs->g, err);
     if (!rc && tr->forced) rc = save_forced(w, tr, err);
     if (!rc && tr->vr_on) {
-        rc = snn_npz_add(w, "van_rossum_student_decay", SNN_F64, 2, sh2, tr->vr.ys_d, err);
-        if (!rc) rc = snn_npz_add(w, "van_rossum_teacher_decay", SNN_F64, 2, sh2, tr->vr.yt_d, err);
-        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_student_rise", SNN_F64, 2, sh2, tr->vr.ys_r, err);
-        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_teacher_rise", SNN_F64, 2, sh2, tr->vr.yt_r, err);
+        rc = snn_npz_add(w, "van_rossum_student_decay", SNN_F64, 2, sh2, cs->vr[0], err);
+        if (!rc) rc = snn_npz_add(w, "van_rossum_teacher_decay", SNN_F64, 2, sh2, cs->vr[1], err);
+        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_student_rise", SNN_F64, 2, sh2, cs->vr[2], err);
+        if (!rc && tr->vr.two_exp) rc = snn_npz_add(w, "van_rossum_teacher_rise", SNN_F64, 2, sh2, cs->vr[3], err);
     }
     sh2[0] = tr->p->train.plot_size * tr->L;
     sh2[1] = n;
@@ -960,6 +1133,17 @@ static int read_exact(snn_npz *z, const char *key, snn_dtype dt, int ndim, const
     int rc = snn_npz_read_as(z, key, dt, ndim, shape, &a, err);
     if (rc) return rc;
     memcpy(dst, a.data, bytes);
+    snn_array_free(&a);
+    return SNN_OK;
+}
+
+/* Rows b0 .. b0+nb-1 of an array of shape [B][...] (this rank's trials). */
+static int read_rows(snn_npz *z, const char *key, snn_dtype dt, int ndim, const int64_t *shape, void *dst,
+                     size_t row_bytes, int64_t b0, int64_t nb, snn_error *err) {
+    snn_array a = {0};
+    int rc = snn_npz_read_as(z, key, dt, ndim, shape, &a, err);
+    if (rc) return rc;
+    memcpy(dst, (const char *)a.data + (size_t)b0 * row_bytes, (size_t)nb * row_bytes);
     snn_array_free(&a);
     return SNN_OK;
 }
@@ -1015,7 +1199,7 @@ static int read_text(snn_npz *z, const char *key, char *out, size_t cap, snn_err
 static int check_values(snn_trainer *tr, const char *path, int64_t filled, int64_t hl, snn_error *err) {
     const snn_train_params *tp = &tr->p->train;
     const snn_network *net = tr->net;
-    const int64_t B = tr->B, n = net->n, S = net->n_cols, np = tr->n_params;
+    const int64_t B = tr->Bl, n = net->n, S = net->n_cols, np = tr->n_params; /* this rank's trials */
     int rc = check_range(path, "epoch", tr->iteration, 0, tr->iterations, "epochs done of the run's total", err);
     /* one Adam step per accumulation window */
     if (!rc) rc = check_range(path, "adam_step", tr->adam.step, 0, tr->iteration, "at most one step per epoch", err);
@@ -1151,16 +1335,18 @@ int snn_trainer_load(snn_trainer *tr, const char *path, snn_error *err) {
     double *sv = tr->forced ? tr->fst.v : tr->st.v;
     int32_t *sr = tr->forced ? tr->fst.ref : tr->st.ref;
     snn_real *sg = tr->forced ? tr->fst.g : tr->st.g;
-    if (!rc) rc = read_exact(z, "state_v", SNN_F64, 2, s2, sv, (size_t)(B * n) * sizeof(double), err);
-    if (!rc) rc = read_exact(z, "state_refractory", SNN_I32, 2, s2, sr, (size_t)(B * n) * sizeof(int32_t), err);
-    if (!rc) rc = read_exact(z, "state_g", rd, 3, s3, sg, (size_t)(B * 2 * S * n) * sizeof(snn_real), err);
+    /* every trial's state is in the file (whatever number of ranks wrote it): this rank's block */
+    const int64_t b0 = tr->b0, nb = tr->Bl;
+    const size_t vb = (size_t)n * sizeof(double);
+    if (!rc) rc = read_rows(z, "state_v", SNN_F64, 2, s2, sv, vb, b0, nb, err);
+    if (!rc) rc = read_rows(z, "state_refractory", SNN_I32, 2, s2, sr, (size_t)n * sizeof(int32_t), b0, nb, err);
+    if (!rc) rc = read_rows(z, "state_g", rd, 3, s3, sg, (size_t)(2 * S * n) * sizeof(snn_real), b0, nb, err);
     if (!rc && tr->forced) rc = load_forced(z, tr, err);
     if (!rc && tr->vr_on) {
-        size_t vb = (size_t)(B * n) * sizeof(double);
-        rc = read_exact(z, "van_rossum_student_decay", SNN_F64, 2, s2, tr->vr.ys_d, vb, err);
-        if (!rc) rc = read_exact(z, "van_rossum_teacher_decay", SNN_F64, 2, s2, tr->vr.yt_d, vb, err);
-        if (!rc && tr->vr.two_exp) rc = read_exact(z, "van_rossum_student_rise", SNN_F64, 2, s2, tr->vr.ys_r, vb, err);
-        if (!rc && tr->vr.two_exp) rc = read_exact(z, "van_rossum_teacher_rise", SNN_F64, 2, s2, tr->vr.yt_r, vb, err);
+        rc = read_rows(z, "van_rossum_student_decay", SNN_F64, 2, s2, tr->vr.ys_d, vb, b0, nb, err);
+        if (!rc) rc = read_rows(z, "van_rossum_teacher_decay", SNN_F64, 2, s2, tr->vr.yt_d, vb, b0, nb, err);
+        if (!rc && tr->vr.two_exp) rc = read_rows(z, "van_rossum_student_rise", SNN_F64, 2, s2, tr->vr.ys_r, vb, b0, nb, err);
+        if (!rc && tr->vr.two_exp) rc = read_rows(z, "van_rossum_teacher_rise", SNN_F64, 2, s2, tr->vr.yt_r, vb, b0, nb, err);
     }
     int64_t sw2[2] = {tr->p->train.plot_size * tr->L, n};
     if (!rc)

@@ -8,7 +8,16 @@
  * Everything a run needs to continue exactly is in the trainer and saved in its checkpoints: an
  * interrupted run resumed from any checkpoint ends bit-identical to the uninterrupted run.
  * Data: iteration k uses chunk k mod n_chunks of the teacher data; at every wrap to chunk 0 the network
- * state and the loss filters are reset (SPEC section 6). */
+ * state and the loss filters are reset (SPEC section 6).
+ *
+ * On K MPI ranks (core/par.h; closed loop, scaling factors) each rank holds the trials of its block
+ * (snn_par_block) and every per-trial buffer is sized for them; the losses and gradients are combined
+ * so that every rank gets the same bits as one process: per-trial partial sums gathered to every rank
+ * and added in trial order, spike counts summed exactly, and the few sums that one process takes over
+ * (trial, neuron) in one accumulator (the CV and membrane-variance losses) carried from rank to rank.
+ * Every rank then takes the same optimiser step. snn_trainer_run, snn_trainer_save and snn_trainer_load
+ * are collective (every rank calls them); only rank 0 writes files (metrics, checkpoints, which hold
+ * every trial's state in trial order, gathered from the ranks). */
 #ifndef SNNFIT_TRAIN_TRAINER_H
 #define SNNFIT_TRAIN_TRAINER_H
 
@@ -24,8 +33,10 @@
 #include "train/lbfgs.h"
 #include "train/loss.h"
 
-/* Reads chunk c of the teacher data: inputs [B][L][N_in] and target spikes [B][L][N]. */
-typedef int (*snn_chunk_reader)(void *ctx, int64_t c, uint8_t *inputs, uint8_t *targets, snn_error *err);
+/* Reads chunk c of trials b0 .. b0+nb-1 of the teacher data: inputs [nb][L][N_in] and target spikes
+ * [nb][L][N]. */
+typedef int (*snn_chunk_reader)(void *ctx, int64_t c, int64_t b0, int64_t nb, uint8_t *inputs, uint8_t *targets,
+                                snn_error *err);
 
 struct snn_trainer;
 
@@ -54,7 +65,12 @@ typedef struct snn_trainer {
     snn_trainer_hooks hooks;
     const snn_params *p;
     snn_network *net;
-    int B;
+    int B;                      /* trials of the run */
+    int Bl;                     /* this rank's: trials b0 .. b0+Bl-1 (all B on one rank) */
+    int64_t b0;
+    double *parts;              /* [B][K][n_types] per-trial partial sums, gathered from the ranks */
+    int64_t *counts;            /* [N] spike counts over the ranks' trials */
+    double *full_state;         /* rank 0 of several: every trial's state for a checkpoint */
     int64_t L, n_chunks, iterations;
     int n_types, n_ff;
     int train_sf, train_sf_ff, train_w;
@@ -131,6 +147,11 @@ typedef struct snn_trainer {
 /* The run has nothing left to do: the iteration cap, or L-BFGS stopped by a tolerance. */
 int snn_trainer_finished(const snn_trainer *tr);
 
+/* SNN_EINPUT (with the reason) if the run cannot be trained on this job's MPI ranks: teacher-forced
+ * fitting and the weights mode run on one rank only, and every rank needs a trial. Stages call it before
+ * they write anything; snn_trainer_init checks it too. */
+int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err);
+
 /* Sets up a trainer for network net (its current weights and scaling factors are the starting point)
  * and B trials of teacher data in n_chunks chunks of L steps. With method = teacher_forced and L-BFGS,
  * each iteration is one L-BFGS iteration over the first fit_steps steps of every trial (all of them by
@@ -145,7 +166,8 @@ void snn_trainer_free(snn_trainer *tr);
 int snn_trainer_run(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t stop_after, int *stopped,
                     snn_error *err);
 
-/* Checkpoints (npz). Loading restores everything the run needs; the file must belong to a run of the
+/* Checkpoints (npz), collective: every rank calls them after its last successful status sync; rank 0
+ * writes (the states of every rank's trials, in trial order), every rank loads its block. Loading restores everything the run needs; the file must belong to a run of the
  * same shape (parameters, trials, neurons), else SNN_EINPUT naming the file and the array. Every value
  * is checked before it is used: counters within their ranges (epoch, Adam's step, the accumulation,
  * log and statistics windows, refractory counters within each neuron's period), parameters, moments,
