@@ -782,15 +782,14 @@ static void unit_reverse(const run_ctx *c, int b, int q, slot *sl) {
     }
 }
 
-void snn_forced_run(const snn_network *net, snn_forced_state *st, const snn_events *teacher,
-                    const snn_events *inputs, int64_t s0, int64_t T, const snn_forced_opts *o, snn_forced_sums *out,
-                    double *gw, double *gw_ff, double *gn, snn_forced_work *w) {
+void snn_forced_run_parts(const snn_network *net, snn_forced_state *st, const snn_events *teacher,
+                          const snn_events *inputs, int64_t s0, int64_t T, const snn_forced_opts *o, double *gw,
+                          double *gw_ff, snn_forced_work *w) {
     const int64_t n = net->n;
     const int K = net->n_groups, nt = net->n_types, B = st->B, nblk = w->n_blocks;
     snn_forced_opts oo = *o;
     if (oo.weights) oo.sens = 0; /* one gradient method per run */
     run_ctx c = {net, st, teacher, inputs, s0, T, &oo, w, oo.weights ? gw : NULL, oo.weights ? gw_ff : NULL};
-    memset(out, 0, sizeof *out);
     /* the run's factors per neuron and group */
     for (int k = 0; k < K; k++)
         for (int64_t j = 0; j < n; j++)
@@ -812,10 +811,16 @@ void snn_forced_run(const snn_network *net, snn_forced_state *st, const snn_even
 #pragma omp parallel for schedule(dynamic, 1)
         for (int u = 0; u < B * nblk; u++) unit_forward(&c, u / nblk, u % nblk, &slots[omp_get_thread_num()]);
     }
+}
 
-    /* fixed-order reductions */
+void snn_forced_sums_add(const snn_network *net, const snn_forced_work *w, int B, int64_t T, const snn_forced_opts *o,
+                         snn_forced_sums *out, double *gn) {
+    const int64_t n = net->n;
+    const int K = net->n_groups, nt = net->n_types;
+    const int sens = o->sens && !o->weights;
+    /* fixed-order reductions: trials in order, neurons in order within a trial */
     int64_t in_loss = 0;
-    for (int64_t t = 0; t < T; t++) in_loss += oo.t_first + t >= oo.burn_in;
+    for (int64_t t = 0; t < T; t++) in_loss += o->t_first + t >= o->burn_in;
     for (int b = 0; b < B; b++) {
         const double *ls = w->lsum + (size_t)b * n;
         const int64_t *ct = w->cnt + (size_t)b * 3 * n;
@@ -828,26 +833,38 @@ void snn_forced_run(const snn_network *net, snn_forced_state *st, const snn_even
             out->extra[l] += ct[2 * n + j];
         }
     }
-    out->count = in_loss * B * n;
-    if (oo.sens) {
+    out->count += in_loss * B * n;
+    if (sens) {
         for (int b = 0; b < B; b++)
             for (int k = 0; k < K; k++) {
                 const double *ga = w->gacc + ((size_t)b * K + k) * n;
                 double *dst = k < nt ? out->g_sf + (size_t)k * nt : out->g_sf_ff + (size_t)(k - nt) * nt;
                 for (int64_t j = 0; j < n; j++) dst[net->type[j]] += ga[j];
             }
-        if (oo.gn && gn) {
-            memset(gn, 0, (size_t)nt * K * K * sizeof(double));
+        if (o->gn && gn)
             for (int b = 0; b < B; b++)
                 for (int k1 = 0; k1 < K; k1++)
                     for (int k2 = k1; k2 < K; k2++) {
                         const double *ga = w->gnacc + ((size_t)b * K * K + (size_t)(k1 * K + k2)) * n;
                         for (int64_t j = 0; j < n; j++) gn[((size_t)net->type[j] * K + k1) * K + k2] += ga[j];
                     }
-            for (int l = 0; l < nt; l++)
-                for (int k1 = 0; k1 < K; k1++)
-                    for (int k2 = 0; k2 < k1; k2++)
-                        gn[((size_t)l * K + k1) * K + k2] = gn[((size_t)l * K + k2) * K + k1];
-        }
     }
+}
+
+void snn_forced_gn_mirror(const snn_network *net, double *gn) {
+    const int K = net->n_groups, nt = net->n_types;
+    for (int l = 0; l < nt; l++)
+        for (int k1 = 0; k1 < K; k1++)
+            for (int k2 = 0; k2 < k1; k2++) gn[((size_t)l * K + k1) * K + k2] = gn[((size_t)l * K + k2) * K + k1];
+}
+
+void snn_forced_run(const snn_network *net, snn_forced_state *st, const snn_events *teacher,
+                    const snn_events *inputs, int64_t s0, int64_t T, const snn_forced_opts *o, snn_forced_sums *out,
+                    double *gw, double *gw_ff, double *gn, snn_forced_work *w) {
+    const int gn_on = o->sens && !o->weights && o->gn && gn;
+    snn_forced_run_parts(net, st, teacher, inputs, s0, T, o, gw, gw_ff, w);
+    memset(out, 0, sizeof *out);
+    if (gn_on) memset(gn, 0, (size_t)net->n_types * net->n_groups * net->n_groups * sizeof(double));
+    snn_forced_sums_add(net, w, st->B, T, o, out, gn_on ? gn : NULL);
+    if (gn_on) snn_forced_gn_mirror(net, gn);
 }

@@ -131,4 +131,17 @@ void snn_forced_run(const snn_network *net, snn_forced_state *st, const snn_even
                     const snn_events *inputs, int64_t s0, int64_t T, const snn_forced_opts *o, snn_forced_sums *out,
                     double *gw, double *gw_ff, double *gn, snn_forced_work *w);
 
+/* snn_forced_run in its parts, for a run whose trials are split over processes (each holds a block in
+ * its state and work): the run itself (the per-(trial, neuron) partial sums stay in w), then its sums
+ * ADDED to *out and gn (which the caller zeroes, or carries over from the previous block's trials: the
+ * sums go trial by trial, neuron by neuron, so blocks added in trial order give the same bits as one
+ * run over every trial; gn gets its upper triangle [l][k1][k2 >= k1] only), then snn_forced_gn_mirror
+ * once at the end. */
+void snn_forced_run_parts(const snn_network *net, snn_forced_state *st, const snn_events *teacher,
+                          const snn_events *inputs, int64_t s0, int64_t T, const snn_forced_opts *o, double *gw,
+                          double *gw_ff, snn_forced_work *w);
+void snn_forced_sums_add(const snn_network *net, const snn_forced_work *w, int B, int64_t T, const snn_forced_opts *o,
+                         snn_forced_sums *out, double *gn);
+void snn_forced_gn_mirror(const snn_network *net, double *gn);
+
 #endif

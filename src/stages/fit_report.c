@@ -8,6 +8,7 @@
 
 #include "core/fsutil.h"
 #include "core/mem.h"
+#include "core/par.h"
 #include "io/metrics.h"
 #include "plot/analysis_figures.h"
 #include "train/fit_stats.h"
@@ -183,11 +184,13 @@ static int refit_half_delta(snn_trainer *tr, double *half, int64_t *iterations, 
     const snn_train_params *tp = &tr->p->train;
     snn_lbfgs lb;
     int rc = snn_lbfgs_init(&lb, tr->n_opt, (int)tp->lbfgs_history, err);
-    if (rc) return rc;
+    if ((rc = snn_par_sync(rc, err))) return rc;
     double *keep = malloc((size_t)tr->n_params * sizeof(double) + 1);
-    if (!keep) {
+    rc = snn_par_sync(keep ? SNN_OK : snn_fail(err, SNN_ERUN, "out of memory for the bias check"), err);
+    if (rc) {
+        free(keep);
         snn_lbfgs_free(&lb);
-        return snn_fail(err, SNN_ERUN, "out of memory for the bias check");
+        return rc;
     }
     memcpy(keep, tr->params, (size_t)tr->n_params * sizeof(double));
     tr->delta_override = tp->spike_time_delta / 2;
@@ -249,19 +252,23 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
     if (tr->forced) {
         span = tr->fit_steps;
         rc = snn_fit_load(tr, read_chunk, ctx, err);
-        if (rc) return rc;
+        if ((rc = snn_par_sync(rc, err))) return rc;
         rc = snn_fit_evaluate(tr, &sums, &loss, n_tr > 0 ? tr->gn : NULL, err);
         if (rc) return rc;
         if (n_tr > 0) {
             H = calloc((size_t)n_tr * n_tr, sizeof(double));
             eval = calloc((size_t)n_tr, sizeof(double));
             V = calloc((size_t)n_tr * n_tr, sizeof(double));
-            if (!H || !eval || !V) {
-                free(H);
-                free(eval);
-                free(V);
-                return snn_fail(err, SNN_ERUN, "out of memory for the curvature");
-            }
+            rc = !H || !eval || !V ? snn_fail(err, SNN_ERUN, "out of memory for the curvature") : SNN_OK;
+        }
+        /* the bias check below is collective: every rank goes on, or none */
+        if ((rc = snn_par_sync(rc, err))) {
+            free(H);
+            free(eval);
+            free(V);
+            return rc;
+        }
+        if (n_tr > 0) {
             /* the Gauss-Newton matrix of the summed spike-time loss in log space: a neuron's v depends on
              * its own type's factors only, so the matrix is block diagonal over the postsynaptic type */
             for (int i = 0; i < n_tr; i++)
@@ -290,6 +297,14 @@ int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, cons
             return rc;
         }
         for (int i = 0; i < n_tr; i++) bias[i] = 4.0 / 3.0 * log(tr->params[idx[i]] / half[idx[i]]);
+    }
+    /* the closed-loop run over every trial and the files are rank 0's; the other ranks wait for it at
+     * their next status sync */
+    if (snn_par_rank() != 0) {
+        free(H);
+        free(eval);
+        free(V);
+        return SNN_OK;
     }
     cl_stats cs;
     memset(&cs, 0, sizeof cs);

@@ -18,7 +18,11 @@
 /* Length of the closed-loop comparison's windows. */
 #define SNN_FIT_REPORT_WINDOW_MS 500.0
 
-/* out: the run's folder (final_state/ exists). initial: the student's starting parameters (n_params). */
+/* out: the run's folder (final_state/ exists). initial: the student's starting parameters (n_params).
+ * Collective on several MPI ranks (every rank calls it after a successful status sync): the
+ * teacher-forced evaluation and the bias check's refit go over every rank's trials with the same bits
+ * as one process; the closed-loop comparison (every trial, read by rank 0 itself), the console and the
+ * files are rank 0's, and the other ranks return at once, to wait for it at their next status sync. */
 int snn_fit_report(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, const double *initial, const char *out,
                    snn_error *err);
 

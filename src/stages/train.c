@@ -458,13 +458,15 @@ static int run(const snn_stage_opts *o, const char *params_path, const char *inp
     if (rc || !save_final) goto done;
     memcpy(tr.params, tr.best_params, (size_t)tr.n_params * sizeof(double));
     snn_trainer_apply_params(&tr, tr.best_params);
-    /* final_state/ and the fit report are rank 0's (the report's closed-loop runs take every trial) */
+    /* final_state/ is rank 0's; the fit report is collective (its teacher-forced evaluation and bias
+     * check go over every rank's trials; its closed-loop run and its files are rank 0's) */
     if (rank0) rc = save_state_dir(o->output, "final_state", p, &s, &net, &td, err);
-    if (!rc && !tr.train_w) {
+    if ((rc = snn_par_sync(rc, err))) goto done;
+    if (!tr.train_w) {
         snn_print_matrix("Learned recurrent scaling factors (best):", tr.best_params, nt, nt);
         snn_print_matrix("Learned feedforward scaling factors (best):", tr.best_params + nt * nt, nff, nt);
     }
-    if (!rc && rank0) {
+    {
         double initial[2 * SNN_MAX_TYPES * SNN_MAX_TYPES];
         for (int a = 0; a < nt; a++)
             for (int b = 0; b < nt; b++) initial[a * nt + b] = p->train.sf_init[a][b];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/par.h"
 
 static int64_t n_sf(const snn_trainer *tr) { return (int64_t)tr->n_types * tr->n_types; }
 static int64_t n_sf_ff(const snn_trainer *tr) { return (int64_t)tr->n_ff * tr->n_types; }
@@ -18,14 +19,17 @@ int snn_fit_init(snn_trainer *tr, snn_error *err) {
     if (tr->burn_steps < 0) tr->burn_steps = 0;
     /* the events hold a chunk (Adam) or the fit data (L-BFGS, and the final report of either) */
     const int64_t T_ev = tr->fit_steps > tr->L ? tr->fit_steps : tr->L;
-    int rc = snn_forced_state_alloc(&tr->fst, net, tr->B, err);
-    if (!rc) rc = snn_forced_state_alloc(&tr->fst_eval, net, tr->B, err);
-    if (!rc) rc = snn_forced_work_alloc(&tr->fw, net, tr->B, tr->lbfgs ? tr->fit_steps : tr->L, tr->train_w, err);
-    if (!rc) rc = snn_events_alloc(&tr->ev_t, tr->B, T_ev, net->n, err);
-    if (!rc) rc = snn_events_alloc(&tr->ev_i, tr->B, T_ev, net->n_in, err);
+    /* this rank's trials (all of them on one rank) */
+    int rc = snn_forced_state_alloc(&tr->fst, net, tr->Bl, err);
+    if (!rc) rc = snn_forced_state_alloc(&tr->fst_eval, net, tr->Bl, err);
+    if (!rc) rc = snn_forced_work_alloc(&tr->fw, net, tr->Bl, tr->lbfgs ? tr->fit_steps : tr->L, tr->train_w, err);
+    if (!rc) rc = snn_events_alloc(&tr->ev_t, tr->Bl, T_ev, net->n, err);
+    if (!rc) rc = snn_events_alloc(&tr->ev_i, tr->Bl, T_ev, net->n_in, err);
     if (rc) return rc;
-    tr->gn = snn_calloc((size_t)tr->n_types * net->n_groups * net->n_groups + 1, sizeof(double), "curvature", err);
-    if (!tr->gn) return SNN_ERUN;
+    const size_t n_gn = (size_t)tr->n_types * net->n_groups * net->n_groups;
+    tr->gn = snn_calloc(n_gn + 1, sizeof(double), "curvature", err);
+    tr->fit_chain = snn_calloc(sizeof(snn_forced_sums) + n_gn * sizeof(double), 1, "teacher-forcing sums", err);
+    if (!tr->gn || !tr->fit_chain) return SNN_ERUN;
     if (tr->lbfgs) {
         tr->opt_index = snn_calloc((size_t)tr->n_params + 1, sizeof(int64_t), "L-BFGS parameters", err);
         if (!tr->opt_index) return SNN_ERUN;
@@ -50,6 +54,7 @@ void snn_fit_free(snn_trainer *tr) {
     snn_events_free(&tr->ev_t);
     snn_events_free(&tr->ev_i);
     snn_free(tr->gn);
+    snn_free(tr->fit_chain);
     snn_free(tr->opt_index);
     if (tr->lbfgs) snn_lbfgs_free(&tr->lb);
 }
@@ -66,14 +71,14 @@ static int load_span(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, in
     const int64_t L = tr->L, n = tr->net->n, n_in = tr->net->n_in;
     snn_events_clear(&tr->ev_t);
     snn_events_clear(&tr->ev_i);
-    uint8_t *tmp = malloc((size_t)tr->B * (size_t)L * (size_t)(n > n_in ? n : n_in) + 1);
+    uint8_t *tmp = malloc((size_t)tr->Bl * (size_t)L * (size_t)(n > n_in ? n : n_in) + 1);
     if (!tmp) return snn_fail(err, SNN_ERUN, "out of memory reading the teacher data");
     int rc = SNN_OK;
     for (int64_t c = 0; !rc && c * L < steps; c++) {
         const int64_t len = steps - c * L < L ? steps - c * L : L;
-        rc = read_chunk(ctx, c, 0, tr->B, tr->in, tr->target, err);
-        if (!rc) rc = append_steps(&tr->ev_t, tr->target, tr->B, L, len, n, tmp, err);
-        if (!rc) rc = append_steps(&tr->ev_i, tr->in, tr->B, L, len, n_in, tmp, err);
+        rc = read_chunk(ctx, c, tr->b0, tr->Bl, tr->in, tr->target, err);
+        if (!rc) rc = append_steps(&tr->ev_t, tr->target, tr->Bl, L, len, n, tmp, err);
+        if (!rc) rc = append_steps(&tr->ev_i, tr->in, tr->Bl, L, len, n_in, tmp, err);
     }
     free(tmp);
     return rc;
@@ -150,27 +155,63 @@ static void add_sums(snn_forced_sums *acc, const snn_forced_sums *s) {
     }
 }
 
-double snn_fit_chunk(snn_trainer *tr, int64_t chunk, double losses[SNN_N_LOSSES]) {
+/* The forced run of this rank's trials on the events from state st, and its sums over every trial of the
+ * job into *sums (and gn, with o->gn): the same bits as one process's snn_forced_run over all trials.
+ * The ranks' blocks are added in trial order, each rank continuing the sums where the previous rank's
+ * trials left them (snn_par_chain_in/out), and every rank gets the totals. Collective (every rank calls
+ * it with the same options); nothing in it can fail. */
+static void run_all(snn_trainer *tr, snn_forced_state *st, int64_t T, const snn_forced_opts *o, snn_forced_sums *sums,
+                    double *gw, double *gw_ff, double *gn) {
+    const snn_network *net = tr->net;
+    const int gn_on = o->sens && !o->weights && o->gn && gn;
+    const size_t gn_bytes = gn_on ? (size_t)tr->n_types * net->n_groups * net->n_groups * sizeof(double) : 0;
+    snn_forced_run_parts(net, st, &tr->ev_t, &tr->ev_i, 0, T, o, gw, gw_ff, &tr->fw);
+    memset(sums, 0, sizeof *sums);
+    if (gn_on) memset(gn, 0, gn_bytes);
+    const int many = snn_par_size() > 1;
+    unsigned char *buf = tr->fit_chain;
+    const size_t bytes = sizeof *sums + gn_bytes;
+    if (many) {
+        snn_par_chain_in(buf, bytes);
+        if (snn_par_rank() > 0) {
+            memcpy(sums, buf, sizeof *sums);
+            if (gn_on) memcpy(gn, buf + sizeof *sums, gn_bytes);
+        }
+    }
+    snn_forced_sums_add(net, &tr->fw, st->B, T, o, sums, gn_on ? gn : NULL);
+    if (many) {
+        memcpy(buf, sums, sizeof *sums);
+        if (gn_on) memcpy(buf + sizeof *sums, gn, gn_bytes);
+        snn_par_chain_out(buf, bytes);
+        memcpy(sums, buf, sizeof *sums);
+        if (gn_on) memcpy(gn, buf + sizeof *sums, gn_bytes);
+    }
+    if (gn_on) snn_forced_gn_mirror(net, gn);
+}
+
+int snn_fit_chunk(snn_trainer *tr, int64_t chunk, double losses[SNN_N_LOSSES], double *total, snn_error *err) {
     snn_network *net = tr->net;
-    snn_error err = {0};
     snn_events_clear(&tr->ev_t);
     snn_events_clear(&tr->ev_i);
     tr->fit_loaded = 0;
     /* the buffers are sized for the chunk: appending cannot fail but for memory */
-    if (snn_events_append(&tr->ev_t, tr->target, tr->L, &err) || snn_events_append(&tr->ev_i, tr->in, tr->L, &err))
-        return NAN;
+    int rc = snn_events_append(&tr->ev_t, tr->target, tr->L, err);
+    if (!rc) rc = snn_events_append(&tr->ev_i, tr->in, tr->L, err);
+    rc = snn_par_sync(rc, err);
+    if (rc) return rc;
     snn_forced_opts o = opts(tr, chunk * tr->L, 1);
     if (tr->train_w) {
         memset(tr->gw, 0, (size_t)net->rec.nnz * sizeof(double));
         memset(tr->gw_ff, 0, (size_t)net->ff.nnz * sizeof(double));
     }
     snn_forced_sums sums;
-    snn_forced_run(net, &tr->fst, &tr->ev_t, &tr->ev_i, 0, tr->L, &o, &sums, tr->gw, tr->gw_ff, NULL, &tr->fw);
+    run_all(tr, &tr->fst, tr->L, &o, &sums, tr->gw, tr->gw_ff, NULL);
     add_sums(&tr->win_sums, &sums);
     tr->win_count++;
     param_gradient(tr, &sums, tr->grad_it);
     for (int64_t a = 0; a < tr->n_params; a++) tr->grad_acc[a] += tr->grad_it[a];
-    return snn_fit_total(tr, &sums, losses);
+    *total = snn_fit_total(tr, &sums, losses);
+    return SNN_OK;
 }
 
 int snn_fit_eval_chunks(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t n, double *total,
@@ -182,13 +223,14 @@ int snn_fit_eval_chunks(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx,
         snn_events_clear(&tr->ev_t);
         snn_events_clear(&tr->ev_i);
         tr->fit_loaded = 0;
-        int rc = read_chunk(ctx, c, 0, tr->B, tr->in, tr->target, err);
+        int rc = read_chunk(ctx, c, tr->b0, tr->Bl, tr->in, tr->target, err);
         if (!rc) rc = snn_events_append(&tr->ev_t, tr->target, tr->L, err);
         if (!rc) rc = snn_events_append(&tr->ev_i, tr->in, tr->L, err);
+        rc = snn_par_sync(rc, err);
         if (rc) return rc;
         snn_forced_opts o = opts(tr, c * tr->L, 0);
         snn_forced_sums s;
-        snn_forced_run(tr->net, &tr->fst_eval, &tr->ev_t, &tr->ev_i, 0, tr->L, &o, &s, NULL, NULL, NULL, &tr->fw);
+        run_all(tr, &tr->fst_eval, tr->L, &o, &s, NULL, NULL, NULL);
         add_sums(&acc, &s);
     }
     double losses[SNN_N_LOSSES];
@@ -220,7 +262,7 @@ int snn_fit_objective(void *ctx, const double *x, double *f, double *g, snn_erro
         memset(tr->gw_ff, 0, (size_t)net->ff.nnz * sizeof(double));
     }
     snn_forced_sums sums;
-    snn_forced_run(net, &tr->fst, &tr->ev_t, &tr->ev_i, 0, tr->fit_steps, &o, &sums, tr->gw, tr->gw_ff, NULL, &tr->fw);
+    run_all(tr, &tr->fst, tr->fit_steps, &o, &sums, tr->gw, tr->gw_ff, NULL);
     double losses[SNN_N_LOSSES];
     *f = snn_fit_total(tr, &sums, losses);
     param_gradient(tr, &sums, tr->grad_it);
@@ -240,7 +282,7 @@ int snn_fit_evaluate(snn_trainer *tr, snn_forced_sums *sums, double *loss, doubl
     snn_forced_opts o = opts(tr, 0, gn != NULL && !tr->train_w);
     o.weights = 0;
     o.gn = o.sens;
-    snn_forced_run(tr->net, &tr->fst_eval, &tr->ev_t, &tr->ev_i, 0, tr->fit_steps, &o, sums, NULL, NULL, gn, &tr->fw);
+    run_all(tr, &tr->fst_eval, tr->fit_steps, &o, sums, NULL, NULL, gn);
     double losses[SNN_N_LOSSES];
     *loss = snn_fit_total(tr, sums, losses);
     return SNN_OK;

@@ -23,8 +23,14 @@ void snn_fit_free(snn_trainer *tr);
 int snn_fit_load(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, snn_error *err);
 
 /* Adam: one iteration on the chunk in tr->in / tr->target (chunk index `chunk` of the data): the forced
- * run on the carried state, losses, the gradient added to tr->grad_acc; returns the weighted total. */
-double snn_fit_chunk(snn_trainer *tr, int64_t chunk, double losses[SNN_N_LOSSES]);
+ * run on the carried state, losses, the gradient added to tr->grad_acc, the weighted total in *total.
+ *
+ * On several MPI ranks each rank holds its block of trials (events, forced states); every function below
+ * that evaluates the loss is collective and gives every rank the sums over all trials, with the same bits
+ * as one process (the blocks' sums continued rank to rank in trial order). It starts with a status sync
+ * where it reads data (snn_fit_chunk, snn_fit_eval_chunks); snn_fit_load does not sync (its caller
+ * does). */
+int snn_fit_chunk(snn_trainer *tr, int64_t chunk, double losses[SNN_N_LOSSES], double *total, snn_error *err);
 
 /* Adam: the loss of the current parameters on chunks 0 .. n-1 from the initial state (no gradient). */
 int snn_fit_eval_chunks(snn_trainer *tr, snn_chunk_reader read_chunk, void *ctx, int64_t n, double *total,

@@ -44,9 +44,7 @@ int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err) {
     const int n_ranks = snn_par_size();
     if (n_ranks == 1) return SNN_OK;
     const char *why = NULL;
-    if (p->stage == SNN_STAGE_TRAIN && tp->method == SNN_METHOD_TEACHER_FORCED)
-        why = "teacher-forced fitting ([training] method = \"teacher_forced\") runs on one rank only";
-    else if (tp->optimisable == SNN_OPT_WEIGHTS)
+    if (tp->optimisable == SNN_OPT_WEIGHTS)
         why = "training the weights themselves ([training] optimisable = \"weights\") runs on one rank only (its "
               "per-synapse sums over trials are taken in groups of trials that a split would change)";
     else if (B < n_ranks)
@@ -696,8 +694,13 @@ static int adam_iteration(snn_trainer *tr, snn_chunk_reader read_chunk, void *ct
     rc = snn_par_sync(rc, err);
     if (rc) return rc;
     double losses[SNN_N_LOSSES];
-    double total = tr->forced ? snn_fit_chunk(tr, chunk, losses) : iteration(tr, losses);
-    if (isnan(total) && tr->forced) return snn_fail(err, SNN_ERUN, "out of memory for the spike events of a chunk");
+    double total = 0;
+    if (tr->forced) {
+        rc = snn_fit_chunk(tr, chunk, losses, &total, err);
+        if (rc) return rc;
+    } else {
+        total = iteration(tr, losses);
+    }
     for (int q = 0; q < SNN_N_LOSSES; q++) tr->log_losses[q] += losses[q];
     tr->log_losses[SNN_N_LOSSES] += total;
     tr->log_count++;

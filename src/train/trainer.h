@@ -10,11 +10,12 @@
  * Data: iteration k uses chunk k mod n_chunks of the teacher data; at every wrap to chunk 0 the network
  * state and the loss filters are reset (SPEC section 6).
  *
- * On K MPI ranks (core/par.h; closed loop, scaling factors) each rank holds the trials of its block
- * (snn_par_block) and every per-trial buffer is sized for them; the losses and gradients are combined
- * so that every rank gets the same bits as one process: per-trial partial sums gathered to every rank
- * and added in trial order, spike counts summed exactly, and the few sums that one process takes over
- * (trial, neuron) in one accumulator (the CV and membrane-variance losses) carried from rank to rank.
+ * On K MPI ranks (core/par.h; scaling factors, closed loop or teacher forced) each rank holds the trials
+ * of its block (snn_par_block) and every per-trial buffer is sized for them; the losses and gradients
+ * are combined so that every rank gets the same bits as one process: per-trial partial sums gathered to
+ * every rank and added in trial order, spike counts summed exactly, and the sums that one process takes
+ * over (trial, neuron) in one accumulator (the CV and membrane-variance losses, every teacher-forced
+ * sum) carried from rank to rank. With L-BFGS every rank so runs the same line search.
  * Every rank then takes the same optimiser step. snn_trainer_run, snn_trainer_save and snn_trainer_load
  * are collective (every rank calls them); only rank 0 writes files (metrics, checkpoints, which hold
  * every trial's state in trial order, gathered from the ranks). */
@@ -140,6 +141,7 @@ typedef struct snn_trainer {
     double eval_sums_f;         /* and its loss */
     snn_forced_sums acc_sums;   /* the counts of the point L-BFGS accepted */
     double *gn;                 /* [n_types][K][K] Gauss-Newton matrix of the last evaluation with it */
+    void *fit_chain;            /* the forced sums (and gn) passed from rank to rank */
     double delta_override;      /* > 0: the spike-time loss's delta instead of the parameter file's (the
                                  * fit report's refit at half the delta) */
 } snn_trainer;
@@ -147,8 +149,8 @@ typedef struct snn_trainer {
 /* The run has nothing left to do: the iteration cap, or L-BFGS stopped by a tolerance. */
 int snn_trainer_finished(const snn_trainer *tr);
 
-/* SNN_EINPUT (with the reason) if the run cannot be trained on this job's MPI ranks: teacher-forced
- * fitting and the weights mode run on one rank only, and every rank needs a trial. Stages call it before
+/* SNN_EINPUT (with the reason) if the run cannot be trained on this job's MPI ranks: the weights mode
+ * runs on one rank only, and every rank needs a trial. Stages call it before
  * they write anything; snn_trainer_init checks it too. */
 int snn_trainer_check_ranks(const snn_params *p, int B, snn_error *err);
 
