@@ -48,24 +48,35 @@ static void isi_free(isi_acc *a) {
     snn_free(a->s2);
 }
 
-/* Adds steps [t0, t0 + len) of spikes x [B][L][n] (chunk layout) to the window counts and intervals. */
+/* Adds steps [t0, t0 + len) of spikes x [B][L][n] (chunk layout) to the window counts and intervals.
+ * Spikes are rare: 32 bytes at a time are skipped while they are all zero. Trials are independent
+ * (each owns its counts and intervals), so they run in parallel with the same sums. */
 static void accumulate(const uint8_t *x, int B, int64_t L, int64_t len, int64_t n, int64_t t0, int64_t w, int64_t W,
                        int32_t *counts, isi_acc *a) {
+#pragma omp parallel for schedule(static)
     for (int b = 0; b < B; b++)
         for (int64_t t = 0; t < len; t++) {
             const uint8_t *row = x + ((size_t)b * L + t) * n;
             const int64_t tt = t0 + t, win = tt / w;
-            for (int64_t j = 0; j < n; j++) {
-                if (!row[j]) continue;
-                if (win < W) counts[((size_t)b * W + win) * n + j]++;
-                size_t k = (size_t)b * n + j;
-                if (a->last[k] >= 0) {
-                    double d = (double)(tt - a->last[k]);
-                    a->cnt[k]++;
-                    a->s1[k] += d;
-                    a->s2[k] += d * d;
+            for (int64_t j0 = 0; j0 < n; j0 += 32) {
+                const int64_t e = j0 + 32 < n ? j0 + 32 : n;
+                if (e - j0 == 32) {
+                    uint64_t word[4];
+                    memcpy(word, row + j0, 32);
+                    if (!(word[0] | word[1] | word[2] | word[3])) continue;
                 }
-                a->last[k] = tt;
+                for (int64_t j = j0; j < e; j++) {
+                    if (!row[j]) continue;
+                    if (win < W) counts[((size_t)b * W + win) * n + j]++;
+                    size_t k = (size_t)b * n + j;
+                    if (a->last[k] >= 0) {
+                        double d = (double)(tt - a->last[k]);
+                        a->cnt[k]++;
+                        a->s1[k] += d;
+                        a->s2[k] += d * d;
+                    }
+                    a->last[k] = tt;
+                }
             }
         }
 }

@@ -41,10 +41,26 @@ grep -q "FIT REPORT" "$work/straight.log" || fail "no fit report on the console"
 diff -r -x tensorboard -x wandb "$work/straight" "$work/stopped" || fail "straight and resumed L-BFGS runs differ"
 echo "ok   L-BFGS stopped at epoch $stop (a checkpoint there) and resumed is byte-identical"
 
-"$PY" - "$work/straight" "$small" <<'PYEOF' || fail "fit report"
-import csv, json, sys, numpy as np
+"$PY" - "$work/straight" "$small" "$work/teacher/results/spike_data.zarr" "$work/net/network_structure.npz" <<'PYEOF' || fail "fit report"
+import csv, json, sys, numpy as np, zarr
 run = sys.argv[1]
 rep = json.load(open(f"{run}/final_state/fit_report.json"))
+# the closed loop's teacher statistics, recomputed here from the store: rates and CVs per type
+cl = rep["closed_loop"]
+spk = np.asarray(zarr.open(sys.argv[3], mode="r")["output_spikes"])[: cl["trials"], : cl["steps"]].astype(bool)
+types = np.load(sys.argv[4])["cell_type_indices"]
+for k, t in enumerate(("excitatory", "inhibitory")):
+    sel = spk[:, :, types == k]
+    rate = sel.sum() / (sel.shape[0] * sel.shape[2] * cl["steps"] * 1e-3)  # dt 1 ms
+    cvs = []
+    for b in range(sel.shape[0]):
+        for j in range(sel.shape[2]):
+            isi = np.diff(np.flatnonzero(sel[b, :, j]))
+            if len(isi) >= 2:
+                cvs.append(isi.std(ddof=1) / isi.mean())
+    got = cl["types"][t]
+    assert abs(got["rate_hz_teacher"] - rate) <= 1e-6 * max(rate, 1), (t, got, rate)
+    assert (not cvs and got["cv_teacher"] is None) or abs(got["cv_teacher"] - np.mean(cvs)) <= 1e-9, (t, got, np.mean(cvs))
 assert rep["method"] == "teacher_forced" and rep["optimiser"] == "lbfgs", rep
 start, end = rep["mean_abs_log_error_initial"], rep["mean_abs_log_error"]
 if sys.argv[2] == "0":
