@@ -510,7 +510,10 @@ void snn_tape_free(snn_tape *tape) {
 typedef snn_real snn_vec __attribute__((vector_size(32)));
 #define SNN_VLANES ((int64_t)(sizeof(snn_vec) / sizeof(snn_real)))
 #define SNN_KERNEL_VECS 8              /* accumulators per pass over a row (of 16 registers) */
-#define SNN_GROUP_TRIALS (SNN_KERNEL_VECS * SNN_VLANES)  /* most trials in a group: one pass of the kernel */
+/* Most trials in a group: four vectors (128-byte rows of at). Wider groups cost more per trial: 50
+ * trials as one group of 7 vectors ran the product about 1.35x slower than as two of 4 (Dp network,
+ * one thread, alternating runs; the 2-thread run already had two groups). */
+#define SNN_GROUP_TRIALS (4 * SNN_VLANES)
 #define SNN_GROUP_MIN_TRIALS 8         /* fewest trials in a group made to give threads work */
 #define SNN_PRODUCT_TILE_BYTES 262144  /* at rows of one target tile (half of a 512 KiB L2) */
 #define SNN_REVERSE_BLOCK 256           /* neurons per block of the per-neuron phases */
