@@ -19,7 +19,9 @@
 /* ---- writing ---- */
 typedef struct snn_npz_writer snn_npz_writer;
 
-/* compress: 0 = stored, 1 = deflate. */
+/* compress: 0 = stored, 1 = deflate at level 1. The compressed archives hold spike arrays that are mostly
+ * zeros: level 1 makes them ~1.5x the size of level 6's (about 1% of the raw bytes either way) in a third
+ * of the time (a Dp-scale dashboard_traces.npz: 1.5 s -> 0.2-0.6 s to write). */
 snn_npz_writer *snn_npz_create(const char *path, int compress, snn_error *err);
 /* Adds one array; data is copied (or fully consumed) before returning, so the caller may free it. */
 int snn_npz_add(snn_npz_writer *w, const char *key, snn_dtype dtype, int ndim, const int64_t *shape,
