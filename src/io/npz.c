@@ -84,7 +84,8 @@ static int add_image(snn_npz_writer *w, const char *key, zip_source_t *src, snn_
         if (dup) return snn_fail(err, SNN_EINPUT, "%s: array '%s' added twice", w->final_path, key);
         return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
     }
-    if (zip_set_file_compression(w->zip, (zip_uint64_t)idx, w->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, w->compress ? 1 : 0) != 0 ||
+    const zip_int32_t method = w->compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+    if (zip_set_file_compression(w->zip, (zip_uint64_t)idx, method, w->compress ? 1 : 0) != 0 ||
         zip_file_set_mtime(w->zip, (zip_uint64_t)idx, w->mtime, 0) != 0)
         return snn_fail(err, SNN_ERUN, "%s: array '%s': %s", w->final_path, key, zip_strerror(w->zip));
     w->count++;
