@@ -47,11 +47,13 @@ run = sys.argv[1]
 rep = json.load(open(f"{run}/final_state/fit_report.json"))
 # the closed loop's teacher statistics, recomputed here from the store: rates and CVs per type
 cl = rep["closed_loop"]
-spk = np.asarray(zarr.open(sys.argv[3], mode="r")["output_spikes"])[: cl["trials"], : cl["steps"]].astype(bool)
+store = zarr.open(sys.argv[3], mode="r")
+dt_s = float(store.attrs["dt"]) * 1e-3
+spk = np.asarray(store["output_spikes"])[: cl["trials"], : cl["steps"]].astype(bool)
 types = np.load(sys.argv[4])["cell_type_indices"]
 for k, t in enumerate(("excitatory", "inhibitory")):
     sel = spk[:, :, types == k]
-    rate = sel.sum() / (sel.shape[0] * sel.shape[2] * cl["steps"] * 1e-3)  # dt 1 ms
+    rate = sel.sum() / (sel.shape[0] * sel.shape[2] * cl["steps"] * dt_s)
     cvs = []
     for b in range(sel.shape[0]):
         for j in range(sel.shape[2]):
